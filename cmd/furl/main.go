@@ -1,0 +1,259 @@
+// Command furl is a local AWS Lambda function URL gateway: it serves the
+// Lambda API and, on the same port, the function URLs of the functions it
+// holds.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/furl-dev/furl/gateway"
+	"github.com/furl-dev/furl/urlconfig"
+)
+
+// shutdownGrace is how long in-flight requests get to finish on SIGINT or
+// SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+const usage = `furl: a local AWS Lambda function URL gateway with real response streaming.
+
+Usage:
+  furl serve [flags]    start the server (run "furl serve --help" for its flags)
+  furl version          print furl's version
+  furl help             print this text
+
+furl serves the Lambda API (point the AWS CLI or an SDK at it with
+--endpoint-url or AWS_ENDPOINT_URL_LAMBDA) and, on the same port, the
+function URLs of the functions it holds, at
+http://<url-id>.lambda-url.<region>.localhost:<port>/.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "furl", version())
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "furl: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+// serveConfig is what "furl serve" runs with.
+type serveConfig struct {
+	Listen             string
+	DataDir            string
+	Region             string
+	AccountID          string
+	LogLevel           string
+	AccountConcurrency int
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+)
+
+// Validate reports the first setting furl cannot run with.
+func (c serveConfig) Validate() error {
+	switch {
+	case !regionPattern.MatchString(c.Region):
+		return fmt.Errorf("--region %q is not an AWS region name (like us-east-1)", c.Region)
+	case !accountPattern.MatchString(c.AccountID):
+		return fmt.Errorf("--account-id %q is not a 12-digit AWS account id", c.AccountID)
+	case c.AccountConcurrency < 1:
+		return fmt.Errorf("--account-concurrency must be at least 1, not %d", c.AccountConcurrency)
+	case c.DataDir == "":
+		return errors.New("--data-dir is empty and there is no home directory to default to")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// flagSet declares serve's flags; each takes its default from a FURL_*
+// environment variable when that is set.
+func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("furl serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, name, env, def, help string) {
+		if v, ok := os.LookupEnv(env); ok {
+			def = v
+		}
+		fs.StringVar(p, name, def, help+" (env "+env+")")
+	}
+	str(&cfg.Listen, "listen", "FURL_LISTEN", "127.0.0.1:4580", "address to serve the Lambda API and function URLs on")
+	str(&cfg.DataDir, "data-dir", "FURL_DATA_DIR", defaultDataDir(), "directory holding furl's state and code")
+	str(&cfg.Region, "region", "FURL_REGION", "us-east-1", "AWS region furl pretends to be")
+	str(&cfg.AccountID, "account-id", "FURL_ACCOUNT_ID", "000000000000", "AWS account id furl pretends to be")
+	str(&cfg.LogLevel, "log-level", "FURL_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	concurrency := urlconfig.DefaultAccountConcurrency
+	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			concurrency = n
+		} else {
+			concurrency = -1 // reported by Validate
+		}
+	}
+	fs.IntVar(&cfg.AccountConcurrency, "account-concurrency", concurrency, "the account's concurrent-execution limit (env FURL_ACCOUNT_CONCURRENCY)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: furl serve [flags]\n\nStart furl: the Lambda API and function URLs on one port.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	var cfg serveConfig
+	fs := flagSet(&cfg, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "furl serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "furl serve:", err)
+		return 2
+	}
+	level, _ := parseLevel(cfg.LogLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, cfg, log); err != nil {
+		log.Error("furl stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServer serves until ctx is done, then shuts down gracefully.
+func runServer(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	store, err := urlconfig.Open(ctx, urlconfig.Options{
+		Dir:                cfg.DataDir,
+		Account:            urlconfig.Account{ID: cfg.AccountID, Region: cfg.Region},
+		AccountConcurrency: cfg.AccountConcurrency,
+		Logger:             log,
+		FunctionURL:        urlconfig.DefaultFunctionURL(cfg.Region, port),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store failed", "err", err)
+		}
+	}()
+
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           gateway.New(gateway.Config{Store: store, Logger: log, Version: version()}),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("furl serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir,
+		"region", cfg.Region, "account_id", cfg.AccountID, "version", version())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("in-flight requests did not finish in time; closing them", "err", err)
+		srv.Close()
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
+// defaultDataDir is the platform's per-user data directory plus "furl":
+// $XDG_DATA_HOME or ~/.local/share on Linux and BSDs, ~/Library/Application
+// Support on macOS, %LocalAppData% on Windows.
+func defaultDataDir() string {
+	home, _ := os.UserHomeDir()
+	var base string
+	switch runtime.GOOS {
+	case "windows":
+		base = os.Getenv("LocalAppData")
+	case "darwin", "ios":
+		if home != "" {
+			base = filepath.Join(home, "Library", "Application Support")
+		}
+	default:
+		base = os.Getenv("XDG_DATA_HOME")
+		if !filepath.IsAbs(base) && home != "" {
+			base = filepath.Join(home, ".local", "share")
+		}
+	}
+	if base == "" {
+		return ""
+	}
+	return filepath.Join(base, "furl")
+}
+
+// version is furl's module version, or "dev" for a build from a work tree.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

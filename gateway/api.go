@@ -1,0 +1,446 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/furl-dev/furl/urlconfig"
+)
+
+// Request body limits. Code uploads may carry a 50 MB zip in base64; AWS
+// refuses requests over 70167211 bytes. Other operations carry small JSON.
+const (
+	maxCodeRequestBytes  = 70167211
+	maxOtherRequestBytes = 6 * 1024 * 1024
+)
+
+// apiFunc is one Lambda API operation: it returns the success status and
+// the body to encode as JSON (nil for none), or an error.
+type apiFunc func(r *http.Request) (status int, body any, err error)
+
+// operation is one route of the Lambda API.
+type operation struct {
+	name    string
+	method  string
+	path    string // a ServeMux pattern path; query-selected variants share one
+	limit   int64  // request body limit
+	handler apiFunc
+}
+
+// operations lists the Lambda API operations furl implements.
+func (s *Server) operations() []operation {
+	const fn = "/2015-03-31/functions/{FunctionName}"
+	const urlPath = "/2021-10-31/functions/{FunctionName}/url"
+	return []operation{
+		{"CreateFunction", "POST", "/2015-03-31/functions", maxCodeRequestBytes, s.createFunction},
+		{"ListFunctions", "GET", "/2015-03-31/functions", 0, s.listFunctions},
+		{"GetFunction", "GET", fn, 0, s.getFunction},
+		{"DeleteFunction", "DELETE", fn, 0, s.deleteFunction},
+		{"GetFunctionConfiguration", "GET", fn + "/configuration", 0, s.getFunctionConfiguration},
+		{"UpdateFunctionConfiguration", "PUT", fn + "/configuration", maxOtherRequestBytes, s.updateFunctionConfiguration},
+		{"UpdateFunctionCode", "PUT", fn + "/code", maxCodeRequestBytes, s.updateFunctionCode},
+		{"PublishVersion", "POST", fn + "/versions", maxOtherRequestBytes, s.publishVersion},
+		{"ListVersionsByFunction", "GET", fn + "/versions", 0, s.listVersions},
+		{"CreateAlias", "POST", fn + "/aliases", maxOtherRequestBytes, s.createAlias},
+		{"ListAliases", "GET", fn + "/aliases", 0, s.listAliases},
+		{"GetAlias", "GET", fn + "/aliases/{Name}", 0, s.getAlias},
+		{"UpdateAlias", "PUT", fn + "/aliases/{Name}", maxOtherRequestBytes, s.updateAlias},
+		{"DeleteAlias", "DELETE", fn + "/aliases/{Name}", 0, s.deleteAlias},
+		{"AddPermission", "POST", fn + "/policy", maxOtherRequestBytes, s.addPermission},
+		{"GetPolicy", "GET", fn + "/policy", 0, s.getPolicy},
+		{"RemovePermission", "DELETE", fn + "/policy/{StatementId}", 0, s.removePermission},
+		{"CreateFunctionUrlConfig", "POST", urlPath, maxOtherRequestBytes, s.createURLConfig},
+		{"GetFunctionUrlConfig", "GET", urlPath, 0, s.getURLConfig},
+		{"UpdateFunctionUrlConfig", "PUT", urlPath, maxOtherRequestBytes, s.updateURLConfig},
+		{"DeleteFunctionUrlConfig", "DELETE", urlPath, 0, s.deleteURLConfig},
+		{"ListFunctionUrlConfigs", "GET", "/2021-10-31/functions/{FunctionName}/urls", 0, s.listURLConfigs},
+		{"PutFunctionConcurrency", "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", maxOtherRequestBytes, s.putConcurrency},
+		{"GetFunctionConcurrency", "GET", "/2019-09-30/functions/{FunctionName}/concurrency", 0, s.getConcurrency},
+		{"DeleteFunctionConcurrency", "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", 0, s.deleteConcurrency},
+		{"GetAccountSettings", "GET", "/2016-08-19/account-settings", 0, s.getAccountSettings},
+		{"TagResource", "POST", "/2017-03-31/tags/{Resource}", maxOtherRequestBytes, s.tagResource},
+		{"UntagResource", "DELETE", "/2017-03-31/tags/{Resource}", 0, s.untagResource},
+		{"ListTags", "GET", "/2017-03-31/tags/{Resource}", 0, s.listTags},
+	}
+}
+
+// serveAPI adapts an operation to HTTP: it bounds the body, runs the
+// operation, and writes its JSON answer or its AWS error.
+func (s *Server) serveAPI(op operation) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		log := loggerFrom(r.Context()).With("op", op.name)
+		r.Body = &limitedBody{r: r.Body, left: op.limit, op: op.name}
+		status, body, err := op.handler(r)
+		if err != nil {
+			writeError(w, log, err)
+			return
+		}
+		if body == nil {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, body)
+	}
+}
+
+// writeJSON writes v as the JSON body. HTML characters stay as they are,
+// as in AWS's answers.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeError(w, loggerFrom(nil), fmt.Errorf("encode answer: %w", err))
+		return
+	}
+	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(status)
+	w.Write(raw)
+}
+
+// limitedBody refuses request bodies over the operation's limit with
+// AWS's RequestEntityTooLargeException.
+type limitedBody struct {
+	r    io.ReadCloser
+	left int64
+	op   string
+}
+
+var errTooLarge = errors.New("request body over the limit")
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Read one byte more to tell a body of exactly the limit from a
+		// longer one.
+		var one [1]byte
+		if n, _ := b.r.Read(one[:]); n > 0 {
+			return 0, errTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.r.Close() }
+
+// decode reads the request's JSON body into v. An empty body is an empty
+// object. Members of the wrong type and malformed JSON are refused with
+// AWS's InvalidRequestContentException; unknown members are ignored, as
+// AWS does.
+func decode(r *http.Request, v any) error {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			lb := r.Body.(*limitedBody)
+			return newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", sizeLimit(lb), lb.op))
+		}
+		return newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: "+describeJSONError(err, raw))
+	}
+	return nil
+}
+
+func sizeLimit(b *limitedBody) int64 {
+	if b.op == "CreateFunction" || b.op == "UpdateFunctionCode" {
+		return maxCodeRequestBytes
+	}
+	return maxOtherRequestBytes
+}
+
+// describeJSONError says what is wrong with a request body and where.
+func describeJSONError(err error, raw []byte) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s (at byte offset %d)", syn.Error(), syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "the body"
+		}
+		return fmt.Sprintf("member %s must be %s, not a JSON %s (at byte offset %d)", field, jsonKind(typ.Type.Kind().String()), typ.Value, typ.Offset)
+	default:
+		return err.Error()
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch {
+	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"), strings.HasPrefix(goKind, "float"):
+		return "a number"
+	case goKind == "string":
+		return "a string"
+	case goKind == "bool":
+		return "a boolean"
+	case goKind == "slice":
+		return "a list (or, for a blob, base64 text)"
+	case goKind == "map", goKind == "struct", goKind == "ptr":
+		return "an object"
+	}
+	return "a " + goKind
+}
+
+// query returns a query parameter, or nil when it is absent.
+func query(r *http.Request, name string) *string {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return nil
+	}
+	v := q.Get(name)
+	return &v
+}
+
+// queryInt returns an integer query parameter, or nil when it is absent.
+func queryInt(r *http.Request, name, path string) (*int, error) {
+	v := query(r, name)
+	if v == nil {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(*v)
+	if err != nil {
+		return nil, newError(urlconfig.ErrValidation, fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an integer", *v, path))
+	}
+	return &n, nil
+}
+
+func (s *Server) createFunction(r *http.Request) (int, any, error) {
+	var in urlconfig.CreateFunctionInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	out, err := s.store.CreateFunction(r.Context(), &in)
+	return http.StatusCreated, out, err
+}
+
+func (s *Server) listFunctions(r *http.Request) (int, any, error) {
+	maxItems, err := queryInt(r, "MaxItems", "maxItems")
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := s.store.ListFunctions(r.Context(), &urlconfig.ListFunctionsInput{
+		MasterRegion:    query(r, "MasterRegion"),
+		FunctionVersion: query(r, "FunctionVersion"),
+		Marker:          query(r, "Marker"),
+		MaxItems:        maxItems,
+	})
+	return http.StatusOK, out, err
+}
+
+func (s *Server) getFunction(r *http.Request) (int, any, error) {
+	out, hash, err := s.store.GetFunction(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out.Code.Location = codeLocation(r, hash)
+	return http.StatusOK, out, nil
+}
+
+func (s *Server) getFunctionConfiguration(r *http.Request) (int, any, error) {
+	out, err := s.store.GetFunctionConfiguration(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) deleteFunction(r *http.Request) (int, any, error) {
+	err := s.store.DeleteFunction(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusNoContent, nil, err
+}
+
+func (s *Server) updateFunctionConfiguration(r *http.Request) (int, any, error) {
+	var in urlconfig.UpdateFunctionConfigurationInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName = r.PathValue("FunctionName")
+	out, err := s.store.UpdateFunctionConfiguration(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) updateFunctionCode(r *http.Request) (int, any, error) {
+	var in urlconfig.UpdateFunctionCodeInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName = r.PathValue("FunctionName")
+	out, err := s.store.UpdateFunctionCode(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) publishVersion(r *http.Request) (int, any, error) {
+	var in urlconfig.PublishVersionInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName = r.PathValue("FunctionName")
+	out, err := s.store.PublishVersion(r.Context(), &in)
+	return http.StatusCreated, out, err
+}
+
+func (s *Server) listVersions(r *http.Request) (int, any, error) {
+	maxItems, err := queryInt(r, "MaxItems", "maxItems")
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := s.store.ListVersionsByFunction(r.Context(), r.PathValue("FunctionName"), query(r, "Marker"), maxItems)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) createAlias(r *http.Request) (int, any, error) {
+	var in urlconfig.CreateAliasInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName = r.PathValue("FunctionName")
+	out, err := s.store.CreateAlias(r.Context(), &in)
+	return http.StatusCreated, out, err
+}
+
+func (s *Server) listAliases(r *http.Request) (int, any, error) {
+	maxItems, err := queryInt(r, "MaxItems", "maxItems")
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := s.store.ListAliases(r.Context(), r.PathValue("FunctionName"), query(r, "FunctionVersion"), query(r, "Marker"), maxItems)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) getAlias(r *http.Request) (int, any, error) {
+	out, err := s.store.GetAlias(r.Context(), r.PathValue("FunctionName"), r.PathValue("Name"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) updateAlias(r *http.Request) (int, any, error) {
+	var in urlconfig.UpdateAliasInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName, in.Name = r.PathValue("FunctionName"), r.PathValue("Name")
+	out, err := s.store.UpdateAlias(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) deleteAlias(r *http.Request) (int, any, error) {
+	err := s.store.DeleteAlias(r.Context(), r.PathValue("FunctionName"), r.PathValue("Name"))
+	return http.StatusNoContent, nil, err
+}
+
+func (s *Server) addPermission(r *http.Request) (int, any, error) {
+	var in urlconfig.AddPermissionInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
+	statement, err := s.store.AddPermission(r.Context(), &in)
+	return http.StatusCreated, map[string]string{"Statement": statement}, err
+}
+
+func (s *Server) getPolicy(r *http.Request) (int, any, error) {
+	out, err := s.store.GetPolicy(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) removePermission(r *http.Request) (int, any, error) {
+	err := s.store.RemovePermission(r.Context(), r.PathValue("FunctionName"), r.PathValue("StatementId"), query(r, "Qualifier"), query(r, "RevisionId"))
+	return http.StatusNoContent, nil, err
+}
+
+func (s *Server) createURLConfig(r *http.Request) (int, any, error) {
+	var in urlconfig.URLConfigInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
+	out, err := s.store.CreateFunctionURLConfig(r.Context(), &in)
+	return http.StatusCreated, out, err
+}
+
+func (s *Server) getURLConfig(r *http.Request) (int, any, error) {
+	out, err := s.store.GetFunctionURLConfig(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) updateURLConfig(r *http.Request) (int, any, error) {
+	var in urlconfig.URLConfigInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
+	out, err := s.store.UpdateFunctionURLConfig(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) deleteURLConfig(r *http.Request) (int, any, error) {
+	err := s.store.DeleteFunctionURLConfig(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusNoContent, nil, err
+}
+
+func (s *Server) listURLConfigs(r *http.Request) (int, any, error) {
+	maxItems, err := queryInt(r, "MaxItems", "maxItems")
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := s.store.ListFunctionURLConfigs(r.Context(), r.PathValue("FunctionName"), query(r, "Marker"), maxItems)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) putConcurrency(r *http.Request) (int, any, error) {
+	var in urlconfig.PutFunctionConcurrencyInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName = r.PathValue("FunctionName")
+	out, err := s.store.PutFunctionConcurrency(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) getConcurrency(r *http.Request) (int, any, error) {
+	out, err := s.store.GetFunctionConcurrency(r.Context(), r.PathValue("FunctionName"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) deleteConcurrency(r *http.Request) (int, any, error) {
+	err := s.store.DeleteFunctionConcurrency(r.Context(), r.PathValue("FunctionName"))
+	return http.StatusNoContent, nil, err
+}
+
+func (s *Server) getAccountSettings(r *http.Request) (int, any, error) {
+	out, err := s.store.GetAccountSettings(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (s *Server) tagResource(r *http.Request) (int, any, error) {
+	var in urlconfig.TagResourceInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.Resource = r.PathValue("Resource")
+	return http.StatusNoContent, nil, s.store.TagResource(r.Context(), &in)
+}
+
+func (s *Server) untagResource(r *http.Request) (int, any, error) {
+	return http.StatusNoContent, nil, s.store.UntagResource(r.Context(), r.PathValue("Resource"), r.URL.Query()["tagKeys"])
+}
+
+func (s *Server) listTags(r *http.Request) (int, any, error) {
+	out, err := s.store.ListTags(r.Context(), r.PathValue("Resource"))
+	return http.StatusOK, out, err
+}

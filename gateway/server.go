@@ -1,0 +1,205 @@
+// Package gateway is furl's HTTP edge: it routes requests to the Lambda
+// API (and, later, to function URLs), gives every answer a request id, and
+// reports failures in AWS's error shapes.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/furl-dev/furl/urlconfig"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Store is the account state. Required.
+	Store *urlconfig.Store
+	// Logger receives request logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Version is furl's version, reported by the health endpoint.
+	Version string
+}
+
+// Server serves the Lambda API and furl's own endpoints.
+type Server struct {
+	store   *urlconfig.Store
+	log     *slog.Logger
+	version string
+	mux     *http.ServeMux
+	started time.Time
+}
+
+// New builds a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	patterns := map[string]bool{}
+	for _, op := range s.operations() {
+		s.mux.Handle(op.method+" "+op.path, s.serveAPI(op))
+		patterns[op.method+" "+op.path] = true
+	}
+	for _, op := range unsupportedOperations {
+		path, _, _ := strings.Cut(op.path, "?")
+		pattern := op.method + " " + path
+		if patterns[pattern] {
+			continue // a query-selected variant of a pattern already routed
+		}
+		patterns[pattern] = true
+		s.mux.Handle(pattern, s.notImplemented(path, op.method))
+	}
+	s.mux.HandleFunc("GET /_furl/health", s.health)
+	s.mux.HandleFunc("GET /_furl/code/{file}", s.code)
+	s.mux.HandleFunc("/", s.unknownOperation)
+}
+
+// ServeHTTP gives the request an id, logs it, and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := uuid.NewString()
+	log := s.log.With("request_id", id)
+	setRaw(w.Header(), "x-amzn-RequestId", id)
+	ctx := withLogger(r.Context(), log)
+	rec := &statusRecorder{ResponseWriter: w}
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			log.Error("handler panicked", "panic", p)
+			if rec.status == 0 {
+				writeError(rec, log, fmt.Errorf("panic: %v", p))
+			}
+		}
+		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	}()
+	r = r.WithContext(ctx)
+	trimTrailingSlash(r)
+	s.mux.ServeHTTP(rec, r)
+}
+
+// trimTrailingSlash drops a path's final slash: older AWS SDK models spell
+// some paths with one (/2016-08-19/account-settings/), newer ones without,
+// and both must reach the same operation.
+func trimTrailingSlash(r *http.Request) {
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimSuffix(p, "/")
+		r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
+	}
+}
+
+// statusRecorder remembers the status written, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type loggerKey struct{}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// loggerFrom returns the request's logger, or the default one.
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if ctx != nil {
+		if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+			return l
+		}
+	}
+	return slog.Default()
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	a := s.store.Account()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":    "ok",
+		"version":   s.version,
+		"region":    a.Region,
+		"accountId": a.ID,
+		"uptimeMs":  time.Since(s.started).Milliseconds(),
+	})
+}
+
+var codeFile = regexp.MustCompile(`^([0-9a-f]{64})\.zip$`)
+
+// code serves a deployment package: GetFunction's Code.Location points
+// here.
+func (s *Server) code(w http.ResponseWriter, r *http.Request) {
+	m := codeFile.FindStringSubmatch(r.PathValue("file"))
+	if m == nil {
+		writeError(w, loggerFrom(r.Context()), newError(urlconfig.ErrNotFound, "No such code archive."))
+		return
+	}
+	path, ok := s.store.CodePath(m[1])
+	if !ok {
+		writeError(w, loggerFrom(r.Context()), newError(urlconfig.ErrNotFound, "No such code archive."))
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		writeError(w, loggerFrom(r.Context()), fmt.Errorf("open code archive: %w", err))
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, loggerFrom(r.Context()), fmt.Errorf("stat code archive: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	http.ServeContent(w, r, m[1]+".zip", fi.ModTime(), f)
+}
+
+// codeLocation is the address GetFunction gives for a version's code: on
+// this server, as the caller reached it.
+func codeLocation(r *http.Request, hexSum string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/_furl/code/" + hexSum + ".zip"
+}
+
+func (s *Server) notImplemented(path, method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := unsupportedName(method, path, r)
+		writeError(w, loggerFrom(r.Context()), newError(errNotImplemented,
+			fmt.Sprintf("furl does not support the Lambda operation %s yet.", name)))
+	}
+}
+
+func (s *Server) unknownOperation(w http.ResponseWriter, r *http.Request) {
+	writeError(w, loggerFrom(r.Context()), newError(errUnknownOperation,
+		fmt.Sprintf("No Lambda API operation answers %s %s.", r.Method, r.URL.Path)))
+}
