@@ -70,7 +70,8 @@ const (
 
 func newError(typ, msg string) *awsError {
 	shape := errorShapes[typ]
-	return &awsError{Status: shape.status, Type: typ, Message: &msg, MessageKey: shape.key, UserType: true}
+	userType := typ != urlconfig.ErrValidation && typ != urlconfig.ErrRequestTooLarge
+	return &awsError{Status: shape.status, Type: typ, Message: &msg, MessageKey: shape.key, UserType: userType}
 }
 
 // toAWSError turns any error from a handler into what the caller sees.

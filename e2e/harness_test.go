@@ -1,0 +1,291 @@
+// Package e2e drives the real furl binary with the clients furl's users
+// use: the AWS SDK for Go v2 and the AWS CLI.
+package e2e
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
+)
+
+// furlBin is the binary under test, built once by TestMain.
+var furlBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "furl-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	furlBin = filepath.Join(dir, "furl")
+	build := exec.Command("go", "build", "-o", furlBin, "github.com/furl-dev/furl/cmd/furl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building furl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// furl is one running furl process.
+type furl struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	addr    string
+	dataDir string
+	logs    *syncBuffer
+	exited  chan struct{}
+	exitErr error
+}
+
+// syncBuffer collects a process's output for the test's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var servingLine = regexp.MustCompile(`msg="furl serving" addr=(\S+)`)
+
+// startFurl starts furl on listen (127.0.0.1:0 for any free port) with the
+// given data directory and extra flags, and waits until it is healthy.
+func startFurl(t testing.TB, dataDir, listen string, extra ...string) *furl {
+	t.Helper()
+	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "debug"}, extra...)
+	cmd := exec.Command(furlBin, args...)
+	cmd.Env = append(os.Environ(), "FURL_LOG_LEVEL=debug")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &furl{t: t, cmd: cmd, dataDir: dataDir, logs: &syncBuffer{}, exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start furl: %v", err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			line := sc.Text()
+			f.logs.Write([]byte(line + "\n"))
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		f.exitErr = cmd.Wait()
+		close(f.exited)
+	}()
+	t.Cleanup(func() {
+		f.kill()
+		if t.Failed() {
+			t.Logf("furl log:\n%s", f.logs.String())
+		}
+	})
+	select {
+	case f.addr = <-addrc:
+	case <-f.exited:
+		t.Fatalf("furl exited before serving: %v\n%s", f.exitErr, f.logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("furl did not start in 20s\n%s", f.logs.String())
+	}
+	f.waitHealthy()
+	return f
+}
+
+func (f *furl) waitHealthy() {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(f.url("/_furl/health"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("furl at %s never became healthy: %v", f.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (f *furl) url(path string) string { return "http://" + f.addr + path }
+
+// stop sends SIGTERM and waits for a clean exit.
+func (f *furl) stop() {
+	f.t.Helper()
+	if err := f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		f.t.Fatalf("signal furl: %v", err)
+	}
+	select {
+	case <-f.exited:
+		if f.exitErr != nil {
+			f.t.Fatalf("furl exited with %v after SIGTERM\n%s", f.exitErr, f.logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		f.t.Fatalf("furl did not exit within 15s of SIGTERM")
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (f *furl) kill() {
+	select {
+	case <-f.exited:
+		return
+	default:
+	}
+	_ = f.cmd.Process.Kill()
+	<-f.exited
+}
+
+// client is an AWS SDK for Go v2 Lambda client pointed at furl, with
+// retries off so that every error is furl's first answer.
+func (f *furl) client() *lambda.Client {
+	return lambda.New(lambda.Options{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint:     aws.String("http://" + f.addr),
+		RetryMaxAttempts: 1,
+	})
+}
+
+// do sends a raw request to furl, for what the SDK would refuse to send.
+func (f *furl) do(method, path, contentType string, body []byte) (*http.Response, []byte) {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.url(path), bytes.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return resp, raw
+}
+
+// apiErr asserts that err is an AWS API error with this code and message.
+func apiErr(t testing.TB, err error, code, message string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want %s error %q, got %v", code, message, err)
+	}
+	if ae.ErrorCode() != code || ae.ErrorMessage() != message {
+		t.Fatalf("want %s: %q\n got %s: %q", code, message, ae.ErrorCode(), ae.ErrorMessage())
+	}
+}
+
+// apiErrCode asserts only the code of an AWS API error.
+func apiErrCode(t testing.TB, err error, code string) string {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want %s error, got %v", code, err)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("want %s, got %s: %s", code, ae.ErrorCode(), ae.ErrorMessage())
+	}
+	return ae.ErrorMessage()
+}
+
+// makeZip builds a deployment package from name → content.
+func makeZip(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, content := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func nodeZip(t testing.TB, marker string) []byte {
+	return makeZip(t, map[string]string{"index.js": "exports.handler = async () => " + fmt.Sprintf("%q", marker) + ";\n"})
+}
+
+func codeSha256(zip []byte) string {
+	sum := sha256.Sum256(zip)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+const testRole = "arn:aws:iam::000000000000:role/lambda-role"
+
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// jsonOf renders v for messages and comparisons.
+func jsonOf(v any) string {
+	raw, _ := json.MarshalIndent(v, "", "  ")
+	return string(raw)
+}
+
+func mustContain(t testing.TB, s, sub string) {
+	t.Helper()
+	if !strings.Contains(s, sub) {
+		t.Fatalf("%q does not contain %q", s, sub)
+	}
+}
+
+func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
