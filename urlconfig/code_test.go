@@ -1,0 +1,107 @@
+package urlconfig
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+type zipEntry struct {
+	name    string
+	content string
+	mode    os.FileMode
+}
+
+func buildZip(t testing.TB, entries ...zipEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		if e.mode != 0 {
+			h.SetMode(e.mode)
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, e.content)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestInspectZip(t *testing.T) {
+	link := os.ModeSymlink | 0o777
+	tests := []struct {
+		name    string
+		zip     []byte
+		size    int64
+		wantErr string // the message's suffix after AWS's text, or "" for none
+	}{
+		{"plain", buildZip(t, zipEntry{name: "index.js", content: "hello"}, zipEntry{name: "lib/a.js", content: "abc"}), 8, ""},
+		{"empty", buildZip(t), 0, ""},
+		{"executable bootstrap", buildZip(t, zipEntry{name: "bootstrap", content: "#!/bin/sh", mode: 0o755}), 9, ""},
+		{"inner link", buildZip(t, zipEntry{name: "lib/current", content: "v2", mode: link}), 2, ""},
+		{"link to sibling dir", buildZip(t, zipEntry{name: "lib/x", content: "../node_modules/x", mode: link}), 17, ""},
+		{"dot-dot entry", buildZip(t, zipEntry{name: "a/../../x", content: "x"}), 0, ` The entry "a/../../x" escapes the function directory.`},
+		{"backslash dot-dot", buildZip(t, zipEntry{name: `..\x`, content: "x"}), 0, ` The entry "..\\x" escapes the function directory.`},
+		{"absolute", buildZip(t, zipEntry{name: "/x", content: "x"}), 0, ` The entry "/x" has an absolute path.`},
+		{"drive letter", buildZip(t, zipEntry{name: "C:/x", content: "x"}), 0, ` The entry "C:/x" has an absolute path.`},
+		{"absolute link", buildZip(t, zipEntry{name: "etc", content: "/etc", mode: link}), 0, ` The entry "etc" is a symbolic link to an absolute path.`},
+		{"escaping link", buildZip(t, zipEntry{name: "a/b", content: "../../..", mode: link}), 0, ` The entry "a/b" is a symbolic link that escapes the function directory.`},
+		{"not a zip", []byte("PK nope"), 0, "-"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			size, err := inspectZip(tc.zip)
+			if tc.wantErr == "" {
+				if err != nil || size != tc.size {
+					t.Fatalf("got %d, %v; want %d, nil", size, err, tc.size)
+				}
+				return
+			}
+			e, ok := AsError(err)
+			if !ok || e.Type != ErrInvalidParameter || !strings.HasPrefix(e.Message, unzipFailed) {
+				t.Fatalf("got %v, want InvalidParameterValueException %q...", err, unzipFailed)
+			}
+			if tc.wantErr != "-" && e.Message != unzipFailed+tc.wantErr {
+				t.Fatalf("message %q\n want %q", e.Message, unzipFailed+tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestInspectZipRefusesCorruptContent(t *testing.T) {
+	z := buildZip(t, zipEntry{name: "a.txt", content: strings.Repeat("lambda ", 100)})
+	// Flip a byte inside the compressed data: the CRC check must catch it.
+	z[45] ^= 0x55
+	_, err := inspectZip(z)
+	if e, ok := AsError(err); !ok || e.Message != unzipFailed {
+		t.Fatalf("corrupt entry: %v", err)
+	}
+}
+
+func FuzzInspectZip(f *testing.F) {
+	f.Add(buildZip(f, zipEntry{name: "index.js", content: "x"}))
+	f.Add(buildZip(f, zipEntry{name: "l", content: "../x", mode: os.ModeSymlink | 0o777}))
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		size, err := inspectZip(b)
+		if err != nil {
+			e, ok := AsError(err)
+			if !ok || e.Type != ErrInvalidParameter {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if size < 0 || size > MaxUnzippedCodeSize {
+			t.Fatalf("size %d", size)
+		}
+	})
+}
