@@ -98,7 +98,7 @@ func apiScenario(t testing.TB) []step {
 	return []step{
 		{"CreateFunction", "POST", "/2015-03-31/functions", map[string]any{
 			"FunctionName": "shop", "Runtime": "nodejs22.x", "Handler": "index.handler", "Role": "arn:aws:iam::000000000000:role/r",
-			"Code": map[string]any{"ZipFile": testZip(t, "export const handler = async () => 1;")},
+			"Code":        map[string]any{"ZipFile": testZip(t, "export const handler = async () => 1;")},
 			"Environment": map[string]any{"Variables": map[string]string{"STAGE": "dev"}}, "Tags": map[string]string{"team": "web"},
 		}},
 		{"CreateFunction exists", "POST", "/2015-03-31/functions", map[string]any{
