@@ -124,18 +124,38 @@ func TestFunctionLifecycle(t *testing.T) {
 		t.Errorf("dry run changed the code to %s", aws.ToString(after.CodeSha256))
 	}
 
-	if _, err := c.DeleteFunction(ctx(t), &lambda.DeleteFunctionInput{FunctionName: aws.String("orders")}); err != nil {
-		t.Fatalf("DeleteFunction: %v", err)
-	}
-	_, err = c.GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("orders")})
-	apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:orders")
+	// The first code is no longer referenced: it is gone already.
 	resp, err = http.Get(aws.ToString(got.Code.Location))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("replaced code still downloads: %d", resp.StatusCode)
+	}
+	current, err := c.GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := codeFiles(t, f); len(files) != 1 {
+		t.Fatalf("code store holds %v, want only the current code", files)
+	}
+
+	if _, err := c.DeleteFunction(ctx(t), &lambda.DeleteFunctionInput{FunctionName: aws.String("orders")}); err != nil {
+		t.Fatalf("DeleteFunction: %v", err)
+	}
+	_, err = c.GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("orders")})
+	apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:orders")
+	resp, err = http.Get(aws.ToString(current.Code.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("code of a deleted function still downloads: %d", resp.StatusCode)
+	}
+	if files := codeFiles(t, f); len(files) != 0 {
+		t.Fatalf("code store still holds %v after the only function was deleted", files)
 	}
 }
 
@@ -183,6 +203,24 @@ func TestListFunctionsPaginates(t *testing.T) {
 	want := []string{p + "a-fn:$LATEST", p + "b-fn:$LATEST", p + "c-fn:$LATEST", p + "c-fn:1", p + "d-fn:$LATEST", p + "e-fn:$LATEST"}
 	if jsonOf(arns) != jsonOf(want) {
 		t.Fatalf("FunctionVersion=ALL gave %v, want %v", arns, want)
+	}
+	// Pages count versions, not functions: c-fn's two items split.
+	arns = nil
+	allPager := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{FunctionVersion: types.FunctionVersionAll, MaxItems: aws.Int32(3)})
+	for allPager.HasMorePages() {
+		page, err := allPager.NextPage(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Functions) > 3 {
+			t.Fatalf("page of %d items with MaxItems 3", len(page.Functions))
+		}
+		for _, fn := range page.Functions {
+			arns = append(arns, aws.ToString(fn.FunctionArn))
+		}
+	}
+	if jsonOf(arns) != jsonOf(want) {
+		t.Fatalf("paging FunctionVersion=ALL gave %v, want %v", arns, want)
 	}
 }
 

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -62,22 +61,66 @@ type furl struct {
 	exitErr error
 }
 
-// syncBuffer collects a process's output for the test's log.
+// syncBuffer collects a process's output, line by line, for the test's
+// log and for waiting on a line. It is the process's Stderr, so os/exec
+// copies everything into it before Wait returns.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	partial []byte
+	onLine  func(string)
+	changed chan struct{}
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	b.buf.Write(p)
+	b.partial = append(b.partial, p...)
+	var lines []string
+	for {
+		i := bytes.IndexByte(b.partial, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, string(b.partial[:i]))
+		b.partial = b.partial[i+1:]
+	}
+	onLine := b.onLine
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
+	for _, l := range lines {
+		if onLine != nil {
+			onLine(l)
+		}
+	}
+	return len(p), nil
 }
 
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// waitFor waits until the output contains s.
+func (b *syncBuffer) waitFor(t testing.TB, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		b.mu.Lock()
+		found := strings.Contains(b.buf.String(), s)
+		changed := b.changed
+		b.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no %q in furl's log within %s", s, timeout)
+		}
+	}
 }
 
 var servingLine = regexp.MustCompile(`msg="furl serving" addr=(\S+)`)
@@ -88,30 +131,20 @@ func startFurl(t testing.TB, dataDir, listen string, extra ...string) *furl {
 	t.Helper()
 	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "debug"}, extra...)
 	cmd := exec.Command(furlBin, args...)
-	cmd.Env = append(os.Environ(), "FURL_LOG_LEVEL=debug")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &furl{t: t, cmd: cmd, dataDir: dataDir, logs: &syncBuffer{}, exited: make(chan struct{})}
+	addrc := make(chan string, 1)
+	logs := &syncBuffer{changed: make(chan struct{}), onLine: func(line string) {
+		if m := servingLine.FindStringSubmatch(line); m != nil {
+			select {
+			case addrc <- m[1]:
+			default:
+			}
+		}
+	}}
+	cmd.Stderr = logs
+	f := &furl{t: t, cmd: cmd, dataDir: dataDir, logs: logs, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start furl: %v", err)
 	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			f.logs.Write([]byte(line + "\n"))
-			if m := servingLine.FindStringSubmatch(line); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
 	go func() {
 		f.exitErr = cmd.Wait()
 		close(f.exited)
@@ -289,3 +322,17 @@ func mustContain(t testing.TB, s, sub string) {
 }
 
 func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// codeFiles lists furl's code store: what is on disk, not what the API says.
+func codeFiles(t testing.TB, f *furl) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(f.dataDir, "code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}

@@ -284,8 +284,11 @@ func TestConcurrencyAndAccountSettings(t *testing.T) {
 	apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:ghost:$LATEST")
 
 	fnOut, err := c.GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("one")})
-	if err != nil || fnOut.Concurrency == nil || aws.ToInt32(fnOut.Concurrency.ReservedConcurrentExecutions) != 30 {
-		t.Fatalf("GetFunction Concurrency = %v, %v", fnOut.Concurrency, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fnOut.Concurrency == nil || aws.ToInt32(fnOut.Concurrency.ReservedConcurrentExecutions) != 30 {
+		t.Fatalf("GetFunction Concurrency = %s", jsonOf(fnOut.Concurrency))
 	}
 	settings, err := c.GetAccountSettings(ctx(t), &lambda.GetAccountSettingsInput{})
 	if err != nil {

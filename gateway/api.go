@@ -75,7 +75,7 @@ func (s *Server) operations() []operation {
 func (s *Server) serveAPI(op operation) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		log := loggerFrom(r.Context()).With("op", op.name)
-		r.Body = &limitedBody{r: r.Body, left: op.limit, op: op.name}
+		r.Body = &opBody{ReadCloser: r.Body, op: op.name, limit: op.limit}
 		status, body, err := op.handler(r)
 		if err != nil {
 			writeError(w, log, err)
@@ -107,67 +107,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(raw)
 }
 
-// limitedBody refuses request bodies over the operation's limit with
-// AWS's RequestEntityTooLargeException.
-type limitedBody struct {
-	r    io.ReadCloser
-	left int64
-	op   string
+// opBody is a request body with the limit of its operation.
+type opBody struct {
+	io.ReadCloser
+	op    string
+	limit int64
 }
-
-var errTooLarge = errors.New("request body over the limit")
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// Read one byte more to tell a body of exactly the limit from a
-		// longer one.
-		var one [1]byte
-		if n, _ := b.r.Read(one[:]); n > 0 {
-			return 0, errTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.r.Close() }
 
 // decode reads the request's JSON body into v. An empty body is an empty
-// object. Members of the wrong type and malformed JSON are refused with
-// AWS's InvalidRequestContentException; unknown members are ignored, as
+// object. A body over the operation's limit is refused with AWS's
+// RequestEntityTooLargeException; members of the wrong type and malformed
+// JSON with InvalidRequestContentException. Unknown members are ignored, as
 // AWS does.
 func decode(r *http.Request, v any) error {
-	raw, err := io.ReadAll(r.Body)
+	body, ok := r.Body.(*opBody)
+	if !ok {
+		return fmt.Errorf("decode: request body of %T has no operation limit", r.Body)
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, body.limit+1))
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			lb := r.Body.(*limitedBody)
-			return newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", sizeLimit(lb), lb.op))
-		}
 		return newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if int64(len(raw)) > body.limit {
+		return newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", body.limit, body.op))
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: "+describeJSONError(err, raw))
+		return newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: "+describeJSONError(err))
 	}
 	return nil
 }
 
-func sizeLimit(b *limitedBody) int64 {
-	if b.op == "CreateFunction" || b.op == "UpdateFunctionCode" {
-		return maxCodeRequestBytes
-	}
-	return maxOtherRequestBytes
-}
-
 // describeJSONError says what is wrong with a request body and where.
-func describeJSONError(err error, raw []byte) string {
+func describeJSONError(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {

@@ -56,21 +56,20 @@ var errorShapes = map[string]struct {
 	urlconfig.ErrPolicyLengthExceeded: {http.StatusBadRequest, "message"},
 	urlconfig.ErrRequestTooLarge:      {http.StatusRequestEntityTooLarge, "message"},
 	urlconfig.ErrService:              {http.StatusInternalServerError, "Message"},
-	errAccessDenied:                   {http.StatusForbidden, "Message"},
+	urlconfig.ErrAccessDenied:         {http.StatusForbidden, "Message"},
 	errNotImplemented:                 {http.StatusNotImplemented, "message"},
 	errUnknownOperation:               {http.StatusNotFound, "message"},
 }
 
 // Error types the gateway reports itself.
 const (
-	errAccessDenied     = "AccessDeniedException"
 	errNotImplemented   = "NotImplementedException"
 	errUnknownOperation = "UnknownOperationException"
 )
 
 func newError(typ, msg string) *awsError {
 	shape := errorShapes[typ]
-	userType := typ != urlconfig.ErrValidation && typ != urlconfig.ErrRequestTooLarge
+	userType := shape.status < 500 && typ != urlconfig.ErrValidation && typ != urlconfig.ErrRequestTooLarge
 	return &awsError{Status: shape.status, Type: typ, Message: &msg, MessageKey: shape.key, UserType: userType}
 }
 
@@ -87,13 +86,16 @@ func toAWSError(err error) *awsError {
 		if !known {
 			shape.status, shape.key = http.StatusBadRequest, "message"
 		}
-		msg := ue.Message
-		return &awsError{Status: shape.status, Type: ue.Type, Message: &msg, MessageKey: shape.key,
+		var msg *string
+		if ue.Type != urlconfig.ErrAccessDenied { // AWS sends that one with a null message
+			msg = &ue.Message
+		}
+		return &awsError{Status: shape.status, Type: ue.Type, Message: msg, MessageKey: shape.key,
 			UserType: !ue.NoUserType && ue.Type != urlconfig.ErrValidation, Err: ue.Err}
 	}
 	msg := "furl failed to process the request; its log says why."
 	return &awsError{Status: http.StatusInternalServerError, Type: urlconfig.ErrService, Message: &msg,
-		MessageKey: "Message", UserType: true, Err: err}
+		MessageKey: "Message", Err: err}
 }
 
 // writeError sends an AWS error: the status, x-amzn-ErrorType, and the JSON

@@ -5,6 +5,8 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -167,6 +169,11 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleted since the reference was checked.
+		writeError(w, loggerFrom(r.Context()), newError(urlconfig.ErrNotFound, "No such code archive."))
+		return
+	}
 	if err != nil {
 		writeError(w, loggerFrom(r.Context()), fmt.Errorf("open code archive: %w", err))
 		return

@@ -93,8 +93,12 @@ func checkArchitectures(v *violations, archs []string) {
 	if archs == nil {
 		return
 	}
-	if len(archs) != 1 {
+	switch {
+	case len(archs) > 1:
 		v.add(quote("["+strings.Join(archs, ", ")+"]"), "architectures", "Member must have length less than or equal to 1")
+		return
+	case len(archs) == 0:
+		v.add(quote("[]"), "architectures", "Member must have length greater than or equal to 1")
 		return
 	}
 	if !slices.Contains(architectures, archs[0]) {

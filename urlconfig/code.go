@@ -147,8 +147,11 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// maxLinkTarget bounds a symbolic link's target, which is its content.
+const maxLinkTarget = 4096
+
 // inspectZip checks that b is a readable zip whose entries stay inside the
-// directory it will be extracted to and whose contents, fully decompressed
+// directory it will be extracted to, and whose contents, fully decompressed
 // and checksummed, fit AWS's unzipped limit. It returns the unzipped size.
 func inspectZip(b []byte) (int64, error) {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
@@ -156,30 +159,47 @@ func inspectZip(b []byte) (int64, error) {
 		return 0, &Error{Type: ErrInvalidParameter, Message: unzipFailed, Err: err}
 	}
 	var total int64
+	links := map[string]string{} // cleaned entry path → link target
 	for _, f := range zr.File {
 		if err := checkEntryName(f.Name); err != nil {
 			return 0, invalidParam("%s The entry %q %v.", unzipFailed, f.Name, err)
 		}
+		isLink := f.Mode()&os.ModeSymlink != 0
 		rc, err := f.Open()
 		if err != nil {
 			return 0, &Error{Type: ErrInvalidParameter, Message: unzipFailed, Err: fmt.Errorf("%s: %w", f.Name, err)}
 		}
-		budget := MaxUnzippedCodeSize - total
-		n, err := io.Copy(io.Discard, io.LimitReader(rc, budget+1))
-		if err == nil && n <= budget && f.Mode()&os.ModeSymlink != 0 {
-			err = checkLinkTarget(f, n)
+		var target bytes.Buffer
+		var sink io.Writer = io.Discard
+		if isLink {
+			sink = &target
 		}
+		budget := MaxUnzippedCodeSize - total
+		n, err := io.Copy(sink, io.LimitReader(rc, budget+1))
 		rc.Close()
 		total += n
 		if total > MaxUnzippedCodeSize {
 			return 0, invalidParam("Unzipped size must be smaller than %d bytes", MaxUnzippedCodeSize)
 		}
 		if err != nil {
-			var bad *entryError
-			if errors.As(err, &bad) {
-				return 0, invalidParam("%s The entry %q %v.", unzipFailed, f.Name, bad)
-			}
 			return 0, &Error{Type: ErrInvalidParameter, Message: unzipFailed, Err: fmt.Errorf("%s: %w", f.Name, err)}
+		}
+		if isLink {
+			if n > maxLinkTarget {
+				return 0, invalidParam("%s The entry %q is a symbolic link with an overlong target.", unzipFailed, f.Name)
+			}
+			links[cleanEntry(f.Name)] = target.String()
+		}
+	}
+	for _, f := range zr.File {
+		name := cleanEntry(f.Name)
+		if under := linkAbove(links, name); under != "" {
+			return 0, invalidParam("%s The entry %q lies under the symbolic link %q.", unzipFailed, f.Name, under)
+		}
+		if target, ok := links[name]; ok {
+			if why := linkEscapes(links, name, target); why != "" {
+				return 0, invalidParam("%s The entry %q is a symbolic link %s.", unzipFailed, f.Name, why)
+			}
 		}
 	}
 	return total, nil
@@ -204,29 +224,64 @@ func checkEntryName(name string) error {
 	return nil
 }
 
-// checkLinkTarget refuses a symbolic link whose target leaves the
-// extraction directory. Its target is the entry's content; zip.File gives
-// no way to reread it, so the check reopens the entry.
-func checkLinkTarget(f *zip.File, n int64) error {
-	if n > 4096 {
-		return &entryError{"is a symbolic link with an overlong target"}
+// cleanEntry is an entry's path as extraction sees it: slashes, no "." or
+// empty components, no trailing slash.
+func cleanEntry(name string) string {
+	return strings.Trim(path.Clean("/"+strings.ReplaceAll(name, `\`, "/")), "/")
+}
+
+// linkAbove names a symbolic link among name's parent directories, if any:
+// extracting the entry would write through that link.
+func linkAbove(links map[string]string, name string) string {
+	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if _, ok := links[dir]; ok {
+			return dir
+		}
 	}
-	rc, err := f.Open()
-	if err != nil {
-		return err
+	return ""
+}
+
+// maxLinkHops bounds link-to-link resolution, as the kernel's ELOOP does.
+const maxLinkHops = 40
+
+// linkEscapes resolves a link's target the way the kernel would once the
+// zip is extracted, following the zip's other links, and says how it
+// escapes the extraction directory ("" when it stays inside).
+func linkEscapes(links map[string]string, name, target string) string {
+	if strings.HasPrefix(target, "/") || strings.HasPrefix(target, `\`) {
+		return "to an absolute path"
 	}
-	defer rc.Close()
-	target, err := io.ReadAll(rc)
-	if err != nil {
-		return err
+	var cur []string
+	if dir := path.Dir(name); dir != "." {
+		cur = strings.Split(dir, "/")
 	}
-	t := strings.ReplaceAll(string(target), `\`, "/")
-	if strings.HasPrefix(t, "/") {
-		return &entryError{"is a symbolic link to an absolute path"}
+	queue := strings.Split(strings.ReplaceAll(target, `\`, "/"), "/")
+	for hops := 0; len(queue) > 0; {
+		part := queue[0]
+		queue = queue[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if len(cur) == 0 {
+				return "that escapes the function directory"
+			}
+			cur = cur[:len(cur)-1]
+			continue
+		}
+		cur = append(cur, part)
+		next, isLink := links[strings.Join(cur, "/")]
+		if !isLink {
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return "in a loop of links"
+		}
+		if strings.HasPrefix(next, "/") || strings.HasPrefix(next, `\`) {
+			return "through a link to an absolute path"
+		}
+		cur = cur[:len(cur)-1]
+		queue = append(strings.Split(strings.ReplaceAll(next, `\`, "/"), "/"), queue...)
 	}
-	resolved := path.Join(path.Dir(strings.ReplaceAll(f.Name, `\`, "/")), t)
-	if resolved == ".." || strings.HasPrefix(resolved, "../") {
-		return &entryError{"is a symbolic link that escapes the function directory"}
-	}
-	return nil
+	return ""
 }

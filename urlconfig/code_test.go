@@ -55,6 +55,15 @@ func TestInspectZip(t *testing.T) {
 		{"drive letter", buildZip(t, zipEntry{name: "C:/x", content: "x"}), 0, ` The entry "C:/x" has an absolute path.`},
 		{"absolute link", buildZip(t, zipEntry{name: "etc", content: "/etc", mode: link}), 0, ` The entry "etc" is a symbolic link to an absolute path.`},
 		{"escaping link", buildZip(t, zipEntry{name: "a/b", content: "../../..", mode: link}), 0, ` The entry "a/b" is a symbolic link that escapes the function directory.`},
+		{"link through a link", buildZip(t, zipEntry{name: "b", content: ".", mode: link}, zipEntry{name: "a", content: "b/../etc", mode: link}), 0,
+			` The entry "a" is a symbolic link that escapes the function directory.`},
+		{"link chain staying inside", buildZip(t, zipEntry{name: "lib/v1/x.js", content: "x"}, zipEntry{name: "lib/cur", content: "v1", mode: link},
+			zipEntry{name: "x.js", content: "lib/cur/x.js", mode: link}), 1 + 2 + 12, ""},
+		{"link to an absolute link", buildZip(t, zipEntry{name: "etc", content: "/etc", mode: link}, zipEntry{name: "p", content: "etc/passwd", mode: link}), 0, "-"},
+		{"link loop", buildZip(t, zipEntry{name: "a", content: "b", mode: link}, zipEntry{name: "b", content: "a", mode: link}), 0,
+			` The entry "a" is a symbolic link in a loop of links.`},
+		{"entry under a link", buildZip(t, zipEntry{name: "out", content: "lib", mode: link}, zipEntry{name: "out/x.js", content: "x"}), 0,
+			` The entry "out/x.js" lies under the symbolic link "out".`},
 		{"not a zip", []byte("PK nope"), 0, "-"},
 	}
 	for _, tc := range tests {

@@ -17,6 +17,7 @@ const (
 	ErrPolicyLengthExceeded = "PolicyLengthExceededException"
 	ErrRequestTooLarge      = "RequestEntityTooLargeException"
 	ErrService              = "ServiceException"
+	ErrAccessDenied         = "AccessDeniedException"
 )
 
 // Error is a failure reported to the Lambda API caller. Type is the AWS error
@@ -71,6 +72,13 @@ func resourceNotFound() *Error {
 
 func functionNotFound(arn string) *Error {
 	return notFound("Function not found: %s", arn)
+}
+
+// accessDenied is AWS's answer to naming a function of another account:
+// furl emulates one account, and its caller has no rights in any other.
+// AWS sends this error with a null message.
+func accessDenied() *Error {
+	return &Error{Type: ErrAccessDenied, NoUserType: true}
 }
 
 func revisionMismatch() *Error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -245,7 +247,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		}
 		out = cfg
 		if in.Publish {
-			if out, err = s.publish(t, f, cfg, nil); err != nil {
+			if out, _, err = s.publish(t, f, cfg, nil); err != nil {
 				return err
 			}
 		}
@@ -525,6 +527,7 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 		return updating(out), nil
 	}
 	var out *storedConfig
+	published := false
 	err = s.update(func(t *txn) error {
 		f, err := s.openFunction(t.Tx, ref.Name)
 		if err != nil {
@@ -549,7 +552,7 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 		}
 		out = c
 		if in.Publish {
-			if out, err = s.publish(t, f, c, nil); err != nil {
+			if out, published, err = s.publish(t, f, c, nil); err != nil {
 				return err
 			}
 			return f.saveRecord()
@@ -559,8 +562,8 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	if err != nil {
 		return nil, err
 	}
-	if in.Publish {
-		// The new version is answered as still being set up.
+	if in.Publish && published {
+		// A new version is answered as still being set up.
 		resp := out.FunctionConfiguration
 		resp.State, resp.StateReason, resp.StateReasonCode = "Pending", creatingReason, creatingCode
 		resp.LastUpdateStatus = ""
@@ -695,12 +698,13 @@ type ListFunctionsOutput struct {
 // MaxItems asks for.
 const maxListItems = 50
 
-// ListFunctions lists functions in name order, a page at a time: their
-// $LATEST, or every version with FunctionVersion=ALL. The marker is the
-// name of the first function of the next page.
+// ListFunctions lists functions in name order, a page of at most 50 items
+// at a time: their $LATEST, or with FunctionVersion=ALL every version. The
+// marker names the first item of the next page: a function's name, or
+// name:version inside a function's versions.
 func (s *Store) ListFunctions(ctx context.Context, in *ListFunctionsInput) (*ListFunctionsOutput, error) {
 	var v violations
-	v.optStr("masterRegion", in.MasterRegion, 0, -1, ptr(rePattern(`ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}`)))
+	v.optStr("masterRegion", in.MasterRegion, 0, -1, &patMasterRegion)
 	v.enum("functionVersion", in.FunctionVersion, []string{"ALL"})
 	v.intRange("maxItems", in.MaxItems, 1, 10000)
 	if err := v.err(); err != nil {
@@ -713,39 +717,60 @@ func (s *Store) ListFunctions(ctx context.Context, in *ListFunctionsInput) (*Lis
 		// furl hosts no Lambda@Edge replicas.
 		return out, nil
 	}
+	var startName string
+	var startVersion uint64 // 0: start with $LATEST
+	if in.Marker != nil {
+		name, ver, hasVersion := strings.Cut(*in.Marker, ":")
+		startName = name
+		if hasVersion {
+			n, ok := parseVersion(ver)
+			if !ok {
+				return nil, invalidParam("Invalid marker: %s", *in.Marker)
+			}
+			startVersion = n
+		}
+	}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketFunctions).Cursor()
-		k, _ := c.First()
-		if in.Marker != nil {
-			k, _ = c.Seek([]byte(*in.Marker))
-		}
-		for n := 0; k != nil; k, _ = c.Next() {
-			if n == limit {
-				out.NextMarker = ptr(string(k))
-				break
-			}
-			n++
+		k, _ := c.Seek([]byte(startName))
+		for ; k != nil; k, _ = c.Next() {
 			f, err := s.openFunction(tx, string(k))
 			if err != nil {
 				return err
 			}
-			latest, err := f.latest()
-			if err != nil {
-				return err
+			first := uint64(0)
+			if string(k) == startName {
+				first = startVersion
 			}
-			item := listed(latest.FunctionConfiguration)
-			if !all {
+			if first == 0 {
+				if len(out.Functions) == limit {
+					out.NextMarker = ptr(f.name)
+					return nil
+				}
+				latest, err := f.latest()
+				if err != nil {
+					return err
+				}
+				item := listed(latest.FunctionConfiguration)
+				if all {
+					item.FunctionArn = s.account.QualifiedARN(f.name, LatestVersion)
+				}
 				out.Functions = append(out.Functions, item)
+			}
+			if !all {
 				continue
 			}
-			item.FunctionArn = s.account.QualifiedARN(f.name, LatestVersion)
-			out.Functions = append(out.Functions, item)
-			vs, err := f.versions()
-			if err != nil {
-				return err
-			}
-			for _, v := range vs {
-				out.Functions = append(out.Functions, listed(v.FunctionConfiguration))
+			vc := f.b.Bucket(bucketVersions).Cursor()
+			for vk, raw := vc.Seek(versionKey(max(first, 1))); vk != nil; vk, raw = vc.Next() {
+				var ver storedConfig
+				if err := json.Unmarshal(raw, &ver); err != nil {
+					return fmt.Errorf("urlconfig: corrupt version of %s: %w", f.name, err)
+				}
+				if len(out.Functions) == limit {
+					out.NextMarker = ptr(f.name + ":" + ver.Version)
+					return nil
+				}
+				out.Functions = append(out.Functions, listed(ver.FunctionConfiguration))
 			}
 		}
 		return nil

@@ -56,10 +56,10 @@ func (a Account) parseFunctionName(s string, pat pattern, maxLen int) (funcRef, 
 			return funcRef{}, invalidFunctionName(s)
 		}
 		if parts[3] != a.Region {
-			return funcRef{}, invalidParam("Functions from '%s' are not reachable in this region ('%s')", parts[3], a.Region)
+			return funcRef{}, notFound("Functions from '%s' are not reachable in this region ('%s')", parts[3], a.Region)
 		}
 		if parts[4] != a.ID {
-			return funcRef{}, functionNotFound(s)
+			return funcRef{}, accessDenied()
 		}
 		ref.Name = parts[6]
 		if len(parts) == 8 {
@@ -68,7 +68,7 @@ func (a Account) parseFunctionName(s string, pat pattern, maxLen int) (funcRef, 
 	case len(parts) >= 3 && parts[1] == "function":
 		// account:function:name[:qualifier]
 		if parts[0] != a.ID {
-			return funcRef{}, functionNotFound(s)
+			return funcRef{}, accessDenied()
 		}
 		ref.Name = parts[2]
 		if len(parts) == 4 {

@@ -117,8 +117,10 @@ func (f *fnBucket) lookup(qualifier string, missing func() error) (resolved, err
 	}
 }
 
-// parseVersion reads a published version number; 0 is never one.
+// parseVersion reads a published version number. 0 is never one, and
+// neither is a number written with leading zeros: "01" names no version,
+// so that every comparison of version strings stays exact.
 func parseVersion(s string) (uint64, bool) {
 	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil && n > 0
+	return n, err == nil && n > 0 && strconv.FormatUint(n, 10) == s
 }

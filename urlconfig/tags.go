@@ -79,6 +79,7 @@ func (s *Store) UntagResource(ctx context.Context, resource string, keys []strin
 		if len(keys) == 0 {
 			v.required("tagKeys")
 		}
+		v.list("tagKeys", keys, -1, 1, 128)
 	})
 	if err != nil {
 		return err

@@ -52,6 +52,7 @@ var (
 	patEventSourceToken       = rePattern(`[a-zA-Z0-9._\-]+`)
 	patPrincipalOrgID         = rePattern(`o-[a-z0-9]{10,32}`)
 	patTaggableResource       = rePattern(`arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)`)
+	patMasterRegion           = rePattern(`ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}`)
 	patLogGroup               = rePattern(`[\.\-_/#A-Za-z0-9]+`)
 	patLayerVersionArn        = rePattern(`arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+`)
 	patS3Bucket               = notDotEnded(`[0-9A-Za-z\.\-_]*(?<!\.)`, `[0-9A-Za-z.\-_]*`)
@@ -129,7 +130,7 @@ func (v *violations) enum(path string, s *string, allowed []string) {
 // reporting like AWS does: once, for the whole list.
 func (v *violations) list(path string, items []string, maxItems, itemMin, itemMax int) {
 	value := quote("[" + strings.Join(items, ", ") + "]")
-	if len(items) > maxItems {
+	if maxItems >= 0 && len(items) > maxItems {
 		v.add(value, path, "Member must have length less than or equal to "+strconv.Itoa(maxItems))
 		return
 	}

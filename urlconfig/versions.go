@@ -49,7 +49,7 @@ func (s *Store) PublishVersion(ctx context.Context, in *PublishVersionInput) (*F
 		if in.RevisionId != nil && *in.RevisionId != latest.RevisionId {
 			return revisionMismatch()
 		}
-		if out, err = s.publish(t, f, latest, in.Description); err != nil {
+		if out, _, err = s.publish(t, f, latest, in.Description); err != nil {
 			return err
 		}
 		return f.saveRecord()
@@ -63,16 +63,16 @@ func (s *Store) PublishVersion(ctx context.Context, in *PublishVersionInput) (*F
 
 // publish makes a numbered version of latest (which must be the stored
 // $LATEST), unless the newest version already has the same code and
-// configuration, in which case that version is the answer. The caller saves
-// f's record.
-func (s *Store) publish(t *txn, f *fnBucket, latest *storedConfig, description *string) (*storedConfig, error) {
+// configuration, in which case that version is the answer and created is
+// false. The caller saves f's record.
+func (s *Store) publish(t *txn, f *fnBucket, latest *storedConfig, description *string) (_ *storedConfig, created bool, _ error) {
 	if f.rec.LastVersion > 0 {
 		last, ok, err := f.version(f.rec.LastVersion)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if ok && sameContent(last, latest) {
-			return last, nil
+			return last, false, nil
 		}
 	}
 	n := f.rec.LastVersion + 1
@@ -86,18 +86,18 @@ func (s *Store) publish(t *txn, f *fnBucket, latest *storedConfig, description *
 		ver.Description = *description
 	}
 	if err := t.addCodeRef(ver.CodeHash); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := f.putVersion(n, &ver); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	f.rec.LastVersion = n
 	// Publishing changes $LATEST's revision, as it does on AWS.
 	latest.RevisionId = newRevisionID()
 	if err := f.putLatest(latest); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &ver, nil
+	return &ver, true, nil
 }
 
 // sameContent reports whether two versions have the same code and the same

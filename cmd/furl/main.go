@@ -76,6 +76,8 @@ type serveConfig struct {
 	AccountID          string
 	LogLevel           string
 	AccountConcurrency int
+	// envError is a FURL_* variable that could not be read.
+	envError error
 }
 
 var (
@@ -86,6 +88,8 @@ var (
 // Validate reports the first setting furl cannot run with.
 func (c serveConfig) Validate() error {
 	switch {
+	case c.envError != nil:
+		return c.envError
 	case !regionPattern.MatchString(c.Region):
 		return fmt.Errorf("--region %q is not an AWS region name (like us-east-1)", c.Region)
 	case !accountPattern.MatchString(c.AccountID):
@@ -122,7 +126,7 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		if n, err := strconv.Atoi(v); err == nil {
 			concurrency = n
 		} else {
-			concurrency = -1 // reported by Validate
+			cfg.envError = fmt.Errorf("FURL_ACCOUNT_CONCURRENCY=%q is not a number", v)
 		}
 	}
 	fs.IntVar(&cfg.AccountConcurrency, "account-concurrency", concurrency, "the account's concurrent-execution limit (env FURL_ACCOUNT_CONCURRENCY)")
@@ -156,7 +160,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, cfg, log); err != nil {
+	if err := runServer(ctx, stop, cfg, log); err != nil {
 		log.Error("furl stopped", "err", err)
 		return 1
 	}
@@ -164,7 +168,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // runServer serves until ctx is done, then shuts down gracefully.
-func runServer(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
+func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -207,6 +211,8 @@ func runServer(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// A second SIGINT or SIGTERM now ends the process at once.
+	stop()
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
