@@ -6,8 +6,8 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
