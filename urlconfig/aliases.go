@@ -174,24 +174,18 @@ func routingOrNil(r *AliasRoutingConfiguration) *AliasRoutingConfiguration {
 
 // CreateAlias creates an alias for a version of a function.
 func (s *Store) CreateAlias(ctx context.Context, in *CreateAliasInput) (*AliasConfiguration, error) {
-	var v violations
-	ref, err := s.account.parseFunctionName(in.FunctionName, patFunctionName, 140)
+	ref, err := s.resolveName(in.FunctionName, nil, wholeFunction, func(v *violations) {
+		if in.Name == nil {
+			v.required("name")
+		} else {
+			v.str("name", *in.Name, 1, 128, &patAlias)
+		}
+		if in.FunctionVersion == nil {
+			v.required("functionVersion")
+		}
+		aliasChecks(v, in.FunctionVersion, in.Description, in.RoutingConfig)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if in.Name == nil {
-		v.required("name")
-	} else {
-		v.str("name", *in.Name, 1, 128, &patAlias)
-	}
-	if in.FunctionVersion == nil {
-		v.required("functionVersion")
-	}
-	aliasChecks(&v, in.FunctionVersion, in.Description, in.RoutingConfig)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := ref.unqualifiedOnly(); err != nil {
 		return nil, err
 	}
 	var out AliasConfiguration
@@ -226,23 +220,19 @@ func (s *Store) CreateAlias(ctx context.Context, in *CreateAliasInput) (*AliasCo
 }
 
 // aliasRef validates the FunctionName and Name path parameters of the
-// alias operations.
-func (s *Store) aliasRef(functionName, name string) (funcRef, error) {
-	ref, err := s.account.parseFunctionName(functionName, patFunctionName, 140)
-	if err != nil {
-		return funcRef{}, err
-	}
-	var v violations
-	v.str("name", name, 1, 128, &patAlias)
-	if err := v.err(); err != nil {
-		return funcRef{}, err
-	}
-	return ref, ref.unqualifiedOnly()
+// alias operations, with the operation's other members.
+func (s *Store) aliasRef(functionName, name string, more func(*violations)) (funcRef, error) {
+	return s.resolveName(functionName, nil, wholeFunction, func(v *violations) {
+		v.str("name", name, 1, 128, &patAlias)
+		if more != nil {
+			more(v)
+		}
+	})
 }
 
 // GetAlias returns an alias.
 func (s *Store) GetAlias(ctx context.Context, functionName, name string) (*AliasConfiguration, error) {
-	ref, err := s.aliasRef(functionName, name)
+	ref, err := s.aliasRef(functionName, name, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -270,13 +260,10 @@ func (s *Store) GetAlias(ctx context.Context, functionName, name string) (*Alias
 
 // UpdateAlias changes what an alias points at or its description.
 func (s *Store) UpdateAlias(ctx context.Context, in *UpdateAliasInput) (*AliasConfiguration, error) {
-	ref, err := s.aliasRef(in.FunctionName, in.Name)
+	ref, err := s.aliasRef(in.FunctionName, in.Name, func(v *violations) {
+		aliasChecks(v, in.FunctionVersion, in.Description, in.RoutingConfig)
+	})
 	if err != nil {
-		return nil, err
-	}
-	var v violations
-	aliasChecks(&v, in.FunctionVersion, in.Description, in.RoutingConfig)
-	if err := v.err(); err != nil {
 		return nil, err
 	}
 	var out AliasConfiguration
@@ -323,7 +310,7 @@ func (s *Store) UpdateAlias(ctx context.Context, in *UpdateAliasInput) (*AliasCo
 // DeleteAlias deletes an alias with its function URL and its resource
 // policy. Deleting an alias that does not exist succeeds, as on AWS.
 func (s *Store) DeleteAlias(ctx context.Context, functionName, name string) error {
-	ref, err := s.aliasRef(functionName, name)
+	ref, err := s.aliasRef(functionName, name, nil)
 	if err != nil {
 		return err
 	}
@@ -355,17 +342,11 @@ type ListAliasesOutput struct {
 // those pointing at one version. The marker is the name that starts the
 // next page.
 func (s *Store) ListAliases(ctx context.Context, functionName string, functionVersion, marker *string, maxItems *int) (*ListAliasesOutput, error) {
-	ref, err := s.account.parseFunctionName(functionName, patFunctionName, 140)
+	ref, err := s.resolveName(functionName, nil, wholeFunction, func(v *violations) {
+		v.optStr("functionVersion", functionVersion, 1, 1024, &patVersionLatestPublished)
+		v.intRange("maxItems", maxItems, 1, 10000)
+	})
 	if err != nil {
-		return nil, err
-	}
-	var v violations
-	v.optStr("functionVersion", functionVersion, 1, 1024, &patVersionLatestPublished)
-	v.intRange("maxItems", maxItems, 1, 10000)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := ref.unqualifiedOnly(); err != nil {
 		return nil, err
 	}
 	limit := pageSize(maxItems)

@@ -45,28 +45,10 @@ func (s *Store) minUnreserved() int {
 	return min(minUnreservedConcurrency, s.limit)
 }
 
-// concurrencyRef validates the FunctionName of the concurrency operations,
-// which act on the function as a whole.
-func (s *Store) concurrencyRef(functionName string, more func(*violations)) (funcRef, error) {
-	var v violations
-	v.str("functionName", functionName, 1, 140, &patFunctionName)
-	if more != nil {
-		more(&v)
-	}
-	if err := v.err(); err != nil {
-		return funcRef{}, err
-	}
-	ref, err := s.account.parseFunctionName(functionName, patFunctionName, 140)
-	if err != nil {
-		return funcRef{}, err
-	}
-	return ref, ref.unqualifiedOnly()
-}
-
 // PutFunctionConcurrency reserves concurrency for a function. Zero is always
 // allowed; otherwise the account must keep its minimum unreserved.
 func (s *Store) PutFunctionConcurrency(ctx context.Context, in *PutFunctionConcurrencyInput) (*Concurrency, error) {
-	ref, err := s.concurrencyRef(in.FunctionName, func(v *violations) {
+	ref, err := s.resolveName(in.FunctionName, nil, wholeFunction, func(v *violations) {
 		if in.ReservedConcurrentExecutions == nil {
 			v.required("reservedConcurrentExecutions")
 		}
@@ -125,7 +107,7 @@ func (s *Store) eachFunction(tx *bolt.Tx, fn func(*fnBucket) error) error {
 // GetFunctionConcurrency returns a function's reservation; an empty answer
 // means none.
 func (s *Store) GetFunctionConcurrency(ctx context.Context, functionName string) (*Concurrency, error) {
-	ref, err := s.concurrencyRef(functionName, nil)
+	ref, err := s.resolveName(functionName, nil, wholeFunction, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +130,7 @@ func (s *Store) GetFunctionConcurrency(ctx context.Context, functionName string)
 
 // DeleteFunctionConcurrency removes a function's reservation.
 func (s *Store) DeleteFunctionConcurrency(ctx context.Context, functionName string) error {
-	ref, err := s.concurrencyRef(functionName, nil)
+	ref, err := s.resolveName(functionName, nil, wholeFunction, nil)
 	if err != nil {
 		return err
 	}

@@ -316,26 +316,15 @@ func (s *Store) GetFunctionConfiguration(ctx context.Context, functionName strin
 	return out.Configuration, nil
 }
 
-// lookupRef validates the FunctionName and Qualifier of a read and merges
-// them. An over-long plain name is a function that does not exist, as AWS
+// lookupRef resolves the FunctionName and Qualifier of a read or delete.
+// An over-long plain name is a function that does not exist, as AWS
 // answers it.
 func (s *Store) lookupRef(functionName string, qualifier *string) (funcRef, error) {
-	var v violations
-	v.str("functionName", functionName, 1, 256, &patNamespacedFunctionName)
-	if qualifier != nil {
-		v.str("qualifier", *qualifier, 1, 128, &patQualifier)
+	ref, err := s.resolveName(functionName, qualifier, anyVersion, nil)
+	if e, ok := AsError(err); ok && e.Type == ErrValidation && overlongName(functionName) {
+		return funcRef{}, functionNotFound(s.account.FunctionARN(functionName))
 	}
-	if err := v.err(); err != nil {
-		return funcRef{}, err
-	}
-	ref, err := s.account.parseFunctionName(functionName, patNamespacedFunctionName, 256)
-	if err != nil {
-		if e, ok := AsError(err); ok && e.Type == ErrValidation {
-			return funcRef{}, functionNotFound(s.account.FunctionARN(functionName))
-		}
-		return funcRef{}, err
-	}
-	return ref.withQualifier(qualifier)
+	return ref, err
 }
 
 // notFoundWithQualifier rewrites a function-not-found error to name the
@@ -349,22 +338,14 @@ func notFoundWithQualifier(err error, arn string) error {
 
 // UpdateFunctionConfiguration changes $LATEST's settings.
 func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunctionConfigurationInput) (*FunctionConfiguration, error) {
-	var v violations
-	ref, err := s.account.parseFunctionName(in.FunctionName, patFunctionName, 140)
-	if err != nil {
-		return nil, err
-	}
-	configChecks{
+	ref, err := s.resolveName(in.FunctionName, nil, wholeFunction, configChecks{
 		Role: in.Role, Handler: in.Handler, Description: in.Description, Timeout: in.Timeout,
 		MemorySize: in.MemorySize, KMSKeyArn: in.KMSKeyArn, TracingConfig: in.TracingConfig,
 		EphemeralStorage: in.EphemeralStorage, LoggingConfig: in.LoggingConfig, SnapStart: in.SnapStart,
 		DeadLetterConfig: in.DeadLetterConfig, Layers: in.Layers, FileSystems: in.FileSystemConfigs,
 		VpcConfig: in.VpcConfig,
-	}.check(&v)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := ref.unqualifiedOnly(); err != nil {
+	}.check)
+	if err != nil {
 		return nil, err
 	}
 	if in.Runtime != nil {
@@ -383,16 +364,9 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 	}
 	var out FunctionConfiguration
 	err = s.update(func(t *txn) error {
-		f, err := s.openFunction(t.Tx, ref.Name)
+		f, c, err := s.latestAt(t.Tx, ref.Name, in.RevisionId)
 		if err != nil {
 			return err
-		}
-		c, err := f.latest()
-		if err != nil {
-			return err
-		}
-		if in.RevisionId != nil && *in.RevisionId != c.RevisionId {
-			return revisionMismatch()
 		}
 		if in.Runtime != nil {
 			c.Runtime = *in.Runtime
@@ -467,19 +441,13 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 // UpdateFunctionCode replaces $LATEST's code, and publishes a version when
 // asked. With DryRun it validates and answers without storing anything.
 func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeInput) (*FunctionConfiguration, error) {
-	ref, err := s.account.parseFunctionName(in.FunctionName, patFunctionName, 140)
+	ref, err := s.resolveName(in.FunctionName, nil, wholeFunction, func(v *violations) {
+		v.optStr("s3Bucket", in.S3Bucket, 3, 63, &patS3Bucket)
+		v.optStr("s3Key", in.S3Key, 1, 1024, nil)
+		v.optStr("s3ObjectVersion", in.S3ObjectVersion, 1, 1024, nil)
+		checkArchitectures(v, in.Architectures)
+	})
 	if err != nil {
-		return nil, err
-	}
-	var v violations
-	v.optStr("s3Bucket", in.S3Bucket, 3, 63, &patS3Bucket)
-	v.optStr("s3Key", in.S3Key, 1, 1024, nil)
-	v.optStr("s3ObjectVersion", in.S3ObjectVersion, 1, 1024, nil)
-	checkArchitectures(&v, in.Architectures)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := ref.unqualifiedOnly(); err != nil {
 		return nil, err
 	}
 	if in.ImageUri != nil {
@@ -506,16 +474,9 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	if in.DryRun {
 		var out FunctionConfiguration
 		err := s.view(func(tx *bolt.Tx) error {
-			f, err := s.openFunction(tx, ref.Name)
+			_, c, err := s.latestAt(tx, ref.Name, in.RevisionId)
 			if err != nil {
 				return err
-			}
-			c, err := f.latest()
-			if err != nil {
-				return err
-			}
-			if in.RevisionId != nil && *in.RevisionId != c.RevisionId {
-				return revisionMismatch()
 			}
 			apply(c)
 			out = c.FunctionConfiguration
@@ -529,16 +490,9 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	var out *storedConfig
 	published := false
 	err = s.update(func(t *txn) error {
-		f, err := s.openFunction(t.Tx, ref.Name)
+		f, c, err := s.latestAt(t.Tx, ref.Name, in.RevisionId)
 		if err != nil {
 			return err
-		}
-		c, err := f.latest()
-		if err != nil {
-			return err
-		}
-		if in.RevisionId != nil && *in.RevisionId != c.RevisionId {
-			return revisionMismatch()
 		}
 		if err := t.refCode(archive); err != nil {
 			return err
@@ -570,6 +524,23 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 		return &resp, nil
 	}
 	return updating(out.FunctionConfiguration), nil
+}
+
+// latestAt reads a function's $LATEST, refusing the change when the
+// caller's RevisionId (if any) is not the current one.
+func (s *Store) latestAt(tx *bolt.Tx, name string, revisionID *string) (*fnBucket, *storedConfig, error) {
+	f, err := s.openFunction(tx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := f.latest()
+	if err != nil {
+		return nil, nil, err
+	}
+	if revisionID != nil && *revisionID != c.RevisionId {
+		return nil, nil, revisionMismatch()
+	}
+	return f, c, nil
 }
 
 // updating is how AWS answers an accepted update: the update is reported as

@@ -89,10 +89,67 @@ func (a Account) parseFunctionName(s string, pat pattern, maxLen int) (funcRef, 
 	return ref, nil
 }
 
+// overlongName reports a plain function name that fits the model's
+// pattern but is longer than a function name may be.
+func overlongName(s string) bool {
+	return !strings.Contains(s, ":") && len(s) > maxFunctionNameLen && len(s) <= 256 && patNamespacedFunctionName.match(s)
+}
+
 func invalidFunctionName(s string) error {
 	var v violations
 	v.add(quote(s), "functionName", "Member must satisfy regular expression pattern: "+patFunctionName.Text)
 	return v.err()
+}
+
+// nameRules are an operation's model rules for its FunctionName and
+// Qualifier members.
+type nameRules struct {
+	name      pattern
+	maxLen    int
+	qualifier *pattern // nil: the operation takes no Qualifier parameter
+	whole     bool     // the operation acts on the function as a whole
+}
+
+var (
+	// wholeFunction is for operations on the function itself: updates,
+	// publishing, aliases, concurrency. They refuse any qualifier.
+	wholeFunction = nameRules{name: patFunctionName, maxLen: 140, whole: true}
+	// anyVersion is for reads and deletes that take a version or an alias.
+	anyVersion = nameRules{name: patNamespacedFunctionName, maxLen: 256, qualifier: &patQualifier}
+	// urlRules is for the function URL operations: $LATEST or an alias.
+	urlRules = nameRules{name: patFunctionName, maxLen: 140, qualifier: &patURLQualifier}
+)
+
+// resolveName validates an operation's FunctionName and Qualifier with its
+// other members (more adds their checks, so that AWS's one message lists
+// every violation), then splits the name and merges in the qualifier.
+func (s *Store) resolveName(functionName string, qualifier *string, rules nameRules, more func(*violations)) (funcRef, error) {
+	var v violations
+	v.str("functionName", functionName, 1, rules.maxLen, &rules.name)
+	if qualifier != nil && rules.qualifier != nil {
+		v.str("qualifier", *qualifier, 1, 128, rules.qualifier)
+	}
+	if more != nil {
+		more(&v)
+	}
+	if err := v.err(); err != nil {
+		return funcRef{}, err
+	}
+	ref, err := s.account.parseFunctionName(functionName, rules.name, rules.maxLen)
+	if err != nil {
+		return funcRef{}, err
+	}
+	if rules.whole {
+		return ref, ref.unqualifiedOnly()
+	}
+	if qualifier == nil && ref.Qualifier != "" && rules.qualifier != nil {
+		// A qualifier written into the name obeys the Qualifier's rules.
+		v.str("qualifier", ref.Qualifier, 1, 128, rules.qualifier)
+		if err := v.err(); err != nil {
+			return funcRef{}, err
+		}
+	}
+	return ref.withQualifier(qualifier)
 }
 
 // withQualifier merges a qualifier written into the function name with the

@@ -179,39 +179,29 @@ func (s *Store) principal(p string) (any, error) {
 // AddPermission adds a statement to the resource policy of the function,
 // a version or an alias, and returns the statement.
 func (s *Store) AddPermission(ctx context.Context, in *AddPermissionInput) (string, error) {
-	var v violations
-	v.str("functionName", in.FunctionName, 1, 256, &patNamespacedFunctionName)
-	if in.StatementId == nil {
-		v.required("statementId")
-	}
-	if in.Action == nil {
-		v.required("action")
-	}
-	if in.Principal == nil {
-		v.required("principal")
-	}
-	v.optStr("statementId", in.StatementId, 1, 100, &patStatementID)
-	v.optStr("action", in.Action, 0, -1, &patAction)
-	v.optStr("principal", in.Principal, 0, -1, &patPrincipal)
-	v.optStr("sourceArn", in.SourceArn, 0, -1, &patArn)
-	v.optStr("sourceAccount", in.SourceAccount, 0, 12, &patSourceOwner)
-	v.optStr("eventSourceToken", in.EventSourceToken, 0, 256, &patEventSourceToken)
-	v.optStr("principalOrgID", in.PrincipalOrgID, 12, 34, &patPrincipalOrgID)
-	v.enum("functionUrlAuthType", in.FunctionUrlAuthType, authTypes)
-	if in.Qualifier != nil {
-		v.str("qualifier", *in.Qualifier, 1, 128, &patQualifier)
-	}
-	if err := v.err(); err != nil {
-		return "", err
-	}
-	ref, err := s.account.parseFunctionName(in.FunctionName, patNamespacedFunctionName, 256)
+	ref, err := s.resolveName(in.FunctionName, in.Qualifier, anyVersion, func(v *violations) {
+		if in.StatementId == nil {
+			v.required("statementId")
+		}
+		if in.Action == nil {
+			v.required("action")
+		}
+		if in.Principal == nil {
+			v.required("principal")
+		}
+		v.optStr("statementId", in.StatementId, 1, 100, &patStatementID)
+		v.optStr("action", in.Action, 0, -1, &patAction)
+		v.optStr("principal", in.Principal, 0, -1, &patPrincipal)
+		v.optStr("sourceArn", in.SourceArn, 0, -1, &patArn)
+		v.optStr("sourceAccount", in.SourceAccount, 0, 12, &patSourceOwner)
+		v.optStr("eventSourceToken", in.EventSourceToken, 0, 256, &patEventSourceToken)
+		v.optStr("principalOrgID", in.PrincipalOrgID, 12, 34, &patPrincipalOrgID)
+		v.enum("functionUrlAuthType", in.FunctionUrlAuthType, authTypes)
+	})
 	if err != nil {
 		return "", err
 	}
-	fromName := ref.Qualifier != ""
-	if ref, err = ref.withQualifier(in.Qualifier); err != nil {
-		return "", err
-	}
+	fromName := in.Qualifier == nil
 	if ref.Qualifier == LatestVersion {
 		return "", invalidParam("We currently do not support adding policies for $LATEST.")
 	}
@@ -287,31 +277,10 @@ func policyRevisionMismatch() error {
 	return errorf(ErrPreconditionFailed, "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id")
 }
 
-// policyRef validates the FunctionName and Qualifier of GetPolicy and
-// RemovePermission.
-func (s *Store) policyRef(functionName string, qualifier *string, more func(*violations)) (funcRef, error) {
-	var v violations
-	v.str("functionName", functionName, 1, 256, &patNamespacedFunctionName)
-	if qualifier != nil {
-		v.str("qualifier", *qualifier, 1, 128, &patQualifier)
-	}
-	if more != nil {
-		more(&v)
-	}
-	if err := v.err(); err != nil {
-		return funcRef{}, err
-	}
-	ref, err := s.account.parseFunctionName(functionName, patNamespacedFunctionName, 256)
-	if err != nil {
-		return funcRef{}, err
-	}
-	return ref.withQualifier(qualifier)
-}
-
 // GetPolicy returns the resource policy of the function, a version or an
 // alias.
 func (s *Store) GetPolicy(ctx context.Context, functionName string, qualifier *string) (*GetPolicyOutput, error) {
-	ref, err := s.policyRef(functionName, qualifier, nil)
+	ref, err := s.resolveName(functionName, qualifier, anyVersion, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +318,7 @@ func normalQualifier(q string) string {
 // RemovePermission removes a statement from a resource policy; removing
 // the last statement removes the policy.
 func (s *Store) RemovePermission(ctx context.Context, functionName, statementID string, qualifier, revisionID *string) error {
-	ref, err := s.policyRef(functionName, qualifier, func(v *violations) {
+	ref, err := s.resolveName(functionName, qualifier, anyVersion, func(v *violations) {
 		v.str("statementId", statementID, 1, 100, &patNamespacedStatementID)
 	})
 	if err != nil {

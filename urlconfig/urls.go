@@ -88,35 +88,17 @@ func NewURLID() string {
 	return sb.String()
 }
 
-// urlRef validates the FunctionName and Qualifier of a URL operation and
-// merges them. The qualifier must name an alias: a version number or an
-// explicit $LATEST fails the model's pattern.
-func (s *Store) urlRef(functionName string, qualifier *string, more func(*violations)) (funcRef, error) {
-	var v violations
-	v.str("functionName", functionName, 1, 140, &patFunctionName)
-	if qualifier != nil {
-		v.str("qualifier", *qualifier, 1, 128, &patURLQualifier)
-	}
-	if more != nil {
-		more(&v)
-	}
-	if err := v.err(); err != nil {
-		return funcRef{}, err
-	}
-	ref, err := s.account.parseFunctionName(functionName, patFunctionName, 140)
-	if err != nil {
-		return funcRef{}, err
-	}
-	if ref, err = ref.withQualifier(qualifier); err != nil {
-		return funcRef{}, err
-	}
-	if ref.Qualifier != "" && qualifier == nil {
-		v.str("qualifier", ref.Qualifier, 1, 128, &patURLQualifier)
-		if err := v.err(); err != nil {
-			return funcRef{}, err
+// urlChecks are the model rules of a URL config's members; AuthType is
+// required on create only.
+func urlChecks(in *URLConfigInput, create bool) func(*violations) {
+	return func(v *violations) {
+		if create && in.AuthType == nil {
+			v.required("authType")
 		}
+		v.enum("authType", in.AuthType, authTypes)
+		corsChecks(v, in.Cors)
+		v.enum("invokeMode", in.InvokeMode, []string{InvokeModeResponseStream, InvokeModeBuffered})
 	}
-	return ref, nil
 }
 
 func corsChecks(v *violations, c *Cors) {
@@ -190,14 +172,7 @@ func (s *Store) urlView(name string, u *storedURL, full bool) *FunctionURLConfig
 
 // CreateFunctionURLConfig gives the function, or one of its aliases, a URL.
 func (s *Store) CreateFunctionURLConfig(ctx context.Context, in *URLConfigInput) (*FunctionURLConfig, error) {
-	ref, err := s.urlRef(in.FunctionName, in.Qualifier, func(v *violations) {
-		if in.AuthType == nil {
-			v.required("authType")
-		}
-		v.enum("authType", in.AuthType, authTypes)
-		corsChecks(v, in.Cors)
-		v.enum("invokeMode", in.InvokeMode, []string{InvokeModeResponseStream, InvokeModeBuffered})
-	})
+	ref, err := s.resolveName(in.FunctionName, in.Qualifier, urlRules, urlChecks(in, true))
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +219,7 @@ func (s *Store) CreateFunctionURLConfig(ctx context.Context, in *URLConfigInput)
 
 // GetFunctionURLConfig returns the URL config of the function or alias.
 func (s *Store) GetFunctionURLConfig(ctx context.Context, functionName string, qualifier *string) (*FunctionURLConfig, error) {
-	ref, err := s.urlRef(functionName, qualifier, nil)
+	ref, err := s.resolveName(functionName, qualifier, urlRules, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -272,11 +247,7 @@ func (s *Store) GetFunctionURLConfig(ctx context.Context, functionName string, q
 
 // UpdateFunctionURLConfig changes the members given and keeps the others.
 func (s *Store) UpdateFunctionURLConfig(ctx context.Context, in *URLConfigInput) (*FunctionURLConfig, error) {
-	ref, err := s.urlRef(in.FunctionName, in.Qualifier, func(v *violations) {
-		v.enum("authType", in.AuthType, authTypes)
-		corsChecks(v, in.Cors)
-		v.enum("invokeMode", in.InvokeMode, []string{InvokeModeResponseStream, InvokeModeBuffered})
-	})
+	ref, err := s.resolveName(in.FunctionName, in.Qualifier, urlRules, urlChecks(in, false))
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +290,7 @@ func (s *Store) UpdateFunctionURLConfig(ctx context.Context, in *URLConfigInput)
 // DeleteFunctionURLConfig removes the URL of the function or alias; its
 // url-id stops answering at once.
 func (s *Store) DeleteFunctionURLConfig(ctx context.Context, functionName string, qualifier *string) error {
-	ref, err := s.urlRef(functionName, qualifier, nil)
+	ref, err := s.resolveName(functionName, qualifier, urlRules, nil)
 	if err != nil {
 		return err
 	}
@@ -347,7 +318,7 @@ type ListFunctionURLConfigsOutput struct {
 // then its aliases' by name. The marker is the qualifier that starts the
 // next page.
 func (s *Store) ListFunctionURLConfigs(ctx context.Context, functionName string, marker *string, maxItems *int) (*ListFunctionURLConfigsOutput, error) {
-	ref, err := s.urlRef(functionName, nil, func(v *violations) {
+	ref, err := s.resolveName(functionName, nil, urlRules, func(v *violations) {
 		v.intRange("maxItems", maxItems, 1, 50)
 	})
 	if err != nil {

@@ -21,25 +21,15 @@ type PublishVersionInput struct {
 // PublishVersion snapshots $LATEST as a new numbered version, or answers
 // the newest version when nothing changed since it was published.
 func (s *Store) PublishVersion(ctx context.Context, in *PublishVersionInput) (*FunctionConfiguration, error) {
-	ref, err := s.account.parseFunctionName(in.FunctionName, patFunctionName, 140)
+	ref, err := s.resolveName(in.FunctionName, nil, wholeFunction, func(v *violations) {
+		v.optStr("description", in.Description, 0, 256, nil)
+	})
 	if err != nil {
-		return nil, err
-	}
-	var v violations
-	v.optStr("description", in.Description, 0, 256, nil)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := ref.unqualifiedOnly(); err != nil {
 		return nil, err
 	}
 	var out *storedConfig
 	err = s.update(func(t *txn) error {
-		f, err := s.openFunction(t.Tx, ref.Name)
-		if err != nil {
-			return err
-		}
-		latest, err := f.latest()
+		f, latest, err := s.latestAt(t.Tx, ref.Name, nil)
 		if err != nil {
 			return err
 		}
@@ -125,16 +115,10 @@ type ListVersionsByFunctionOutput struct {
 // ascending order, a page at a time. The marker is the version that starts
 // the next page.
 func (s *Store) ListVersionsByFunction(ctx context.Context, functionName string, marker *string, maxItems *int) (*ListVersionsByFunctionOutput, error) {
-	var v violations
-	v.intRange("maxItems", maxItems, 1, 10000)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	ref, err := s.lookupRef(functionName, nil)
+	ref, err := s.resolveName(functionName, nil, nameRules{name: patNamespacedFunctionName, maxLen: 256, whole: true}, func(v *violations) {
+		v.intRange("maxItems", maxItems, 1, 10000)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := ref.unqualifiedOnly(); err != nil {
 		return nil, err
 	}
 	limit := pageSize(maxItems)
