@@ -39,7 +39,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	furlBin = filepath.Join(dir, "furl")
-	build := exec.Command("go", "build", "-o", furlBin, "github.com/furl-dev/furl/cmd/furl")
+	args := []string{"build", "-o", furlBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/furl-dev/furl/cmd/furl")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building furl:", err)

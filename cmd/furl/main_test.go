@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestCommands(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{args: nil, code: 2, stderr: "Usage:"},
+		{args: []string{"help"}, code: 0, stdout: "furl serve [flags]"},
+		{args: []string{"--help"}, code: 0, stdout: "furl serve [flags]"},
+		{args: []string{"version"}, code: 0, stdout: "furl "},
+		{args: []string{"launch"}, code: 2, stderr: `unknown command "launch"`},
+		{args: []string{"serve", "--help"}, code: 0, stderr: "-account-concurrency"},
+		{args: []string{"serve", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{args: []string{"serve", "--region", "moon-1"}, code: 2, stderr: `--region "moon-1" is not an AWS region name`},
+		{args: []string{"serve", "--account-id", "42"}, code: 2, stderr: `--account-id "42" is not a 12-digit AWS account id`},
+		{args: []string{"serve", "--log-level", "loud"}, code: 2, stderr: `--log-level "loud" is not one of`},
+		{args: []string{"serve", "--account-concurrency", "0"}, code: 2, stderr: "--account-concurrency must be at least 1"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
+	var stderr bytes.Buffer
+	run([]string{"serve", "--help"}, &stderr, &stderr)
+	for _, want := range []string{"-listen", "FURL_LISTEN", "-data-dir", "FURL_DATA_DIR", "-region", "FURL_REGION",
+		"-account-id", "FURL_ACCOUNT_ID", "-log-level", "FURL_LOG_LEVEL", "-account-concurrency", "FURL_ACCOUNT_CONCURRENCY"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
+		}
+	}
+}
+
+func TestEnvironmentSetsDefaults(t *testing.T) {
+	t.Setenv("FURL_REGION", "eu-west-1")
+	t.Setenv("FURL_ACCOUNT_CONCURRENCY", "lots")
+	var cfg serveConfig
+	fs := flagSet(&cfg, &bytes.Buffer{})
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "eu-west-1" {
+		t.Errorf("FURL_REGION gave region %q", cfg.Region)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `FURL_ACCOUNT_CONCURRENCY="lots" is not a number`) {
+		t.Errorf("bad FURL_ACCOUNT_CONCURRENCY: %v", err)
+	}
+	// A flag wins over the environment.
+	if err := fs.Parse([]string{"--region", "ap-south-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "ap-south-1" {
+		t.Errorf("flag gave region %q", cfg.Region)
+	}
+}
