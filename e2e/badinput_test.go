@@ -137,8 +137,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	}
 
 	// The SDK sees the same errors, typed.
-	_, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("alpha")})
-	apiErr(t, err, "NotImplementedException", "furl does not support the Lambda operation Invoke yet.")
+	_, err := c.ListLayers(ctx(t), &lambda.ListLayersInput{})
+	apiErr(t, err, "NotImplementedException", "furl does not support the Lambda operation ListLayers yet.")
 	_, err = c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{FunctionName: aws.String("alpha"), Runtime: types.RuntimeNodejs20x,
 		Role: aws.String(testRole), Handler: aws.String("index.handler"), Code: &types.FunctionCode{ZipFile: good}})
 	var conflict *types.ResourceConflictException

@@ -60,7 +60,8 @@ type furl struct {
 	cmd     *exec.Cmd
 	addr    string
 	dataDir string
-	logs    *syncBuffer
+	logs    *syncBuffer // stderr: furl's own log
+	out     *syncBuffer // stdout: what functions print
 	exited  chan struct{}
 	exitErr error
 }
@@ -145,7 +146,9 @@ func startFurl(t testing.TB, dataDir, listen string, extra ...string) *furl {
 		}
 	}}
 	cmd.Stderr = logs
-	f := &furl{t: t, cmd: cmd, dataDir: dataDir, logs: logs, exited: make(chan struct{})}
+	out := &syncBuffer{changed: make(chan struct{})}
+	cmd.Stdout = out
+	f := &furl{t: t, cmd: cmd, dataDir: dataDir, logs: logs, out: out, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start furl: %v", err)
 	}
@@ -155,8 +158,12 @@ func startFurl(t testing.TB, dataDir, listen string, extra ...string) *furl {
 	}()
 	t.Cleanup(func() {
 		f.kill()
+		// A furl built with -race reports races on its stderr and runs on.
+		if strings.Contains(f.logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector found a data race in furl")
+		}
 		if t.Failed() {
-			t.Logf("furl log:\n%s", f.logs.String())
+			t.Logf("furl log:\n%s\nfunction output:\n%s", f.logs.String(), f.out.String())
 		}
 	})
 	select {

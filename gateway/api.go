@@ -235,8 +235,19 @@ func (s *Server) getFunctionConfiguration(r *http.Request) (int, any, error) {
 }
 
 func (s *Server) deleteFunction(r *http.Request) (int, any, error) {
-	err := s.store.DeleteFunction(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	name, err := s.store.DeleteFunction(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	if err == nil {
+		s.retire(name)
+	}
 	return http.StatusNoContent, nil, err
+}
+
+// retire ends the environments of a function whose code or configuration
+// changed; new invocations start fresh ones.
+func (s *Server) retire(functionName string) {
+	if s.invoker != nil {
+		s.invoker.Retire(functionName)
+	}
 }
 
 func (s *Server) updateFunctionConfiguration(r *http.Request) (int, any, error) {
@@ -246,6 +257,9 @@ func (s *Server) updateFunctionConfiguration(r *http.Request) (int, any, error) 
 	}
 	in.FunctionName = r.PathValue("FunctionName")
 	out, err := s.store.UpdateFunctionConfiguration(r.Context(), &in)
+	if err == nil {
+		s.retire(out.FunctionName)
+	}
 	return http.StatusOK, out, err
 }
 
@@ -256,6 +270,9 @@ func (s *Server) updateFunctionCode(r *http.Request) (int, any, error) {
 	}
 	in.FunctionName = r.PathValue("FunctionName")
 	out, err := s.store.UpdateFunctionCode(r.Context(), &in)
+	if err == nil && !in.DryRun {
+		s.retire(out.FunctionName)
+	}
 	return http.StatusOK, out, err
 }
 

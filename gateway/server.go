@@ -28,6 +28,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is furl's version, reported by the health endpoint.
 	Version string
+	// Invoker runs functions. Nil leaves Invoke unsupported.
+	Invoker invoker
 }
 
 // Server serves the Lambda API and furl's own endpoints.
@@ -37,6 +39,7 @@ type Server struct {
 	version string
 	mux     *http.ServeMux
 	started time.Time
+	invoker invoker
 }
 
 // New builds a Server.
@@ -44,7 +47,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now()}
+	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(), invoker: cfg.Invoker}
 	s.routes()
 	return s
 }
@@ -54,6 +57,10 @@ func (s *Server) routes() {
 	for _, op := range s.operations() {
 		s.mux.Handle(op.method+" "+op.path, s.serveAPI(op))
 		patterns[op.method+" "+op.path] = true
+	}
+	if s.invoker != nil {
+		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.invoke)
+		patterns["POST /2015-03-31/functions/{FunctionName}/invocations"] = true
 	}
 	for _, op := range unsupportedOperations {
 		path, _, _ := strings.Cut(op.path, "?")
@@ -74,7 +81,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	log := s.log.With("request_id", id)
 	setRaw(w.Header(), "x-amzn-RequestId", id)
-	ctx := withLogger(r.Context(), log)
+	ctx := withRequestID(withLogger(r.Context(), log), id)
 	rec := &statusRecorder{ResponseWriter: w}
 	start := time.Now()
 	defer func() {
@@ -127,6 +134,19 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 type loggerKey struct{}
+
+type requestIDKey struct{}
+
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// requestIDFrom is the request's id, which an invocation takes as its
+// Lambda request id.
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
 
 func withLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)

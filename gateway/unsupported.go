@@ -38,7 +38,7 @@ var unsupportedOperations = []struct {
 	{"GetLayerVersionPolicy", "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy"},
 	{"GetProvisionedConcurrencyConfig", "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
 	{"GetRuntimeManagementConfig", "GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config"},
-	{"Invoke", "POST", "/2015-03-31/functions/{FunctionName}/invocations"},
+	{"Invoke", "POST", "/2015-03-31/functions/{FunctionName}/invocations"}, // until an invoker is configured
 	{"InvokeAsync", "POST", "/2014-11-13/functions/{FunctionName}/invoke-async"},
 	{"InvokeWithResponseStream", "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations"},
 	{"ListCapacityProviders", "GET", "/2025-11-30/capacity-providers"},

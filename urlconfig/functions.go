@@ -568,19 +568,19 @@ func (s *Store) touch(c *storedConfig) {
 }
 
 // DeleteFunction deletes a function with everything it owns or, given a
-// version number, only that version.
-func (s *Store) DeleteFunction(ctx context.Context, functionName string, qualifier *string) error {
+// version number, only that version. It returns the function's name.
+func (s *Store) DeleteFunction(ctx context.Context, functionName string, qualifier *string) (string, error) {
 	ref, err := s.lookupRef(functionName, qualifier)
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch q := ref.Qualifier; {
 	case q == LatestVersion:
-		return invalidParam("$LATEST version cannot be deleted without deleting the function.")
+		return "", invalidParam("$LATEST version cannot be deleted without deleting the function.")
 	case q != "" && !allDigits.MatchString(q):
-		return invalidParam("Deletion of aliases is not currently supported.")
+		return "", invalidParam("Deletion of aliases is not currently supported.")
 	}
-	return s.update(func(t *txn) error {
+	return ref.Name, s.update(func(t *txn) error {
 		f, err := s.openFunction(t.Tx, ref.Name)
 		if err != nil {
 			return err

@@ -68,19 +68,19 @@ func TestCodeFilesFollowReferences(t *testing.T) {
 	if got := codeFiles(t, s); len(got) != 2 {
 		t.Fatalf("after an update, files %v; want A (version 1, two) and B ($LATEST)", got)
 	}
-	if err := s.DeleteFunction(ctx, "two", nil); err != nil {
+	if _, err := s.DeleteFunction(ctx, "two", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := codeFiles(t, s); len(got) != 2 {
 		t.Fatalf("A is still version 1 of one, yet files are %v", got)
 	}
-	if err := s.DeleteFunction(ctx, "one", str("1")); err != nil {
+	if _, err := s.DeleteFunction(ctx, "one", str("1")); err != nil {
 		t.Fatal(err)
 	}
 	if got := codeFiles(t, s); len(got) != 1 {
 		t.Fatalf("A is referenced by nothing, yet files are %v", got)
 	}
-	if err := s.DeleteFunction(ctx, "one", nil); err != nil {
+	if _, err := s.DeleteFunction(ctx, "one", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := codeFiles(t, s); len(got) != 0 {

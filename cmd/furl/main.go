@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/furl-dev/furl/gateway"
+	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/runtimeapi/process"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -76,6 +78,7 @@ type serveConfig struct {
 	AccountID          string
 	LogLevel           string
 	AccountConcurrency int
+	IdleTimeout        time.Duration
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -96,6 +99,8 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--account-id %q is not a 12-digit AWS account id", c.AccountID)
 	case c.AccountConcurrency < 1:
 		return fmt.Errorf("--account-concurrency must be at least 1, not %d", c.AccountConcurrency)
+	case c.IdleTimeout <= 0:
+		return fmt.Errorf("--idle-timeout must be positive, not %s", c.IdleTimeout)
 	case c.DataDir == "":
 		return errors.New("--data-dir is empty and there is no home directory to default to")
 	}
@@ -130,6 +135,15 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		}
 	}
 	fs.IntVar(&cfg.AccountConcurrency, "account-concurrency", concurrency, "the account's concurrent-execution limit (env FURL_ACCOUNT_CONCURRENCY)")
+	idle := 10 * time.Minute
+	if v, ok := os.LookupEnv("FURL_IDLE_TIMEOUT"); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			idle = d
+		} else {
+			cfg.envError = fmt.Errorf("FURL_IDLE_TIMEOUT=%q is not a duration (like 10m or 30s)", v)
+		}
+	}
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", idle, "how long an unused execution environment lives (env FURL_IDLE_TIMEOUT)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: furl serve [flags]\n\nStart furl: the Lambda API and function URLs on one port.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -192,11 +206,25 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logg
 		}
 	}()
 
+	runtimes, err := runtimeapi.New(runtimeapi.Config{
+		DataDir:         cfg.DataDir,
+		Sandbox:         process.New(filepath.Join(cfg.DataDir, "runtime", "clients")),
+		IdleTimeout:     cfg.IdleTimeout,
+		MaxEnvironments: cfg.AccountConcurrency,
+		Logger:          log,
+		FunctionOutput:  os.Stdout,
+	})
+	if err != nil {
+		return err
+	}
+	defer runtimes.Close()
+	log.Warn("functions run as processes on this host, not isolated from it or from each other")
+
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
-		Handler:           gateway.New(gateway.Config{Store: store, Logger: log, Version: version()}),
+		Handler:           gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -1,0 +1,80 @@
+// Command gofn is a test function built with aws-lambda-go. The event's
+// "action" chooses what it does, so that one binary covers the cases the
+// end-to-end tests need.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// started identifies this process: invocations that report the same value
+// ran in the same execution environment.
+var started = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+
+type event struct {
+	Action string `json:"action"`
+	Value  string `json:"value"`
+	Millis int    `json:"millis"`
+	Size   int    `json:"size"`
+	Code   int    `json:"code"`
+	File   string `json:"file"`
+}
+
+type reply struct {
+	Env         string            `json:"env"`
+	RequestID   string            `json:"requestId"`
+	ARN         string            `json:"arn"`
+	Value       string            `json:"value,omitempty"`
+	Vars        map[string]string `json:"vars,omitempty"`
+	HasDeadline bool              `json:"hasDeadline"`
+	Custom      map[string]string `json:"custom,omitempty"`
+}
+
+func handle(ctx context.Context, e event) (any, error) {
+	lc, _ := lambdacontext.FromContext(ctx)
+	_, hasDeadline := ctx.Deadline()
+	r := reply{Env: started, RequestID: lc.AwsRequestID, ARN: lc.InvokedFunctionArn, HasDeadline: hasDeadline, Custom: lc.ClientContext.Custom}
+	fmt.Printf("gofn %s action=%s\n", lc.AwsRequestID, e.Action)
+	switch e.Action {
+	case "echo":
+		r.Value = e.Value
+	case "env":
+		r.Vars = map[string]string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			r.Vars[k] = v
+		}
+	case "error":
+		return nil, errors.New(e.Value)
+	case "panic":
+		panic(e.Value)
+	case "sleep":
+		time.Sleep(time.Duration(e.Millis) * time.Millisecond)
+	case "exit":
+		os.Exit(e.Code)
+	case "big":
+		return strings.Repeat("x", e.Size), nil
+	case "touch":
+		if err := os.WriteFile(e.File, []byte(lc.AwsRequestID), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func main() {
+	if ms, err := strconv.Atoi(os.Getenv("INIT_SLEEP_MS")); err == nil {
+		fmt.Println("gofn init: sleeping", ms, "ms")
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+	lambda.Start(handle)
+}

@@ -1,0 +1,225 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/urlconfig"
+)
+
+// invoker runs invocations; runtimeapi.Manager is the one furl uses.
+type invoker interface {
+	Invoke(ctx context.Context, inv *runtimeapi.Invocation) (*runtimeapi.Result, error)
+	// Retire ends a function's environments after its code or
+	// configuration changed.
+	Retire(functionName string)
+}
+
+var _ invoker = (*runtimeapi.Manager)(nil)
+
+// Invoke's limits.
+const (
+	// maxInvokePayload is the largest synchronous request payload.
+	maxInvokePayload = 6291456
+	// maxClientContext is the largest X-Amz-Client-Context, in bytes.
+	maxClientContext = 3583
+	// tailBytes is how much log X-Amz-Log-Result carries.
+	tailBytes = 4096
+)
+
+// invoke is the Invoke operation: RequestResponse runs the function and
+// answers its result, Event queues it and answers 202, DryRun only checks.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
+	log := loggerFrom(r.Context()).With("op", "Invoke")
+	if err := s.serveInvoke(w, r); err != nil {
+		writeError(w, log, err)
+	}
+}
+
+func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
+	invocationType := r.Header.Get("X-Amz-Invocation-Type")
+	if invocationType == "" {
+		invocationType = "RequestResponse"
+	}
+	logType := r.Header.Get("X-Amz-Log-Type")
+	if logType == "" {
+		logType = "None"
+	}
+	var v []string
+	if invocationType != "RequestResponse" && invocationType != "Event" && invocationType != "DryRun" {
+		v = append(v, fmt.Sprintf("Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType))
+	}
+	if logType != "None" && logType != "Tail" {
+		v = append(v, fmt.Sprintf("Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType))
+	}
+	if len(v) > 0 {
+		return newError(urlconfig.ErrValidation, fmt.Sprintf("%d validation error%s detected: %s", len(v), plural(len(v)), strings.Join(v, "; ")))
+	}
+	clientContext, err := decodeClientContext(r.Header.Get("X-Amz-Client-Context"))
+	if err != nil {
+		return err
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, maxInvokePayload+1))
+	if err != nil {
+		return newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if len(payload) > maxInvokePayload {
+		return newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxInvokePayload))
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		var probe any
+		err := json.Unmarshal(payload, &probe)
+		return newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: Could not parse payload into json: "+describeJSONError(err))
+	}
+	ver, err := s.store.ResolveVersion(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	if err != nil {
+		return err
+	}
+	if invocationType == "DryRun" {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	inv := &runtimeapi.Invocation{
+		Function:      s.function(ver),
+		InvokedARN:    ver.InvokedARN,
+		RequestID:     requestIDFrom(r.Context()),
+		Payload:       payload,
+		ClientContext: clientContext,
+		TraceID:       traceID(r.Header.Get("X-Amzn-Trace-Id")),
+	}
+	if invocationType == "Event" {
+		// Queued: run it after answering, detached from the caller.
+		go func() {
+			res, err := s.invoker.Invoke(context.Background(), inv)
+			if err != nil {
+				s.log.Error("asynchronous invocation failed", "function", ver.FunctionName, "request_id", inv.RequestID, "err", err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if fe := res.Wait(); fe != nil {
+				s.log.Info("asynchronous invocation ended in a function error", "function", ver.FunctionName, "request_id", inv.RequestID, "error_type", fe.Type)
+			}
+		}()
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+
+	res, err := s.invoker.Invoke(r.Context(), inv)
+	if err != nil {
+		return fmt.Errorf("invoke %s: %w", ver.FunctionName, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("read the response of %s: %w", ver.FunctionName, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amz-Executed-Version", res.ExecutedVersion)
+	h.Set("X-Amzn-Trace-Id", inv.TraceID)
+	if fe := res.Wait(); fe != nil {
+		h.Set("X-Amz-Function-Error", "Unhandled")
+		body = fe.Payload
+	}
+	if logType == "Tail" {
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(res.LogTail(tailBytes)))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+	return nil
+}
+
+// function turns a resolved version into what an environment runs.
+func (s *Server) function(v *urlconfig.Version) runtimeapi.Function {
+	a := s.store.Account()
+	c := v.Config
+	fn := runtimeapi.Function{
+		Name:         v.FunctionName,
+		Version:      v.Version,
+		Region:       a.Region,
+		AccountID:    a.ID,
+		Runtime:      c.Runtime,
+		Handler:      c.Handler,
+		MemoryMB:     c.MemorySize,
+		Timeout:      time.Duration(c.Timeout) * time.Second,
+		Architecture: "x86_64",
+		CodeHash:     v.CodeHash,
+		CodePath:     v.CodePath,
+		Fingerprint:  v.Fingerprint,
+	}
+	if c.Environment != nil {
+		fn.Environment = c.Environment.Variables
+	}
+	if len(c.Architectures) == 1 {
+		fn.Architecture = c.Architectures[0]
+	}
+	if c.LoggingConfig != nil {
+		fn.LogGroup = c.LoggingConfig.LogGroup
+	}
+	if c.RuntimeVersionConfig != nil {
+		fn.RuntimeVersionARN = c.RuntimeVersionConfig.RuntimeVersionArn
+	}
+	return fn
+}
+
+// decodeClientContext checks and decodes X-Amz-Client-Context: base64 of a
+// JSON object, at most 3583 bytes encoded.
+func decodeClientContext(h string) (string, error) {
+	if h == "" {
+		return "", nil
+	}
+	bad := newError(urlconfig.ErrInvalidRequest, "Client context must be a valid Base64-encoded JSON object.")
+	if len(h) > maxClientContext {
+		return "", newError(urlconfig.ErrInvalidRequest, fmt.Sprintf("Client context must be at most %d bytes, Base64-encoded.", maxClientContext))
+	}
+	raw, err := base64.StdEncoding.DecodeString(h)
+	if err != nil {
+		return "", bad
+	}
+	var obj map[string]any
+	if json.Unmarshal(raw, &obj) != nil {
+		return "", bad
+	}
+	return string(raw), nil
+}
+
+// traceID makes the X-Ray trace header of an invocation, continuing the
+// caller's trace when it sent one.
+func traceID(incoming string) string {
+	root := ""
+	for _, part := range strings.Split(incoming, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "Root="); ok {
+			root = v
+		}
+	}
+	if root == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		root = fmt.Sprintf("1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+	}
+	var parent [8]byte
+	rand.Read(parent[:])
+	return "Root=" + root + ";Parent=" + hex.EncodeToString(parent[:]) + ";Sampled=0"
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

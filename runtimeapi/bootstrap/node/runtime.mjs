@@ -1,0 +1,327 @@
+// furl's Node.js runtime client. It speaks the Lambda Runtime API
+// (2018-06-01) from AWS_LAMBDA_RUNTIME_API, loads the handler named by
+// _HANDLER from LAMBDA_TASK_ROOT, and runs one event at a time, as the
+// runtime in AWS's Node.js images does: async and callback handlers, ES
+// modules and CommonJS, the context object, console lines with the
+// request id, errors as {errorType, errorMessage, trace}, and response
+// streaming through awslambda.streamifyResponse.
+
+import http from "node:http";
+import path from "node:path";
+import fs from "node:fs";
+import util from "node:util";
+import { Writable } from "node:stream";
+import { pathToFileURL } from "node:url";
+
+const [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+
+// --- console: one line per call, with the time, the request id and the level.
+let currentRequestId = undefined;
+const write = (s) => process.stdout.write(s);
+for (const [name, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"], ["debug", "DEBUG"], ["trace", "TRACE"]]) {
+  console[name] = (...args) => {
+    write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}\n`);
+  };
+}
+
+// --- the Runtime API.
+function request(method, urlPath, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: apiHost, port: apiPort, method, path: urlPath, headers, agent }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
+const base = "/2018-06-01/runtime";
+
+function errorBody(err) {
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: typeof err.stack === "string" ? err.stack.split("\n") : [],
+    };
+  }
+  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+async function postJSON(urlPath, value, headers = {}) {
+  const body = Buffer.from(JSON.stringify(value));
+  return request("POST", urlPath, { headers: { "Content-Type": "application/json", "Content-Length": body.length, ...headers }, body });
+}
+
+async function initError(type, err) {
+  const body = errorBody(err);
+  body.errorType = type;
+  console.error(`${type}: ${body.errorMessage}`);
+  await postJSON(`${base}/init/error`, body, { "Lambda-Runtime-Function-Error-Type": type });
+  process.exit(1);
+}
+
+// --- loading the handler.
+class ImportModuleError extends Error {}
+
+async function loadHandler() {
+  const spec = process.env._HANDLER || "";
+  const slash = spec.lastIndexOf("/");
+  const dot = spec.indexOf(".", slash + 1);
+  if (dot < 0) {
+    await initError("Runtime.MalformedHandlerName", new Error(`Bad handler ${spec}: missing a dot between module and function`));
+  }
+  const moduleName = spec.slice(0, dot);
+  const handlerPath = spec.slice(dot + 1);
+  const base = path.resolve(taskRoot, moduleName);
+  let file;
+  for (const ext of [".js", ".mjs", ".cjs"]) {
+    if (fs.existsSync(base + ext)) {
+      file = base + ext;
+      break;
+    }
+  }
+  if (!file) {
+    await initError("Runtime.ImportModuleError", new ImportModuleError(`Error: Cannot find module '${moduleName}'`));
+  }
+  let mod;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (err) {
+    if (err instanceof SyntaxError) await initError("Runtime.UserCodeSyntaxError", err);
+    await initError("Runtime.ImportModuleError", err);
+  }
+  let fn = handlerPath.split(".").reduce((o, k) => (o == null ? undefined : o[k]), mod);
+  if (fn === undefined && mod.default != null) {
+    fn = handlerPath.split(".").reduce((o, k) => (o == null ? undefined : o[k]), mod.default);
+  }
+  if (typeof fn !== "function") {
+    await initError("Runtime.HandlerNotFound", new Error(`${spec} is undefined or not exported`));
+  }
+  return fn;
+}
+
+// --- awslambda: streaming responses.
+class HttpResponseStream {
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION);
+    stream._prelude = Buffer.concat([Buffer.from(JSON.stringify(prelude)), Buffer.alloc(8)]);
+    return stream;
+  }
+}
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options && options.highWaterMark) handler[HIGH_WATER_MARK] = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+// responseStream posts the response as a chunked stream that starts with
+// the first write, and reports a failure in trailers.
+function responseStream(requestId) {
+  let req = null;
+  let contentType = "application/octet-stream";
+  let settled;
+  const done = new Promise((resolve, reject) => (settled = { resolve, reject }));
+  const open = () => {
+    if (req) return req;
+    req = http.request({
+      host: apiHost, port: apiPort, method: "POST", agent,
+      path: `${base}/invocation/${requestId}/response`,
+      headers: {
+        "Content-Type": contentType,
+        "Lambda-Runtime-Function-Response-Mode": "streaming",
+        "Transfer-Encoding": "chunked",
+        Trailer: ["Lambda-Runtime-Function-Error-Type", "Lambda-Runtime-Function-Error-Body"],
+      },
+    }, (res) => {
+      res.resume();
+      res.on("end", () => settled.resolve(res.statusCode));
+    });
+    req.on("error", (e) => settled.reject(e));
+    return req;
+  };
+  const stream = new Writable({
+    highWaterMark: 16384,
+    write(chunk, encoding, callback) {
+      const r = open();
+      if (stream._prelude) {
+        r.write(stream._prelude);
+        stream._prelude = null;
+      }
+      r.write(chunk, encoding, callback);
+    },
+    final(callback) {
+      const r = open();
+      if (stream._prelude) {
+        r.write(stream._prelude);
+        stream._prelude = null;
+      }
+      r.end(callback);
+    },
+  });
+  stream.setContentType = (ct) => {
+    if (req) throw new Error("Cannot set content type after the stream has started");
+    contentType = ct;
+  };
+  stream.fail = (err) => {
+    const r = open();
+    const body = errorBody(err);
+    r.addTrailers({
+      "Lambda-Runtime-Function-Error-Type": body.errorType,
+      "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(body)).toString("base64"),
+    });
+    r.end();
+  };
+  stream.done = done;
+  return stream;
+}
+
+// --- running events.
+function contextFor(headers, deadlineMs, requestId) {
+  const cc = headers["lambda-runtime-client-context"];
+  const ci = headers["lambda-runtime-cognito-identity"];
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: requestId,
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: ci ? JSON.parse(ci) : undefined,
+    clientContext: cc ? JSON.parse(cc) : undefined,
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+  };
+}
+
+let current = null; // { requestId, settle } of the event being handled
+
+async function postResult(requestId, value) {
+  const json = JSON.stringify(value === undefined ? null : value);
+  const body = Buffer.from(json === undefined ? "null" : json);
+  await request("POST", `${base}/invocation/${requestId}/response`, {
+    headers: { "Content-Type": "application/json", "Content-Length": body.length },
+    body,
+  });
+}
+
+async function postError(requestId, err) {
+  const body = errorBody(err);
+  console.error(`Invoke Error \t${JSON.stringify(body)}`);
+  await postJSON(`${base}/invocation/${requestId}/error`, body);
+}
+
+async function handleBuffered(handler, event, context, requestId) {
+  let posted;
+  current.posted = new Promise((resolve) => (posted = resolve));
+  const outcome = await new Promise((resolve) => {
+    let settled = false;
+    const settle = (err, value) => {
+      if (!settled) {
+        settled = true;
+        resolve({ err, value });
+      }
+    };
+    current.settle = settle;
+    const callback = (err, value) => settle(err == null ? null : err, value);
+    context.done = callback;
+    context.succeed = (value) => settle(null, value);
+    context.fail = (err) => settle(err == null ? new Error("handled") : err);
+    try {
+      const ret = handler(event, context, callback);
+      if (ret && typeof ret.then === "function") {
+        ret.then((v) => settle(null, v), (e) => settle(e == null ? new Error(String(e)) : e));
+      } else if (handler.length < 3) {
+        settle(null, ret);
+      }
+    } catch (err) {
+      settle(err);
+    }
+  });
+  try {
+    if (outcome.err) await postError(requestId, outcome.err);
+    else await postResult(requestId, outcome.value);
+  } finally {
+    posted();
+  }
+}
+
+async function handleStreaming(handler, event, context, requestId) {
+  const stream = responseStream(requestId);
+  current.settle = (err) => stream.fail(err);
+  current.posted = stream.done.catch(() => {});
+  try {
+    await handler(event, stream, context);
+    if (!stream.writableFinished) {
+      await new Promise((resolve) => stream.on("finish", resolve));
+    }
+  } catch (err) {
+    console.error(`Invoke Error \t${JSON.stringify(errorBody(err))}`);
+    stream.fail(err);
+  }
+  await stream.done;
+}
+
+async function main() {
+  const handler = await loadHandler();
+  const streaming = handler[STREAMING] === "response";
+  for (;;) {
+    const next = await request("GET", `${base}/invocation/next`);
+    if (next.status !== 200) {
+      throw new Error(`/next answered ${next.status}: ${next.body}`);
+    }
+    const requestId = next.headers["lambda-runtime-aws-request-id"];
+    const deadlineMs = Number(next.headers["lambda-runtime-deadline-ms"]);
+    const trace = next.headers["lambda-runtime-trace-id"];
+    if (trace) process.env._X_AMZN_TRACE_ID = trace;
+    else delete process.env._X_AMZN_TRACE_ID;
+    currentRequestId = requestId;
+    current = { requestId, settle: null, posted: null };
+    const context = contextFor(next.headers, deadlineMs, requestId);
+    let event;
+    try {
+      event = JSON.parse(next.body.toString("utf8") || "null");
+    } catch (err) {
+      await postError(requestId, err);
+      continue;
+    }
+    if (streaming) await handleStreaming(handler, event, context, requestId);
+    else await handleBuffered(handler, event, context, requestId);
+    current = null;
+  }
+}
+
+// An error nothing caught ends the invocation, and the runtime with it, as
+// on Lambda.
+async function fatal(err, type) {
+  const c = current;
+  if (c && c.settle) {
+    const e = err instanceof Error ? err : Object.assign(new Error(String(err)), { name: type });
+    if (!(err instanceof Error)) e.name = type;
+    c.settle(e);
+    await Promise.race([c.posted, new Promise((r) => setTimeout(r, 1000))]);
+  } else {
+    console.error(`${type}: ${err && err.stack ? err.stack : err}`);
+  }
+  process.exit(129);
+}
+process.on("uncaughtException", (err) => fatal(err, "Runtime.UncaughtException"));
+process.on("unhandledRejection", (reason) => fatal(reason, "Runtime.UnhandledPromiseRejection"));
+
+main().catch((err) => {
+  console.error(`furl runtime client: ${err && err.stack ? err.stack : err}`);
+  process.exit(1);
+});

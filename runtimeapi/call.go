@@ -1,0 +1,113 @@
+package runtimeapi
+
+import (
+	"io"
+	"sync"
+	"time"
+)
+
+// Response size limits.
+const (
+	// MaxBufferedResponse is the largest buffered response (6 MB + 100
+	// bytes, Lambda's MaxPayloadSize).
+	MaxBufferedResponse = 6291556
+	// DefaultMaxStreamedResponse is the default cap on a streamed response.
+	DefaultMaxStreamedResponse = 200 << 20
+)
+
+// call is one invocation's way through an environment.
+type call struct {
+	inv      *Invocation
+	env      *env
+	deadline time.Time
+
+	// pr/pw carry the response body from the Runtime API to the invoker.
+	pr *io.PipeReader
+	pw *io.PipeWriter
+
+	log invocationLog
+
+	mu          sync.Mutex
+	contentType string
+	streamed    bool
+	deliveredAt time.Time
+	timer       *time.Timer
+	started     chan struct{} // closed when the response begins, or at the end
+	startOnce   sync.Once
+	done        chan struct{} // closed when the invocation is over
+	doneOnce    sync.Once
+	err         *FunctionError
+	// undelivered marks a call the runtime never received because its
+	// environment died first: the invoker may try another environment.
+	undelivered bool
+	// responded is set when the runtime has sent its whole response or
+	// error, so the next /next is a legal transition.
+	responded bool
+}
+
+func newCall(inv *Invocation) *call {
+	pr, pw := io.Pipe()
+	return &call{inv: inv, pr: pr, pw: pw, started: make(chan struct{}), done: make(chan struct{})}
+}
+
+// begin marks the start of the response: its content type is known.
+func (c *call) begin(contentType string, streamed bool) {
+	c.mu.Lock()
+	c.contentType, c.streamed = contentType, streamed
+	c.mu.Unlock()
+	c.startOnce.Do(func() { close(c.started) })
+}
+
+// finished reports whether the call is over.
+func (c *call) finished() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish ends the call once: the first outcome wins. fe is nil for
+// success. The response body ends for its reader; then the environment
+// writes the call's closing log lines before done closes.
+func (c *call) finish(fe *FunctionError, closing func()) bool {
+	won := false
+	c.doneOnce.Do(func() {
+		won = true
+		c.mu.Lock()
+		c.err = fe
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		c.mu.Unlock()
+		c.pw.Close()
+		c.startOnce.Do(func() { close(c.started) })
+		if closing != nil {
+			closing()
+		}
+		close(c.done)
+	})
+	return won
+}
+
+// result is the invoker's view of the call.
+func (c *call) result() *Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &Result{
+		ContentType:     c.contentType,
+		Streamed:        c.streamed,
+		ExecutedVersion: c.inv.Function.Version,
+		Body:            c.pr,
+		call:            c,
+	}
+}
+
+// maxResponse is the call's response size cap.
+func (c *call) maxResponse(streamCap int64) int64 {
+	if c.inv.Streaming {
+		return streamCap
+	}
+	return MaxBufferedResponse
+}

@@ -1,0 +1,492 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// env is one execution environment: a runtime process and the Runtime API
+// it talks to, on a listener of its own.
+type env struct {
+	m    *Manager
+	p    *pool
+	id   string
+	fn   Function
+	ln   net.Listener
+	srv  *http.Server
+	proc Process
+	out  *lineWriter
+
+	// deliver hands a call to the runtime's waiting /next.
+	deliver chan *call
+	// dying is closed when the process has exited.
+	dying chan struct{}
+	// dead is closed when the environment is fully torn down.
+	dead chan struct{}
+
+	mu           sync.Mutex
+	cur          *call // the call the runtime has, until its next /next
+	responding   bool  // a /response or /error for cur is being read
+	initStart    time.Time
+	initDuration time.Duration
+	initDone     chan struct{} // closed when init succeeded or failed
+	initOnce     sync.Once
+	initErr      *initFailure
+	initLog      invocationLog
+	reportInit   bool // the next REPORT carries Init Duration
+	retired      bool
+	idleTimer    *time.Timer
+	lastPrefix   string
+}
+
+// initFailure is why an environment never became ready.
+type initFailure struct {
+	typ     string
+	payload []byte // as the runtime posted it, or nil
+	exit    string // the process' exit, for Runtime.ExitError
+}
+
+// forRequest is the error an invoker waiting on this init sees.
+func (f *initFailure) forRequest(requestID string) *FunctionError {
+	if f.payload != nil {
+		return &FunctionError{Type: f.typ, Payload: f.payload}
+	}
+	return newFunctionError(f.typ, fmt.Sprintf("RequestId: %s Error: %s", requestID, f.exit))
+}
+
+// Runtime API paths.
+const (
+	apiPrefix = "/2018-06-01"
+	pathNext  = apiPrefix + "/runtime/invocation/next"
+)
+
+func (e *env) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathNext, e.next)
+	mux.HandleFunc("POST "+apiPrefix+"/runtime/invocation/{id}/response", e.response)
+	mux.HandleFunc("POST "+apiPrefix+"/runtime/invocation/{id}/error", e.invocationError)
+	mux.HandleFunc("POST "+apiPrefix+"/runtime/init/error", e.initError)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		renderError(w, http.StatusNotFound, "NotFound", "No Runtime API route answers "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// renderJSON writes a Runtime API answer as Lambda does: JSON with a
+// trailing newline.
+func renderJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	json.NewEncoder(&buf).Encode(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func renderError(w http.ResponseWriter, status int, typ, msg string) {
+	renderJSON(w, status, struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{msg, typ})
+}
+
+func renderAccepted(w http.ResponseWriter) {
+	renderJSON(w, http.StatusAccepted, map[string]string{"status": "OK"})
+}
+
+func renderInvalidState(w http.ResponseWriter, msg string) {
+	renderError(w, http.StatusForbidden, "InvalidStateTransition", msg)
+}
+
+// next is the runtime's long poll for its next event. The first call ends
+// init; every call returns the environment to its pool.
+func (e *env) next(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	if e.cur != nil && !e.cur.responded {
+		e.mu.Unlock()
+		renderInvalidState(w, "State transition from Invoking to Ready failed: the runtime asked for the next event before answering this one")
+		return
+	}
+	if e.initErr != nil {
+		e.mu.Unlock()
+		renderInvalidState(w, "State transition from InitError to Ready failed: init has failed")
+		return
+	}
+	first := false
+	e.initOnce.Do(func() {
+		first = true
+		e.initDuration = time.Since(e.initStart)
+		e.reportInit = true
+	})
+	e.cur = nil
+	e.mu.Unlock()
+	if first {
+		close(e.initDone)
+	}
+	e.p.ready(e)
+
+	select {
+	case c := <-e.deliver:
+		e.start(c)
+		h := w.Header()
+		inv := c.inv
+		h.Set("Lambda-Runtime-Aws-Request-Id", inv.RequestID)
+		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(c.deadline.UnixMilli(), 10))
+		h.Set("Lambda-Runtime-Invoked-Function-Arn", inv.InvokedARN)
+		if inv.TraceID != "" {
+			h.Set("Lambda-Runtime-Trace-Id", inv.TraceID)
+		}
+		if inv.ClientContext != "" {
+			h.Set("Lambda-Runtime-Client-Context", inv.ClientContext)
+		}
+		if inv.CognitoIdentity != "" {
+			h.Set("Lambda-Runtime-Cognito-Identity", inv.CognitoIdentity)
+		}
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(inv.Payload)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(inv.Payload)
+	case <-r.Context().Done():
+	case <-e.dying:
+	}
+}
+
+// start hands a call to the runtime: its clock starts, its log opens.
+func (e *env) start(c *call) {
+	now := time.Now()
+	c.mu.Lock()
+	c.env = e
+	c.deliveredAt = now
+	c.deadline = now.Add(c.inv.Function.Timeout)
+	c.timer = time.AfterFunc(c.inv.Function.Timeout, func() { e.timeout(c) })
+	c.mu.Unlock()
+	e.mu.Lock()
+	e.cur = c
+	e.responding = false
+	init := e.initLog.tail(maxInvocationLog)
+	e.initLog = invocationLog{}
+	e.mu.Unlock()
+	c.log.buf = append(c.log.buf, init...)
+	e.platformLine(c, fmt.Sprintf("START RequestId: %s Version: %s", c.inv.RequestID, c.inv.Function.Version))
+}
+
+// current returns the call a Runtime API request names, refusing requests
+// for any other id or for a call already answered.
+func (e *env) current(w http.ResponseWriter, r *http.Request) *call {
+	id := r.PathValue("id")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.cur
+	if c == nil || c.inv.RequestID != id {
+		renderError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
+		return nil
+	}
+	if c.responded || e.responding {
+		renderInvalidState(w, "State transition from Responded to Responding failed: this invocation was already answered")
+		return nil
+	}
+	e.responding = true
+	return c
+}
+
+// response relays the runtime's answer to the invoker as it arrives.
+func (e *env) response(w http.ResponseWriter, r *http.Request) {
+	c := e.current(w, r)
+	if c == nil {
+		return
+	}
+	mode := r.Header.Get("Lambda-Runtime-Function-Response-Mode")
+	if mode != "" && mode != "streaming" {
+		e.finishCall(c, newFunctionError("Runtime.InvalidResponseModeHeader", "Invalid function response mode: "+mode))
+		renderError(w, http.StatusBadRequest, "InvalidFunctionResponseMode", "Invalid function response mode")
+		return
+	}
+	c.begin(r.Header.Get("Content-Type"), mode == "streaming")
+	limit := c.maxResponse(e.m.streamCap)
+	total, relayed, err := relay(c.pw, r.Body, limit)
+	switch {
+	case total > limit:
+		// Count the rest, as Lambda's message gives the whole size.
+		rest, _ := io.Copy(io.Discard, r.Body)
+		e.finishCall(c, newFunctionError("Function.ResponseSizeTooLarge",
+			fmt.Sprintf("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", total+rest, limit)))
+		renderError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", limit))
+		return
+	case err != nil:
+		e.finishCall(c, newFunctionError("Runtime.TruncatedResponse",
+			fmt.Sprintf("RequestId: %s Error: the runtime's response was cut off after %d bytes: %v", c.inv.RequestID, relayed, err)))
+		renderError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
+		return
+	}
+	// Trailers are complete once the body has been read to its end.
+	var fe *FunctionError
+	if typ := r.Trailer.Get("Lambda-Runtime-Function-Error-Type"); typ != "" {
+		payload, derr := base64.StdEncoding.DecodeString(r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))
+		if derr != nil || len(payload) == 0 {
+			payload = errorPayload(typ, "the runtime reported an error of type "+typ)
+		}
+		fe = &FunctionError{Type: typ, Payload: payload}
+	}
+	e.finishCall(c, fe)
+	renderAccepted(w)
+}
+
+// relay copies body to the invoker's pipe until EOF or limit. If the
+// invoker has gone, it keeps reading (the function runs on) but stops
+// copying. It returns the bytes read, the bytes delivered, and a read
+// error other than EOF.
+func relay(dst io.Writer, body io.Reader, limit int64) (total, relayed int64, err error) {
+	buf := make([]byte, 32<<10)
+	sink := true
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if total > limit {
+				return total, relayed, nil
+			}
+			if sink {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					sink = false
+				} else {
+					relayed += int64(n)
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return total, relayed, nil
+		}
+		if rerr != nil {
+			return total, relayed, rerr
+		}
+	}
+}
+
+// invocationError takes a function error the runtime reports.
+func (e *env) invocationError(w http.ResponseWriter, r *http.Request) {
+	c := e.current(w, r)
+	if c == nil {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBufferedResponse+1))
+	if err != nil {
+		e.finishCall(c, newFunctionError("Runtime.TruncatedResponse", "RequestId: "+c.inv.RequestID+" Error: the runtime's error report was cut off"))
+		renderError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
+		return
+	}
+	e.finishCall(c, &FunctionError{Type: errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body), Payload: body})
+	renderAccepted(w)
+}
+
+// errorType is the type of a reported error: the header's, else the
+// body's errorType, else Unhandled.
+func errorType(header string, body []byte) string {
+	if header != "" {
+		return header
+	}
+	var b struct {
+		ErrorType string `json:"errorType"`
+	}
+	if json.Unmarshal(body, &b) == nil && b.ErrorType != "" {
+		return b.ErrorType
+	}
+	return "Unhandled"
+}
+
+// initError takes an init failure the runtime reports; the environment is
+// then unusable.
+func (e *env) initError(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, MaxBufferedResponse))
+	failed := false
+	e.initOnce.Do(func() {
+		failed = true
+		e.mu.Lock()
+		e.initErr = &initFailure{typ: errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body), payload: body}
+		e.mu.Unlock()
+	})
+	if !failed {
+		renderInvalidState(w, "State transition from Ready to InitError failed: init has already finished")
+		return
+	}
+	renderAccepted(w)
+	close(e.initDone)
+}
+
+// timeout ends a call that ran past the function's timeout, and its
+// environment with it.
+func (e *env) timeout(c *call) {
+	if c.finished() {
+		return
+	}
+	secs := c.inv.Function.Timeout.Seconds()
+	e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
+	fe := newFunctionError("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs))
+	if e.finishCallStatus(c, fe, "timeout", false) {
+		e.proc.Kill()
+	}
+}
+
+// finishCall ends a call with its closing log lines, after everything the
+// function printed for it has been read.
+func (e *env) finishCall(c *call, fe *FunctionError) bool {
+	status := ""
+	if fe != nil && isPlatformError(fe.Type) {
+		status = "error"
+	}
+	return e.finishCallStatus(c, fe, status, true)
+}
+
+func isPlatformError(typ string) bool {
+	switch typ {
+	case "Runtime.ExitError", "Runtime.TruncatedResponse", "Runtime.InvalidResponseModeHeader", "Function.ResponseSizeTooLarge":
+		return true
+	}
+	return false
+}
+
+func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet bool) bool {
+	won := c.finish(fe, func() {
+		if quiet {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			e.proc.Quiet(ctx)
+			cancel()
+		}
+		e.out.flushPartial()
+		c.mu.Lock()
+		c.responded = true
+		d := time.Since(c.deliveredAt)
+		c.mu.Unlock()
+		e.mu.Lock()
+		withInit, initD := e.reportInit, e.initDuration
+		e.reportInit = false
+		e.mu.Unlock()
+		e.platformLine(c, "END RequestId: "+c.inv.RequestID)
+		e.platformLine(c, reportLine(c.inv.RequestID, d, c.inv.Function.MemoryMB, e.proc.MaxMemoryMB(), withInit, initD, status, fe))
+	})
+	return won
+}
+
+// reportLine is Lambda's REPORT line: tab-separated fields, each ending in
+// a tab. Billed duration rounds up to the millisecond and, since AWS bills
+// the init phase too, includes init.
+func reportLine(requestID string, d time.Duration, memoryMB, maxUsedMB int, withInit bool, initD time.Duration, status string, fe *FunctionError) string {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	billed := d
+	if withInit {
+		billed += initD
+	}
+	billedMS := (billed + time.Millisecond - 1) / time.Millisecond
+	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
+		requestID, ms(d), billedMS, memoryMB, maxUsedMB)
+	if withInit {
+		s += fmt.Sprintf("Init Duration: %.2f ms\t", ms(initD))
+	}
+	if status != "" {
+		s += "Status: " + status + "\t"
+		if status == "error" && fe != nil {
+			s += "Error Type: " + fe.Type + "\t"
+		}
+	}
+	return s
+}
+
+// platformLine writes one of Lambda's own log lines for a call.
+func (e *env) platformLine(c *call, line string) {
+	c.log.add([]byte(line))
+	e.m.emit(e.fn, c.inv.RequestID, []byte(line))
+}
+
+// line takes one line the function printed.
+func (e *env) line(b []byte) {
+	e.mu.Lock()
+	c := e.cur
+	if c != nil && c.finished() {
+		c = nil
+	}
+	if c == nil {
+		e.initLog.add(b)
+	}
+	e.mu.Unlock()
+	if c != nil {
+		c.log.add(b)
+		e.m.emit(e.fn, c.inv.RequestID, b)
+		return
+	}
+	e.m.emit(e.fn, "", b)
+}
+
+// watch tears the environment down when its process exits.
+func (e *env) watch() {
+	<-e.proc.Done()
+	close(e.dying)
+	// Let Runtime API requests under way end first: a runtime that posts
+	// an error and then exits must be heard out.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	e.srv.Shutdown(ctx)
+	cancel()
+	exit := describeExit(e.proc.Err())
+
+	e.mu.Lock()
+	c := e.cur
+	e.mu.Unlock()
+	if c != nil && !c.finished() {
+		e.platformLine(c, fmt.Sprintf("RequestId: %s Error: %s", c.inv.RequestID, exit))
+		e.platformLine(c, "Runtime.ExitError")
+		e.finishCall(c, newFunctionError("Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: %s", c.inv.RequestID, exit)))
+	}
+	select {
+	case pending := <-e.deliver:
+		pending.undelivered = true
+		pending.finish(nil, nil)
+	default:
+	}
+	e.failInit(&initFailure{typ: "Runtime.ExitError", exit: exit})
+	e.p.remove(e)
+	e.m.log.Debug("execution environment ended", "function", e.fn.Name, "version", e.fn.Version, "env", e.id, "exit", exit)
+	close(e.dead)
+}
+
+// failInit records an init failure unless init already ended.
+func (e *env) failInit(f *initFailure) {
+	e.initOnce.Do(func() {
+		e.mu.Lock()
+		e.initErr = f
+		e.mu.Unlock()
+		close(e.initDone)
+	})
+}
+
+// describeExit words a process exit as Lambda does.
+func describeExit(err error) string {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "Runtime exited without providing a reason"
+	case errors.As(err, &ee):
+		return "Runtime exited with error: " + ee.ProcessState.String()
+	default:
+		return "Runtime exited with error: " + err.Error()
+	}
+}
+
+// kill ends the environment.
+func (e *env) kill() {
+	e.proc.Kill()
+}
+
+// assign gives the call to the environment's runtime, which is waiting in
+// /next or will be soon.
+func (e *env) assign(c *call) {
+	e.deliver <- c
+}

@@ -1,0 +1,366 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config configures a Manager. Zero values are documented per field.
+type Config struct {
+	// DataDir holds the extracted code (a cache, emptied at start).
+	// Required.
+	DataDir string
+	// Sandbox starts runtimes. Required.
+	Sandbox Sandbox
+	// IdleTimeout is how long an unused environment lives. Zero means 10
+	// minutes.
+	IdleTimeout time.Duration
+	// MaxEnvironments caps the environments of one function version. Zero
+	// means 1000, Lambda's default account concurrency.
+	MaxEnvironments int
+	// MaxStreamedResponse caps a streamed response. Zero means 200 MB.
+	MaxStreamedResponse int64
+	// Logger receives furl's own logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// FunctionOutput receives every line functions print, and Lambda's
+	// START, END and REPORT lines, each prefixed with the function and the
+	// request id. Nil discards them.
+	FunctionOutput io.Writer
+}
+
+// Manager runs invocations in pools of execution environments.
+type Manager struct {
+	sandbox     Sandbox
+	code        *codeCache
+	idleTimeout time.Duration
+	maxEnvs     int
+	streamCap   int64
+	log         *slog.Logger
+
+	outMu sync.Mutex
+	out   io.Writer
+
+	mu     sync.Mutex
+	pools  map[poolKey]*pool
+	closed bool
+}
+
+type poolKey struct{ name, version string }
+
+// New makes a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Sandbox == nil || cfg.DataDir == "" {
+		return nil, errors.New("runtimeapi: a sandbox and a data directory are required")
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.MaxEnvironments == 0 {
+		cfg.MaxEnvironments = 1000
+	}
+	if cfg.MaxStreamedResponse == 0 {
+		cfg.MaxStreamedResponse = DefaultMaxStreamedResponse
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.FunctionOutput == nil {
+		cfg.FunctionOutput = io.Discard
+	}
+	code, err := newCodeCache(filepath.Join(cfg.DataDir, "runtime", "code"))
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		sandbox:     cfg.Sandbox,
+		code:        code,
+		idleTimeout: cfg.IdleTimeout,
+		maxEnvs:     cfg.MaxEnvironments,
+		streamCap:   cfg.MaxStreamedResponse,
+		log:         cfg.Logger,
+		out:         cfg.FunctionOutput,
+		pools:       map[poolKey]*pool{},
+	}, nil
+}
+
+// ErrClosed is returned by Invoke after Close.
+var ErrClosed = errors.New("runtimeapi: manager closed")
+
+func (m *Manager) poolFor(fn Function) (*pool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	k := poolKey{fn.Name, fn.Version}
+	p := m.pools[k]
+	if p == nil {
+		p = &pool{m: m, name: fn.Name, ver: fn.Version, fingerprint: fn.Fingerprint, all: map[*env]struct{}{}}
+		m.pools[k] = p
+	}
+	return p, nil
+}
+
+// Invoke runs an invocation in a warm environment of its function version,
+// or a new one. It returns when the runtime starts answering, or when the
+// invocation has failed (the Result then carries the error). ctx bounds
+// only the wait for an environment: once the runtime has the event, the
+// function runs to its end or its timeout, as on Lambda. An error is
+// furl's own failure, or ctx ending before an environment was free.
+func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
+	p, err := m.poolFor(inv.Function)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		e, fail, err := p.acquire(ctx, inv.Function)
+		if err != nil {
+			return nil, err
+		}
+		if fail != nil {
+			return m.failedInit(inv, e, fail), nil
+		}
+		c := newCall(inv)
+		e.assign(c)
+		select {
+		case <-c.started:
+		case <-c.done:
+		}
+		if c.undelivered && attempt < 3 {
+			continue // the environment died before its runtime took the event
+		}
+		return c.result(), nil
+	}
+}
+
+// failedInit is the result of an invocation whose environment failed to
+// start: the init failure, with what init logged.
+func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result {
+	c := newCall(inv)
+	if e != nil {
+		c.log.buf = e.initLog.tail(maxInvocationLog)
+	}
+	fe := fail.forRequest(inv.RequestID)
+	initD := time.Duration(0)
+	if e != nil {
+		initD = time.Since(e.initStart)
+	}
+	c.finish(fe, func() {
+		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", float64(initD.Microseconds())/1000, fe.Type)
+		c.log.add([]byte(line))
+		m.emit(inv.Function, inv.RequestID, []byte(line))
+	})
+	return c.result()
+}
+
+// startEnv starts an environment: its Runtime API listener, its code, its
+// process. Init continues in the background; initDone tells its outcome.
+func (m *Manager) startEnv(p *pool, fn Function) (*env, error) {
+	e := &env{
+		m:        m,
+		p:        p,
+		id:       uuid.NewString()[:8],
+		fn:       fn,
+		deliver:  make(chan *call, 1),
+		dying:    make(chan struct{}),
+		dead:     make(chan struct{}),
+		initDone: make(chan struct{}),
+	}
+	e.out = &lineWriter{emit: e.line}
+	codeDir, err := m.code.get(fn.CodeHash, fn.CodePath)
+	if err != nil {
+		return nil, fmt.Errorf("prepare code of %s: %w", fn.Name, err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
+	if err != nil {
+		return nil, fmt.Errorf("listen for the Runtime API: %w", err)
+	}
+	e.ln = ln
+	e.srv = &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go e.srv.Serve(ln)
+
+	e.initStart = time.Now()
+	line := fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", fn.Runtime, fn.RuntimeVersionARN)
+	e.initLog.add([]byte(line))
+	m.emit(fn, "", []byte(line))
+
+	p.add(e)
+	spec := Spec{
+		Function:   fn,
+		CodeDir:    codeDir,
+		RuntimeAPI: ln.Addr().String(),
+		Output:     e.out,
+	}
+	spec.Env = lambdaEnv(fn, spec.RuntimeAPI, codeDir, "", e.initStart)
+	proc, err := m.sandbox.Start(context.Background(), spec)
+	if err != nil {
+		e.srv.Close()
+		p.remove(e)
+		var se *StartError
+		if errors.As(err, &se) {
+			// The runtime cannot start: an init failure, as on Lambda.
+			e.proc = deadProcess{}
+			line := fmt.Sprintf("Error: %s\n%s", se.Message, se.Type)
+			e.initLog.add([]byte(line))
+			m.emit(fn, "", []byte(line))
+			e.failInit(&initFailure{typ: se.Type, exit: se.Message})
+			close(e.dying)
+			close(e.dead)
+			return e, nil
+		}
+		return nil, fmt.Errorf("start %s: %w", fn.Name, err)
+	}
+	e.proc = proc
+	go e.watch()
+	m.log.Debug("execution environment started", "function", fn.Name, "version", fn.Version, "env", e.id, "runtime_api", spec.RuntimeAPI)
+	return e, nil
+}
+
+// deadProcess stands for a runtime that could not be started.
+type deadProcess struct{}
+
+func (deadProcess) Done() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+func (deadProcess) Err() error                { return nil }
+func (deadProcess) Kill()                     {}
+func (deadProcess) MaxMemoryMB() int          { return 0 }
+func (deadProcess) Quiet(ctx context.Context) {}
+
+// Retire ends the environments of every version of a function: idle ones
+// at once, busy ones when their invocation is over. Call it when the
+// function's code or configuration changes, or it is deleted.
+func (m *Manager) Retire(functionName string) {
+	m.mu.Lock()
+	var pools []*pool
+	for k, p := range m.pools {
+		if k.name == functionName {
+			pools = append(pools, p)
+			delete(m.pools, k)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range pools {
+		p.mu.Lock()
+		p.retireLocked()
+		p.mu.Unlock()
+	}
+}
+
+// Stats reports a function version's environments: how many exist and
+// how many are idle.
+func (m *Manager) Stats(functionName, version string) (total, idle int) {
+	m.mu.Lock()
+	p := m.pools[poolKey{functionName, version}]
+	m.mu.Unlock()
+	if p == nil {
+		return 0, 0
+	}
+	return p.size()
+}
+
+// Close ends every environment and waits for them to go.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	pools := m.pools
+	m.pools = map[poolKey]*pool{}
+	m.mu.Unlock()
+	var envs []*env
+	for _, p := range pools {
+		p.mu.Lock()
+		for e := range p.all {
+			e.retired = true
+			envs = append(envs, e)
+		}
+		p.idle = nil
+		p.mu.Unlock()
+	}
+	for _, e := range envs {
+		e.kill()
+	}
+	for _, e := range envs {
+		<-e.dead
+	}
+	return nil
+}
+
+// emit writes one function log line to furl's output.
+func (m *Manager) emit(fn Function, requestID string, line []byte) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	b.WriteString(fn.Name)
+	b.WriteByte(':')
+	b.WriteString(fn.Version)
+	if requestID != "" {
+		b.WriteByte(' ')
+		b.WriteString(requestID)
+	}
+	b.WriteString("] ")
+	b.Write(line)
+	b.WriteByte('\n')
+	m.outMu.Lock()
+	m.out.Write(b.Bytes())
+	m.outMu.Unlock()
+}
+
+// lineWriter splits a process' output into lines.
+type lineWriter struct {
+	mu      sync.Mutex
+	partial []byte
+	emit    func([]byte)
+}
+
+// maxLine splits overlong lines, as Lambda does at 256 KB.
+const maxLine = 256 << 10
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.partial = append(w.partial, p...)
+			if len(w.partial) >= maxLine {
+				w.emit(w.partial)
+				w.partial = w.partial[:0]
+			}
+			break
+		}
+		line := p[:i]
+		if len(w.partial) > 0 {
+			line = append(w.partial, line...)
+			w.partial = w.partial[:0]
+		}
+		w.emit(bytes.TrimSuffix(line, []byte("\r")))
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// flushPartial emits a last line without its newline.
+func (w *lineWriter) flushPartial() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.emit(w.partial)
+		w.partial = w.partial[:0]
+	}
+}
+
+func formatSeconds(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) }

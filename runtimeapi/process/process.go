@@ -1,0 +1,248 @@
+// Package process is furl's default sandbox: it runs each execution
+// environment's runtime as a process on the host. It is not isolated: a
+// function can read and write whatever furl's user can.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/runtimeapi/bootstrap/node"
+	"github.com/furl-dev/furl/runtimeapi/bootstrap/python"
+)
+
+// Sandbox runs runtimes as host processes.
+type Sandbox struct {
+	clientsDir string
+
+	once       sync.Once
+	nodePath   string
+	pythonPath string
+	clientsErr error
+}
+
+var _ runtimeapi.Sandbox = (*Sandbox)(nil)
+
+// New makes a process sandbox that keeps the runtime clients furl ships
+// (for Node.js and Python) under dir.
+func New(dir string) *Sandbox {
+	return &Sandbox{clientsDir: dir}
+}
+
+// ListenHost is loopback: the runtime is a host process.
+func (s *Sandbox) ListenHost() string { return "127.0.0.1" }
+
+// setup writes the runtime clients and finds the host's interpreters, once.
+func (s *Sandbox) setup() error {
+	s.once.Do(func() {
+		if err := os.MkdirAll(s.clientsDir, 0o755); err != nil {
+			s.clientsErr = fmt.Errorf("runtime clients: %w", err)
+			return
+		}
+		for name, content := range map[string][]byte{node.FileName: node.Client, python.FileName: python.Client} {
+			if err := os.WriteFile(filepath.Join(s.clientsDir, name), content, 0o644); err != nil {
+				s.clientsErr = fmt.Errorf("runtime clients: %w", err)
+				return
+			}
+		}
+		s.nodePath, _ = exec.LookPath("node")
+		s.pythonPath = findPython()
+	})
+	return s.clientsErr
+}
+
+// findPython finds the host's python3 and resolves shims (pyenv's, for
+// one) to the interpreter itself, which starts faster.
+func findPython() string {
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return ""
+	}
+	out, err := exec.Command(p, "-c", "import sys; print(sys.executable)").Output()
+	if exe := strings.TrimSpace(string(out)); err == nil && exe != "" {
+		return exe
+	}
+	return p
+}
+
+// command is how a runtime starts: the executable and its arguments.
+func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
+	rt := spec.Function.Runtime
+	switch {
+	case strings.HasPrefix(rt, "provided"):
+		boot := filepath.Join(spec.CodeDir, "bootstrap")
+		fi, err := os.Stat(boot)
+		if err != nil {
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"}
+		}
+		if fi.Mode()&0o111 == 0 {
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "fork/exec /var/task/bootstrap: permission denied"}
+		}
+		return []string{boot}, nil
+	case strings.HasPrefix(rt, "nodejs"):
+		if s.nodePath == "" {
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's node, and there is no node on its PATH"}
+		}
+		return []string{s.nodePath, filepath.Join(s.clientsDir, node.FileName)}, nil
+	case strings.HasPrefix(rt, "python3"):
+		if s.pythonPath == "" {
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's python3, and there is no python3 on its PATH"}
+		}
+		return []string{s.pythonPath, "-u", filepath.Join(s.clientsDir, python.FileName)}, nil
+	}
+	return nil, &runtimeapi.StartError{Type: "Runtime.InvalidRuntime",
+		Message: "furl's process sandbox runs provided, nodejs and python functions; it cannot run " + rt}
+}
+
+// Start starts the runtime in the code directory with Lambda's environment.
+func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.Process, error) {
+	if err := s.setup(); err != nil {
+		return nil, err
+	}
+	argv, err := s.command(spec)
+	if err != nil {
+		return nil, err
+	}
+	env := spec.Env
+	switch {
+	case strings.HasPrefix(spec.Function.Runtime, "nodejs"):
+		env = append(env, "NODE_PATH="+spec.CodeDir+"/node_modules:"+spec.CodeDir)
+	case strings.HasPrefix(spec.Function.Runtime, "python3"):
+		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = spec.CodeDir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = w, w
+	// Its own process group, so that Kill reaches whatever it starts.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}
+		}
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	w.Close() // the child holds its own copy
+	p := &proc{cmd: cmd, out: r, done: make(chan struct{}), pumped: make(chan struct{})}
+	go p.pump(spec.Output)
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// proc is a runtime process and the pipe its output comes through.
+type proc struct {
+	cmd  *exec.Cmd
+	out  *os.File
+	done chan struct{}
+	err  error
+
+	// reading is 1 while the pump waits in read(2): everything written
+	// before then has been passed on.
+	reading atomic.Int32
+	pumped  chan struct{}
+}
+
+func (p *proc) pump(dst io.Writer) {
+	defer close(p.pumped)
+	defer p.out.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		p.reading.Store(1)
+		n, err := p.out.Read(buf)
+		p.reading.Store(0)
+		if n > 0 {
+			dst.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *proc) Done() <-chan struct{} { return p.done }
+
+func (p *proc) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Kill ends the process group.
+func (p *proc) Kill() {
+	if p.cmd.Process != nil {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Quiet waits until the pipe is empty and the pump has passed on all it
+// read.
+func (p *proc) Quiet(ctx context.Context) {
+	for {
+		select {
+		case <-p.pumped:
+			return
+		default:
+		}
+		if p.reading.Load() == 1 && p.unread() == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.pumped:
+			return
+		case <-time.After(200 * time.Microsecond):
+		}
+	}
+}
+
+// unread is how many bytes wait in the pipe.
+func (p *proc) unread() int {
+	raw, err := p.out.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	raw.Control(func(fd uintptr) { n = pending(fd) })
+	return n
+}
+
+// MaxMemoryMB is the process' peak resident memory (VmHWM).
+func (p *proc) MaxMemoryMB() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return (kb + 1023) / 1024
+		}
+	}
+	return 0
+}

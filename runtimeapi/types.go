@@ -1,0 +1,142 @@
+// Package runtimeapi runs functions the way Lambda does: each execution
+// environment holds one runtime process that pulls events from its own
+// Lambda Runtime API (2018-06-01) and posts results back. A pool per
+// function version reuses warm environments, starts more when all are busy,
+// reaps idle ones and retires stale ones. Invoke, InvokeWithResponseStream
+// and function URLs all come through Manager.Invoke.
+package runtimeapi
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Function is what an environment runs: one version of a function.
+type Function struct {
+	Name    string
+	Version string // "$LATEST" or a number
+	// Region and AccountID place the function.
+	Region    string
+	AccountID string
+	Runtime   string
+	Handler   string
+	MemoryMB  int
+	Timeout   time.Duration
+	// Environment is the function's own variables.
+	Environment map[string]string
+	// Architecture is "x86_64" or "arm64"; the process sandbox runs on the
+	// host's, whatever it says.
+	Architecture string
+	// LogGroup is where the function's logs would go on AWS.
+	LogGroup string
+	// RuntimeVersionARN is reported in the INIT_START log line.
+	RuntimeVersionARN string
+	// CodeHash names the code (hex SHA-256 of the zip); CodePath is the zip.
+	CodeHash string
+	CodePath string
+	// Fingerprint changes whenever anything above changes; environments
+	// made for another fingerprint are retired.
+	Fingerprint string
+}
+
+// Invocation is one request to run a function.
+type Invocation struct {
+	Function Function
+	// InvokedARN is the ARN as the caller named the function.
+	InvokedARN string
+	// RequestID is the Lambda request id (a UUID).
+	RequestID string
+	Payload   []byte
+	// ClientContext is the decoded client context JSON, or "".
+	ClientContext string
+	// CognitoIdentity is the identity JSON, or "".
+	CognitoIdentity string
+	// TraceID is the X-Ray trace header value.
+	TraceID string
+	// Streaming says the caller relays the response as it comes: the
+	// streaming size cap applies instead of the buffered 6 MB one.
+	Streaming bool
+}
+
+// FunctionError is how an invocation failed: the error type AWS reports and
+// the JSON payload an Invoke caller receives.
+type FunctionError struct {
+	Type    string
+	Payload []byte
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + string(e.Payload) }
+
+// errorPayload is the JSON body of an error furl reports itself, in the
+// shape runtimes post: errorMessage, then errorType.
+func errorPayload(typ, msg string) []byte {
+	raw, _ := json.Marshal(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{msg, typ})
+	return raw
+}
+
+func newFunctionError(typ, msg string) *FunctionError {
+	return &FunctionError{Type: typ, Payload: errorPayload(typ, msg)}
+}
+
+// Result is an invocation under way: Body yields the bytes of the
+// function's response as the runtime sends them. After Body ends, Wait
+// says whether the invocation failed (a returned error, a mid-stream error,
+// a timeout, a crash). Close the Body when done with it; closing early
+// stops the copy but not the function.
+type Result struct {
+	// ContentType is the runtime's Content-Type for its response.
+	ContentType string
+	// Streamed says the runtime declared a streaming response.
+	Streamed bool
+	// ExecutedVersion is the version that ran.
+	ExecutedVersion string
+	Body            io.ReadCloser
+	call            *call
+}
+
+// Wait blocks until the invocation is over and returns its error, if any.
+func (r *Result) Wait() *FunctionError {
+	<-r.call.done
+	return r.call.err
+}
+
+// LogTail is the invocation's log (START to REPORT, with what the
+// function printed), at most the last n bytes. It is complete once Wait
+// has returned.
+func (r *Result) LogTail(n int) []byte {
+	return r.call.log.tail(n)
+}
+
+// invocationLog keeps what one invocation logged, bounded.
+type invocationLog struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+// maxInvocationLog bounds what furl keeps of one invocation's log.
+const maxInvocationLog = 64 << 10
+
+func (l *invocationLog) add(line []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, line...)
+	l.buf = append(l.buf, '\n')
+	if over := len(l.buf) - maxInvocationLog; over > 0 {
+		l.buf = append(l.buf[:0], l.buf[over:]...)
+	}
+}
+
+func (l *invocationLog) tail(n int) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buf
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return append([]byte(nil), b...)
+}
