@@ -88,12 +88,12 @@ class LambdaFilter(logging.Filter):
 
 
 class LambdaFormatter(logging.Formatter):
-    converter = time.gmtime
-    default_msec_format = "%s.%03dZ"
+    def formatTime(self, record, datefmt=None):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + ".%03dZ" % record.msecs
 
 
 handler_ = logging.StreamHandler(sys.stdout)
-handler_.setFormatter(LambdaFormatter("[%(levelname)s]\t%(asctime)s\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+handler_.setFormatter(LambdaFormatter("[%(levelname)s]\t%(asctime)s\t%(aws_request_id)s\t%(message)s\n"))
 handler_.addFilter(LambdaFilter())
 handler_.terminator = ""
 logging.getLogger().addHandler(handler_)
