@@ -1,0 +1,499 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeSandbox starts no process: the test plays the runtime over HTTP at
+// the address the spec names.
+type fakeSandbox struct {
+	mu     sync.Mutex
+	specs  chan Spec
+	procs  []*fakeProcess
+	startE error
+}
+
+func newFakeSandbox() *fakeSandbox { return &fakeSandbox{specs: make(chan Spec, 16)} }
+
+func (s *fakeSandbox) ListenHost() string { return "127.0.0.1" }
+
+func (s *fakeSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
+	if s.startE != nil {
+		return nil, s.startE
+	}
+	p := &fakeProcess{done: make(chan struct{})}
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	s.specs <- spec
+	return p, nil
+}
+
+type fakeProcess struct {
+	once sync.Once
+	done chan struct{}
+	err  error
+}
+
+func (p *fakeProcess) Done() <-chan struct{} { return p.done }
+func (p *fakeProcess) Err() error            { return p.err }
+func (p *fakeProcess) Kill()                 { p.exit(fmt.Errorf("signal: killed")) }
+func (p *fakeProcess) MaxMemoryMB() int      { return 17 }
+func (p *fakeProcess) Quiet(context.Context) {}
+func (p *fakeProcess) exit(err error) {
+	p.once.Do(func() {
+		p.err = err
+		close(p.done)
+	})
+}
+
+func newTestManager(t testing.TB, sb Sandbox) *Manager {
+	t.Helper()
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// testFunction is a function whose code is a real (empty) zip.
+func testFunction(t testing.TB, timeout time.Duration) Function {
+	t.Helper()
+	dir := t.TempDir()
+	zipPath := dir + "/code.zip"
+	if err := writeEmptyZip(zipPath); err != nil {
+		t.Fatal(err)
+	}
+	return Function{Name: "fn", Version: "$LATEST", Region: "us-east-1", AccountID: "000000000000", Runtime: "provided.al2023",
+		Handler: "bootstrap", MemoryMB: 128, Timeout: timeout, CodeHash: "00", CodePath: zipPath, Fingerprint: "f1"}
+}
+
+func writeEmptyZip(path string) error {
+	return os.WriteFile(path, []byte("PK\x05\x06"+strings.Repeat("\x00", 18)), 0o644)
+}
+
+// runtime is the test's side of the Runtime API.
+type runtime struct {
+	t    testing.TB
+	base string
+	c    *http.Client
+}
+
+func (r *runtime) do(method, path string, body io.Reader, header map[string]string) (*http.Response, string) {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.base+path, body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := r.c.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(raw)
+}
+
+// startInvoke runs an invocation in the background and returns its
+// outcome channel and the runtime the sandbox was asked for.
+func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload string) (<-chan invokeOutcome, *runtime) {
+	t.Helper()
+	out := make(chan invokeOutcome, 1)
+	go func() {
+		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, InvokedARN: "arn:aws:lambda:us-east-1:000000000000:function:fn",
+			RequestID: "11111111-2222-3333-4444-555555555555", Payload: []byte(payload), TraceID: "Root=1-abc", ClientContext: `{"custom":{"a":"b"}}`})
+		if err != nil {
+			out <- invokeOutcome{err: err}
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		fe := res.Wait()
+		out <- invokeOutcome{body: string(body), fe: fe, log: string(res.LogTail(4096)), ct: res.ContentType}
+	}()
+	select {
+	case spec := <-sb.specs:
+		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: &http.Client{Timeout: 10 * time.Second}}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no environment was started")
+		return nil, nil
+	}
+}
+
+type invokeOutcome struct {
+	body string
+	fe   *FunctionError
+	log  string
+	ct   string
+	err  error
+}
+
+func wait(t *testing.T, ch <-chan invokeOutcome) invokeOutcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			t.Fatalf("Invoke: %v", o.err)
+		}
+		return o
+	case <-time.After(10 * time.Second):
+		t.Fatal("the invocation never ended")
+		return invokeOutcome{}
+	}
+}
+
+func TestRuntimeAPIHappyPathAndStatusCodes(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{"x":1}`)
+
+	resp, body := rt.do("GET", "/runtime/invocation/next", nil, nil)
+	if resp.StatusCode != 200 || body != `{"x":1}` {
+		t.Fatalf("/next: %d %q", resp.StatusCode, body)
+	}
+	for h, want := range map[string]string{
+		"Lambda-Runtime-Aws-Request-Id":       "11111111-2222-3333-4444-555555555555",
+		"Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:fn",
+		"Lambda-Runtime-Trace-Id":             "Root=1-abc",
+		"Lambda-Runtime-Client-Context":       `{"custom":{"a":"b"}}`,
+		"Content-Type":                        "application/json",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	deadline := resp.Header.Get("Lambda-Runtime-Deadline-Ms")
+	var ms int64
+	fmt.Sscan(deadline, &ms)
+	if left := time.Until(time.UnixMilli(ms)); left < 4*time.Second || left > 5*time.Second {
+		t.Errorf("deadline %s is %s away, want about 5s", deadline, left)
+	}
+	if resp.Header.Get("Lambda-Runtime-Cognito-Identity") != "" {
+		t.Error("a cognito identity header with no identity")
+	}
+
+	// Another /next before answering is out of order.
+	resp, body = rt.do("GET", "/runtime/invocation/next", nil, nil)
+	assertAPIError(t, resp, body, 403, "InvalidStateTransition")
+	// Another request id is refused.
+	resp, body = rt.do("POST", "/runtime/invocation/nope/response", strings.NewReader("x"), nil)
+	if resp.StatusCode != 400 || body != "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}\n" {
+		t.Fatalf("wrong id: %d %q", resp.StatusCode, body)
+	}
+	// /init/error after init is out of order.
+	resp, body = rt.do("POST", "/runtime/init/error", strings.NewReader("{}"), nil)
+	assertAPIError(t, resp, body, 403, "InvalidStateTransition")
+
+	resp, body = rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader(`{"ok":true}`), map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != 202 || body != "{\"status\":\"OK\"}\n" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("/response: %d %q", resp.StatusCode, body)
+	}
+	o := wait(t, out)
+	if o.body != `{"ok":true}` || o.fe != nil || o.ct != "application/json" {
+		t.Fatalf("invoker got %q %v %q", o.body, o.fe, o.ct)
+	}
+	if !strings.Contains(o.log, "START RequestId: 11111111-2222-3333-4444-555555555555 Version: $LATEST\n") ||
+		!strings.Contains(o.log, "\tMax Memory Used: 17 MB\tInit Duration: ") {
+		t.Fatalf("log:\n%s", o.log)
+	}
+	// Answering twice is out of order.
+	resp, body = rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader("again"), nil)
+	assertAPIError(t, resp, body, 403, "InvalidStateTransition")
+	resp, body = rt.do("GET", "/runtime/nothing", nil, nil)
+	assertAPIError(t, resp, body, 404, "NotFound")
+}
+
+func assertAPIError(t *testing.T, resp *http.Response, body string, status int, typ string) {
+	t.Helper()
+	if resp.StatusCode != status || !strings.Contains(body, `"errorType":"`+typ+`"`) || !strings.HasSuffix(body, "}\n") {
+		t.Fatalf("want %d %s, got %d %q", status, typ, resp.StatusCode, body)
+	}
+}
+
+// respondWith runs one invocation whose runtime answers with send, and
+// returns what the invoker and the runtime saw.
+func respondWith(t *testing.T, send func(rt *runtime) (*http.Response, string)) (invokeOutcome, *http.Response, string) {
+	t.Helper()
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+	if resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("/next: %d", resp.StatusCode)
+	}
+	resp, body := send(rt)
+	return wait(t, out), resp, body
+}
+
+const reqPath = "/runtime/invocation/11111111-2222-3333-4444-555555555555"
+
+func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
+	t.Run("error", func(t *testing.T) {
+		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+			return rt.do("POST", reqPath+"/error", strings.NewReader(`{"errorMessage":"bad input","errorType":"errorString"}`),
+				map[string]string{"Lambda-Runtime-Function-Error-Type": "errorString"})
+		})
+		if resp.StatusCode != 202 || body != "{\"status\":\"OK\"}\n" || o.fe == nil || o.fe.Type != "errorString" ||
+			string(o.fe.Payload) != `{"errorMessage":"bad input","errorType":"errorString"}` {
+			t.Fatalf("/error: %d %q → %+v", resp.StatusCode, body, o.fe)
+		}
+	})
+	t.Run("bad response mode", func(t *testing.T) {
+		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+			return rt.do("POST", reqPath+"/response", strings.NewReader("x"), map[string]string{"Lambda-Runtime-Function-Response-Mode": "sideways"})
+		})
+		assertAPIError(t, resp, body, 400, "InvalidFunctionResponseMode")
+		if o.fe == nil || o.fe.Type != "Runtime.InvalidResponseModeHeader" {
+			t.Fatalf("invoker got %+v", o.fe)
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+			return rt.do("POST", reqPath+"/response", bytes.NewReader(make([]byte, MaxBufferedResponse+1)), nil)
+		})
+		if resp.StatusCode != 413 || body != "{\"errorMessage\":\"Exceeded maximum allowed payload size (6291556 bytes).\",\"errorType\":\"RequestEntityTooLarge\"}\n" {
+			t.Fatalf("runtime got %d %q", resp.StatusCode, body)
+		}
+		if o.fe == nil || o.fe.Type != "Function.ResponseSizeTooLarge" ||
+			!strings.Contains(string(o.fe.Payload), "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).") {
+			t.Fatalf("invoker got %+v", o.fe)
+		}
+	})
+	t.Run("exactly the limit", func(t *testing.T) {
+		o, resp, _ := respondWith(t, func(rt *runtime) (*http.Response, string) {
+			return rt.do("POST", reqPath+"/response", bytes.NewReader(make([]byte, MaxBufferedResponse)), nil)
+		})
+		if resp.StatusCode != 202 || o.fe != nil || len(o.body) != MaxBufferedResponse {
+			t.Fatalf("a response of exactly 6291556 bytes: %d, %v, %d bytes", resp.StatusCode, o.fe, len(o.body))
+		}
+	})
+	t.Run("trailers", func(t *testing.T) {
+		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+			pr, pw := io.Pipe()
+			go func() {
+				pw.Write([]byte("part1-"))
+				pw.Close()
+			}()
+			req, _ := http.NewRequest("POST", rt.base+reqPath+"/response", pr)
+			req.Trailer = http.Header{"Lambda-Runtime-Function-Error-Type": nil, "Lambda-Runtime-Function-Error-Body": nil}
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Type", "errorString")
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Body", base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"disk on fire","errorType":"errorString"}`)))
+			resp, err := rt.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp, string(raw)
+		})
+		if resp.StatusCode != 202 || body != "{\"status\":\"OK\"}\n" {
+			t.Fatalf("runtime got %d %q", resp.StatusCode, body)
+		}
+		if o.body != "part1-" || o.fe == nil || o.fe.Type != "errorString" || string(o.fe.Payload) != `{"errorMessage":"disk on fire","errorType":"errorString"}` {
+			t.Fatalf("invoker got %q %+v", o.body, o.fe)
+		}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		o, _, _ := respondWith(t, func(rt *runtime) (*http.Response, string) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(rt.base, "/2018-06-01"), "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "POST /2018-06-01%s/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", reqPath)
+			time.Sleep(50 * time.Millisecond)
+			conn.Close()
+			return &http.Response{}, ""
+		})
+		if o.body != "hello" || o.fe == nil || o.fe.Type != "Runtime.TruncatedResponse" {
+			t.Fatalf("invoker got %q %+v", o.body, o.fe)
+		}
+	})
+}
+
+func TestInitErrorReachesTheInvoker(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+	resp, body := rt.do("POST", "/runtime/init/error", strings.NewReader(`{"errorMessage":"Error: Cannot find module 'index'","errorType":"Runtime.ImportModuleError"}`),
+		map[string]string{"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
+	if resp.StatusCode != 202 || body != "{\"status\":\"OK\"}\n" {
+		t.Fatalf("/init/error: %d %q", resp.StatusCode, body)
+	}
+	o := wait(t, out)
+	if o.fe == nil || o.fe.Type != "Runtime.ImportModuleError" || !strings.Contains(string(o.fe.Payload), "Cannot find module") {
+		t.Fatalf("invoker got %+v", o.fe)
+	}
+	if !strings.Contains(o.log, "INIT_REPORT Init Duration: ") || !strings.Contains(o.log, "Error Type: Runtime.ImportModuleError") {
+		t.Fatalf("log:\n%s", o.log)
+	}
+}
+
+func TestExitAndTimeout(t *testing.T) {
+	t.Run("exit during an invocation", func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		sb.procs[0].exit(fmt.Errorf("exit status 2"))
+		o := wait(t, out)
+		if o.fe == nil || o.fe.Type != "Runtime.ExitError" ||
+			string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Runtime exited with error: exit status 2","errorType":"Runtime.ExitError"}` {
+			t.Fatalf("invoker got %+v", o.fe)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		out, rt := startInvoke(t, m, sb, testFunction(t, 200*time.Millisecond), `{}`)
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		o := wait(t, out)
+		if o.fe == nil || o.fe.Type != "Sandbox.Timedout" ||
+			string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Task timed out after 0.20 seconds","errorType":"Sandbox.Timedout"}` {
+			t.Fatalf("invoker got %+v", o.fe)
+		}
+		select {
+		case <-sb.procs[0].done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the timed-out environment was not killed")
+		}
+		if !strings.Contains(o.log, "Status: timeout") {
+			t.Fatalf("log:\n%s", o.log)
+		}
+	})
+}
+
+func TestReportLine(t *testing.T) {
+	tests := []struct {
+		name     string
+		d        time.Duration
+		withInit bool
+		initD    time.Duration
+		status   string
+		fe       *FunctionError
+		want     string
+	}{
+		{"warm", 1234567 * time.Nanosecond, false, 0, "", nil,
+			"REPORT RequestId: r\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t"},
+		{"cold", 10 * time.Millisecond, true, 150500 * time.Microsecond, "", nil,
+			"REPORT RequestId: r\tDuration: 10.00 ms\tBilled Duration: 161 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: 150.50 ms\t"},
+		{"timeout", 3 * time.Second, false, 0, "timeout", nil,
+			"REPORT RequestId: r\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout\t"},
+		{"crash", time.Millisecond, false, 0, "error", &FunctionError{Type: "Runtime.ExitError"},
+			"REPORT RequestId: r\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: error\tError Type: Runtime.ExitError\t"},
+	}
+	for _, tc := range tests {
+		if got := reportLine("r", tc.d, 128, 40, tc.withInit, tc.initD, tc.status, tc.fe); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var lines []string
+	w := &lineWriter{emit: func(b []byte) { lines = append(lines, string(b)) }}
+	for _, chunk := range []string{"one\ntw", "o\r\n", "", "thr", "ee\nfour"} {
+		w.Write([]byte(chunk))
+	}
+	w.flushPartial()
+	if got := strings.Join(lines, "|"); got != "one|two|three|four" {
+		t.Fatalf("lines %q", got)
+	}
+}
+
+func TestLambdaEnvironment(t *testing.T) {
+	fn := Function{Name: "f", Version: "3", Region: "eu-west-1", Runtime: "nodejs20.x", Handler: "index.handler", MemoryMB: 256,
+		LogGroup: "/aws/lambda/f", Environment: map[string]string{"MINE": "yes"}}
+	env := lambdaEnv(fn, "127.0.0.1:9001", "/code", "", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	got := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	for k, want := range map[string]string{
+		"_HANDLER": "index.handler", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_EXECUTION_ENV": "AWS_Lambda_nodejs20.x",
+		"AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_LAMBDA_FUNCTION_VERSION": "3", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/f", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "LAMBDA_TASK_ROOT": "/code",
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "TZ": ":UTC", "MINE": "yes", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	if !strings.HasPrefix(got["AWS_LAMBDA_LOG_STREAM_NAME"], "2026/01/02/[3]") || len(got["AWS_LAMBDA_LOG_STREAM_NAME"]) != len("2026/01/02/[3]")+32 {
+		t.Errorf("log stream %q", got["AWS_LAMBDA_LOG_STREAM_NAME"])
+	}
+}
+
+// FuzzRuntimeAPIRouter sends arbitrary requests to an environment's
+// Runtime API: it must answer each with a status and, for errors, Lambda's
+// JSON error shape, and never panic.
+func FuzzRuntimeAPIRouter(f *testing.F) {
+	for _, s := range []struct{ method, path, body string }{
+		{"GET", "/2018-06-01/runtime/invocation/next", ""},
+		{"POST", "/2018-06-01/runtime/invocation/abc/response", "{}"},
+		{"POST", "/2018-06-01/runtime/invocation/abc/error", `{"errorType":"x"}`},
+		{"POST", "/2018-06-01/runtime/init/error", "{}"},
+		{"PUT", "/2018-06-01/runtime/invocation/next", ""},
+		{"POST", "/2020-01-01/extension/register", "{}"},
+		{"GET", "/2018-06-01/runtime/invocation//response", ""},
+	} {
+		f.Add(s.method, s.path, []byte(s.body))
+	}
+	sb := newFakeSandbox()
+	m := newTestManager(f, sb)
+	p, _ := m.poolFor(testFunction(f, time.Second))
+	e := &env{m: m, p: p, fn: testFunction(f, time.Second), deliver: make(chan *call, 1), dying: make(chan struct{}),
+		dead: make(chan struct{}), initDone: make(chan struct{}), proc: &fakeProcess{done: make(chan struct{})}}
+	e.out = &lineWriter{emit: e.line}
+	handler := e.routes()
+	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") || method == "" || strings.ContainsAny(method, " \r\n/") {
+			return
+		}
+		req, err := http.NewRequest(method, "http://runtime"+path, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		defer cancel()
+		rec := newRecorder()
+		handler.ServeHTTP(rec, req.WithContext(ctx))
+		if rec.status >= 400 && !strings.Contains(rec.body.String(), `"errorType":"`) {
+			t.Fatalf("%s %s: %d %q", method, path, rec.status, rec.body.String())
+		}
+	})
+}
+
+// recorder is a ResponseWriter that keeps the status and body.
+type recorder struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{h: http.Header{}} }
+
+func (r *recorder) Header() http.Header { return r.h }
+func (r *recorder) WriteHeader(s int) {
+	if r.status == 0 {
+		r.status = s
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(200)
+	return r.body.Write(b)
+}
