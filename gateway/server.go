@@ -79,9 +79,8 @@ func (s *Server) routes() {
 // ServeHTTP gives the request an id, logs it, and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
-	log := s.log.With("request_id", id)
 	setRaw(w.Header(), "x-amzn-RequestId", id)
-	ctx := withRequestID(withLogger(r.Context(), log), id)
+	ctx := context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id, log: s.log})
 	rec := &statusRecorder{ResponseWriter: w}
 	start := time.Now()
 	defer func() {
@@ -89,12 +88,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			log.Error("handler panicked", "panic", p)
+			loggerFrom(ctx).Error("handler panicked", "panic", p)
 			if rec.status == 0 {
-				writeError(rec, log, fmt.Errorf("panic: %v", p))
+				writeError(rec, loggerFrom(ctx), fmt.Errorf("panic: %v", p))
 			}
 		}
-		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			loggerFrom(ctx).Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		}
 	}()
 	r = r.WithContext(ctx)
 	trimTrailingSlash(r)
@@ -133,30 +134,29 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-type loggerKey struct{}
-
-type requestIDKey struct{}
-
-func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+// requestInfo is what a request carries through the gateway: its id and
+// the logger to which its logs go, with the id attached when used.
+type requestInfo struct {
+	id  string
+	log *slog.Logger
 }
+
+type requestKey struct{}
 
 // requestIDFrom is the request's id, which an invocation takes as its
 // Lambda request id.
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
-
-func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
 }
 
 // loggerFrom returns the request's logger, or the default one.
 func loggerFrom(ctx context.Context) *slog.Logger {
 	if ctx != nil {
-		if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-			return l
+		if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+			return ri.log.With("request_id", ri.id)
 		}
 	}
 	return slog.Default()

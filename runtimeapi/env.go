@@ -247,7 +247,9 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 // copying. It returns the bytes read, the bytes delivered, and a read
 // error other than EOF.
 func relay(dst io.Writer, body io.Reader, limit int64) (total, relayed int64, err error) {
-	buf := make([]byte, 32<<10)
+	bp := relayBuffers.Get().(*[]byte)
+	defer relayBuffers.Put(bp)
+	buf := *bp
 	sink := true
 	for {
 		n, rerr := body.Read(buf)
@@ -272,6 +274,12 @@ func relay(dst io.Writer, body io.Reader, limit int64) (total, relayed int64, er
 		}
 	}
 }
+
+// relayBuffers are the 32 KiB copy buffers of relay.
+var relayBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // invocationError takes a function error the runtime reports.
 func (e *env) invocationError(w http.ResponseWriter, r *http.Request) {
@@ -371,8 +379,8 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		withInit, initD := e.reportInit, e.initDuration
 		e.reportInit = false
 		e.mu.Unlock()
-		e.platformLine(c, "END RequestId: "+c.inv.RequestID)
-		e.platformLine(c, reportLine(c.inv.RequestID, d, c.inv.Function.MemoryMB, e.proc.MaxMemoryMB(), withInit, initD, status, fe))
+		e.platformLine(c, "END RequestId: "+c.inv.RequestID,
+			reportLine(c.inv.RequestID, d, c.inv.Function.MemoryMB, e.proc.MaxMemoryMB(), withInit, initD, status, fe))
 	})
 	return won
 }
@@ -401,10 +409,14 @@ func reportLine(requestID string, d time.Duration, memoryMB, maxUsedMB int, with
 	return s
 }
 
-// platformLine writes one of Lambda's own log lines for a call.
-func (e *env) platformLine(c *call, line string) {
-	c.log.add([]byte(line))
-	e.m.emit(e.fn, c.inv.RequestID, []byte(line))
+// platformLine writes Lambda's own log lines for a call.
+func (e *env) platformLine(c *call, lines ...string) {
+	raw := make([][]byte, len(lines))
+	for i, l := range lines {
+		raw[i] = []byte(l)
+		c.log.add(raw[i])
+	}
+	e.m.emit(e.fn, c.inv.RequestID, raw...)
 }
 
 // line takes one line the function printed.

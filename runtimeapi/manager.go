@@ -299,20 +299,22 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// emit writes one function log line to furl's output.
-func (m *Manager) emit(fn Function, requestID string, line []byte) {
+// emit writes function log lines to furl's output, in one write.
+func (m *Manager) emit(fn Function, requestID string, lines ...[]byte) {
 	var b bytes.Buffer
-	b.WriteByte('[')
-	b.WriteString(fn.Name)
-	b.WriteByte(':')
-	b.WriteString(fn.Version)
-	if requestID != "" {
-		b.WriteByte(' ')
-		b.WriteString(requestID)
+	for _, line := range lines {
+		b.WriteByte('[')
+		b.WriteString(fn.Name)
+		b.WriteByte(':')
+		b.WriteString(fn.Version)
+		if requestID != "" {
+			b.WriteByte(' ')
+			b.WriteString(requestID)
+		}
+		b.WriteString("] ")
+		b.Write(line)
+		b.WriteByte('\n')
 	}
-	b.WriteString("] ")
-	b.Write(line)
-	b.WriteByte('\n')
 	m.outMu.Lock()
 	m.out.Write(b.Bytes())
 	m.outMu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"sort"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,12 +39,59 @@ type Version struct {
 // ResolveVersion finds the version an invocation of functionName (with
 // qualifier, if given) runs. An alias with a routing configuration picks
 // one of its versions at random by weight, as Lambda does per invocation.
+// The answer is shared: callers must not change it.
 func (s *Store) ResolveVersion(ctx context.Context, functionName string, qualifier *string) (*Version, error) {
+	key := functionName
+	if qualifier != nil {
+		key += "\x00" + *qualifier
+	}
+	gen := s.gen.Load()
+	if v, ok := s.resolved.get(key, gen); ok {
+		return v, nil
+	}
+	v, cacheable, err := s.resolveVersion(functionName, qualifier)
+	if err == nil && cacheable {
+		s.resolved.put(key, gen, v)
+	}
+	return v, err
+}
+
+// resolveCache keeps resolutions until the next write: invocations
+// resolve the same few names again and again.
+type resolveCache struct {
+	mu  sync.Mutex
+	gen uint64
+	m   map[string]*Version
+}
+
+func (c *resolveCache) get(key string, gen uint64) (*Version, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return nil, false
+	}
+	v, ok := c.m[key]
+	return v, ok
+}
+
+func (c *resolveCache) put(key string, gen uint64, v *Version) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.m == nil {
+		c.gen, c.m = gen, map[string]*Version{}
+	}
+	c.m[key] = v
+}
+
+// resolveVersion reads a resolution from the store; cacheable is false
+// when it involved a random choice between an alias' versions.
+func (s *Store) resolveVersion(functionName string, qualifier *string) (_ *Version, cacheable bool, _ error) {
 	ref, err := s.lookupRef(functionName, qualifier)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out *Version
+	cacheable = true
 	err = s.view(func(tx *bolt.Tx) error {
 		f, err := s.openFunction(tx, ref.Name)
 		if err != nil {
@@ -55,7 +103,8 @@ func (s *Store) ResolveVersion(ctx context.Context, functionName string, qualifi
 			return err
 		}
 		cfg := r.config
-		if r.alias != nil {
+		if r.alias != nil && len(r.alias.routing()) > 0 {
+			cacheable = false
 			if picked := pickWeighted(r.alias.routing()); picked != "" {
 				r2, err := f.lookup(picked, missing)
 				if err != nil {
@@ -79,9 +128,9 @@ func (s *Store) ResolveVersion(ctx context.Context, functionName string, qualifi
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, cacheable, nil
 }
 
 // pickWeighted returns one of the extra versions of a routing

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,6 +62,10 @@ type Store struct {
 	// codeMu orders code-file renames and removals with the transactions
 	// that add or drop references to them.
 	codeMu sync.Mutex
+
+	// gen counts committed writes; caches of reads check it.
+	gen      atomic.Uint64
+	resolved resolveCache
 }
 
 var (
@@ -221,6 +226,7 @@ func (s *Store) update(fn func(t *txn) error) error {
 		s.unpublish(t)
 		return err
 	}
+	s.gen.Add(1)
 	for _, h := range t.released {
 		if err := s.code.remove(h); err != nil {
 			s.log.Warn("could not remove unused code; it will be removed at the next start", "err", err)

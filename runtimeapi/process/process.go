@@ -4,6 +4,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,12 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/bootstrap/node"
@@ -143,10 +144,18 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	w.Close() // the child holds its own copy
-	p := &proc{cmd: cmd, out: r, done: make(chan struct{}), pumped: make(chan struct{})}
+	p := &proc{cmd: cmd, out: r, done: make(chan struct{}), pumped: make(chan struct{}), wake: make(chan struct{})}
+	// Kept open: rereading it is one pread per invocation.
+	p.statm, _ = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/statm")
 	go p.pump(spec.Output)
 	go func() {
 		p.err = cmd.Wait()
+		p.memMu.Lock()
+		if p.statm != nil {
+			p.statm.Close()
+			p.statm = nil
+		}
+		p.memMu.Unlock()
 		close(p.done)
 	}()
 	return p, nil
@@ -159,10 +168,18 @@ type proc struct {
 	done chan struct{}
 	err  error
 
-	// reading is 1 while the pump waits in read(2): everything written
-	// before then has been passed on.
+	// reading is 1 while the pump waits in read(2); seq counts the chunks
+	// it has passed on, and wake is closed (and replaced) after each.
 	reading atomic.Int32
+	seq     atomic.Uint64
+	wakeMu  sync.Mutex
+	wake    chan struct{}
 	pumped  chan struct{}
+
+	memMu  sync.Mutex
+	statm  *os.File // /proc/<pid>/statm, nil where there is none
+	memBuf []byte
+	peakMB int
 }
 
 func (p *proc) pump(dst io.Writer) {
@@ -176,6 +193,11 @@ func (p *proc) pump(dst io.Writer) {
 		if n > 0 {
 			dst.Write(buf[:n])
 		}
+		p.seq.Add(1)
+		p.wakeMu.Lock()
+		close(p.wake)
+		p.wake = make(chan struct{})
+		p.wakeMu.Unlock()
 		if err != nil {
 			return
 		}
@@ -197,7 +219,8 @@ func (p *proc) Kill() {
 }
 
 // Quiet waits until the pipe is empty and the pump has passed on all it
-// read.
+// read: the pump waits in read(2), no byte waits in the pipe, and no chunk
+// went by while this looked.
 func (p *proc) Quiet(ctx context.Context) {
 	for {
 		select {
@@ -205,15 +228,26 @@ func (p *proc) Quiet(ctx context.Context) {
 			return
 		default:
 		}
+		seq := p.seq.Load()
 		if p.reading.Load() == 1 && p.unread() == 0 {
-			return
+			runtime.Gosched()
+			if p.seq.Load() == seq && p.reading.Load() == 1 {
+				return
+			}
+			continue
+		}
+		p.wakeMu.Lock()
+		wake := p.wake
+		p.wakeMu.Unlock()
+		if p.seq.Load() != seq {
+			continue
 		}
 		select {
+		case <-wake:
 		case <-ctx.Done():
 			return
 		case <-p.pumped:
 			return
-		case <-time.After(200 * time.Microsecond):
 		}
 	}
 }
@@ -229,20 +263,29 @@ func (p *proc) unread() int {
 	return n
 }
 
-// MaxMemoryMB is the process' peak resident memory (VmHWM).
+// MaxMemoryMB is the most resident memory the process has been seen to
+// use: its resident size (from /proc/<pid>/statm, which is cheap to read)
+// at the end of each invocation, and never less than before. A peak inside
+// an invocation that is gone by its end is not seen.
 func (p *proc) MaxMemoryMB() int {
-	if p.cmd.Process == nil {
-		return 0
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
+	if p.statm == nil {
+		return p.peakMB
 	}
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
-	if err != nil {
-		return 0
+	if p.memBuf == nil {
+		p.memBuf = make([]byte, 128)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return (kb + 1023) / 1024
+	n, _ := p.statm.ReadAt(p.memBuf, 0)
+	// statm: size resident shared text lib data dt, in pages.
+	fields := bytes.Fields(p.memBuf[:n])
+	if len(fields) > 1 {
+		pages, _ := strconv.Atoi(string(fields[1]))
+		if mb := (pages*pageSize + 1<<20 - 1) >> 20; mb > p.peakMB {
+			p.peakMB = mb
 		}
 	}
-	return 0
+	return p.peakMB
 }
+
+var pageSize = os.Getpagesize()
