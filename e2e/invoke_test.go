@@ -224,6 +224,16 @@ func TestInvokeSlowInitAndMissingBootstrap(t *testing.T) {
 	}
 	mustContain(t, r.log, "gofn init: sleeping 700 ms")
 
+	// A bootstrap that exits during init.
+	createGo(t, c, "initexit", 5, map[string]string{"INIT_EXIT_CODE": "4"})
+	ie := invokeFn(t, c, "initexit", nil, map[string]any{"action": "echo"})
+	if ie.errorDoc["errorType"] != "Runtime.ExitError" ||
+		!regexp.MustCompile(`^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 4$`).MatchString(fmt.Sprint(ie.errorDoc["errorMessage"])) {
+		t.Fatalf("exit during init: %s", ie.payload)
+	}
+	mustContain(t, ie.log, "gofn init: exiting with 4")
+	mustContain(t, ie.log, "INIT_REPORT Init Duration: ")
+
 	// A provided function without a bootstrap.
 	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("noboot"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole), Handler: aws.String("x"),

@@ -149,14 +149,20 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 // start: the init failure, with what init logged.
 func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result {
 	c := newCall(inv)
-	if e != nil {
-		c.log.buf = e.initLog.tail(maxInvocationLog)
-	}
-	fe := fail.forRequest(inv.RequestID)
 	initD := time.Duration(0)
 	if e != nil {
-		initD = time.Since(e.initStart)
+		// Whatever init printed before it failed belongs in this log.
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		e.proc.Quiet(ctx)
+		cancel()
+		e.out.flushPartial()
+		c.log.buf = e.initLog.tail(maxInvocationLog)
+		initD = e.initDuration
+		if initD == 0 {
+			initD = time.Since(e.initStart)
+		}
 	}
+	fe := fail.forRequest(inv.RequestID)
 	c.finish(fe, func() {
 		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", float64(initD.Microseconds())/1000, fe.Type)
 		c.log.add([]byte(line))

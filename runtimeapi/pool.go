@@ -35,7 +35,8 @@ type acquired struct {
 // otherwise the first that becomes ready, starting a new one when no
 // start is already under way for this waiter. It waits as long as ctx
 // allows, never refusing at once. fail is an init failure of the
-// environment started for this caller.
+// environment started for this caller, which is then returned dead, for
+// its log.
 func (p *pool) acquire(ctx context.Context, fn Function) (*env, *initFailure, error) {
 	p.mu.Lock()
 	if fn.Fingerprint != p.fingerprint {
@@ -69,7 +70,7 @@ func (p *pool) acquire(ctx context.Context, fn Function) (*env, *initFailure, er
 		// An environment handed over as ctx ended goes back.
 		select {
 		case a := <-w.ch:
-			if a.env != nil {
+			if a.env != nil && a.fail == nil && a.err == nil {
 				p.ready(a.env)
 			}
 		default:
@@ -115,7 +116,7 @@ func (p *pool) spawn(fn Function, owner *waiter) {
 	p.starting--
 	if err != nil || fail != nil {
 		if p.dropWaiterLocked(owner) {
-			owner.ch <- acquired{fail: fail, err: err}
+			owner.ch <- acquired{env: e, fail: fail, err: err}
 		}
 		p.spawnForWaitersLocked(fn)
 	}

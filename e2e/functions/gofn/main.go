@@ -72,6 +72,10 @@ func handle(ctx context.Context, e event) (any, error) {
 }
 
 func main() {
+	if code, err := strconv.Atoi(os.Getenv("INIT_EXIT_CODE")); err == nil {
+		fmt.Println("gofn init: exiting with", code)
+		os.Exit(code)
+	}
 	if ms, err := strconv.Atoi(os.Getenv("INIT_SLEEP_MS")); err == nil {
 		fmt.Println("gofn init: sleeping", ms, "ms")
 		time.Sleep(time.Duration(ms) * time.Millisecond)
