@@ -52,12 +52,19 @@ func TestReadmeQuickStartWithAWSCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)## Quick start with the AWS CLI.*?```sh\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md has no quick start shell block")
+	section := regexp.MustCompile("(?s)## Quick start with the AWS CLI\n(.*?)\n## ").FindSubmatch(readme)
+	if section == nil {
+		t.Fatal("README.md has no quick start section")
+	}
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllSubmatch(section[1], -1) {
+		blocks = append(blocks, string(m[1]))
+	}
+	if len(blocks) < 2 {
+		t.Fatalf("the quick start has %d shell blocks, want the setup and the invoke", len(blocks))
 	}
 	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
-	script := strings.ReplaceAll(string(m[1]), "127.0.0.1:4580", f.addr)
+	script := strings.ReplaceAll(strings.Join(blocks, "\n"), "127.0.0.1:4580", f.addr)
 
 	// Put the CLI v2 first on PATH under the name the README uses.
 	bin := t.TempDir()
@@ -75,6 +82,10 @@ func TestReadmeQuickStartWithAWSCLI(t *testing.T) {
 	port := f.addr[strings.LastIndex(f.addr, ":")+1:]
 	if !regexp.MustCompile(`"FunctionUrl": "http://[a-z2-7]{25}[aeimquy4]0[a-z]{5}\.lambda-url\.us-east-1\.localhost:` + port + `/"`).Match(out) {
 		t.Fatalf("the quick start printed no function URL:\n%s", out)
+	}
+	// The invoke printed the log tail and then the function's answer.
+	for _, want := range []string{"START RequestId: ", "REPORT RequestId: ", `{"statusCode":200,"body":"hello from furl"}`} {
+		mustContain(t, string(out), want)
 	}
 
 	// What the CLI did is what the SDK sees.

@@ -24,6 +24,7 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--account-id", "42"}, code: 2, stderr: `--account-id "42" is not a 12-digit AWS account id`},
 		{args: []string{"serve", "--log-level", "loud"}, code: 2, stderr: `--log-level "loud" is not one of`},
 		{args: []string{"serve", "--account-concurrency", "0"}, code: 2, stderr: "--account-concurrency must be at least 1"},
+		{args: []string{"serve", "--idle-timeout", "0s"}, code: 2, stderr: "--idle-timeout must be positive"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -40,7 +41,8 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 	var stderr bytes.Buffer
 	run([]string{"serve", "--help"}, &stderr, &stderr)
 	for _, want := range []string{"-listen", "FURL_LISTEN", "-data-dir", "FURL_DATA_DIR", "-region", "FURL_REGION",
-		"-account-id", "FURL_ACCOUNT_ID", "-log-level", "FURL_LOG_LEVEL", "-account-concurrency", "FURL_ACCOUNT_CONCURRENCY"} {
+		"-account-id", "FURL_ACCOUNT_ID", "-log-level", "FURL_LOG_LEVEL", "-account-concurrency", "FURL_ACCOUNT_CONCURRENCY",
+		"-idle-timeout", "FURL_IDLE_TIMEOUT"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
