@@ -257,19 +257,30 @@ func atoi(s string) int {
 func TestInvokeConcurrencyReuseAndRetirement(t *testing.T) {
 	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--idle-timeout", "1s")
 	c := f.client()
-	createGo(t, c, "busy", 10, nil)
+	createGo(t, c, "busy", 30, nil)
 
-	// Four overlapping invocations need four environments.
+	// Four invocations that wait for each other need four environments at
+	// once: without scale-out they would time out at the barrier.
+	barrier := t.TempDir()
 	var wg sync.WaitGroup
-	envs := make([]string, 4)
-	for i := range envs {
+	outs := make([]*lambda.InvokeOutput, 4)
+	errs := make([]error, 4)
+	payload := []byte(fmt.Sprintf(`{"action":"barrier","file":%q,"size":4}`, barrier))
+	for i := range outs {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			envs[i] = invokeFn(t, c, "busy", nil, map[string]any{"action": "sleep", "millis": 800}).goReply(t).Env
+			outs[i], errs[i] = c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("busy"), Payload: payload})
 		}(i)
 	}
 	wg.Wait()
+	envs := make([]string, 4)
+	for i, out := range outs {
+		if errs[i] != nil || out.FunctionError != nil {
+			t.Fatalf("concurrent invoke %d: %v %s", i, errs[i], out.Payload)
+		}
+		envs[i] = invoked{payload: out.Payload}.goReply(t).Env
+	}
 	distinct := map[string]bool{}
 	for _, e := range envs {
 		distinct[e] = true

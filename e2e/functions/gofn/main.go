@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,24 @@ func handle(ctx context.Context, e event) (any, error) {
 		os.Exit(e.Code)
 	case "big":
 		return strings.Repeat("x", e.Size), nil
+	case "barrier":
+		// Wait until Size invocations have reached the barrier directory
+		// File: they must all be running at once.
+		if err := os.WriteFile(filepath.Join(e.File, lc.AwsRequestID), nil, 0o644); err != nil {
+			return nil, err
+		}
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			entries, err := os.ReadDir(e.File)
+			if err != nil {
+				return nil, err
+			}
+			if len(entries) >= e.Size {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("only %d of %d invocations ran at once", len(entries), e.Size)
+			}
+		}
 	case "touch":
 		if err := os.WriteFile(e.File, []byte(lc.AwsRequestID), 0o644); err != nil {
 			return nil, err
