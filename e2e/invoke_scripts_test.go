@@ -110,6 +110,27 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
 	if s := invokeFn(t, c, "streamer", nil, map[string]any{}); string(s.payload) != "{\"statusCode\":201}\x00\x00\x00\x00\x00\x00\x00\x00one two" {
 		t.Fatalf("streaming handler through Invoke: %q %s", s.payload, s.fnError)
 	}
+
+	// A streaming handler that fails after writing: the error arrives in
+	// trailers, and the runtime lives on.
+	createScript(t, c, "streamfail", types.RuntimeNodejs20x, "index.handler", map[string]string{"index.mjs": `
+let n = 0;
+export const handler = awslambda.streamifyResponse(async (event, stream) => {
+  n++;
+  if (event.fail) {
+    stream.write("x".repeat(100000));
+    stream.write("second");
+    throw new SyntaxError("half way");
+  }
+  stream.end("call " + n);
+});`})
+	failed := invokeFn(t, c, "streamfail", nil, map[string]bool{"fail": true})
+	if failed.fnError != "Unhandled" || failed.errorDoc["errorType"] != "SyntaxError" || failed.errorDoc["errorMessage"] != "half way" {
+		t.Fatalf("streaming failure: %s %.200s", failed.fnError, failed.payload)
+	}
+	if ok := invokeFn(t, c, "streamfail", nil, map[string]bool{"fail": false}); string(ok.payload) != "call 2" {
+		t.Fatalf("after a streaming failure the runtime did not live on: %q", ok.payload)
+	}
 }
 
 func TestInvokePythonHandlers(t *testing.T) {
@@ -162,6 +183,11 @@ def handler(event, context):
 	if imp := invokeFn(t, c, "pyimport", nil, map[string]any{}); imp.errorDoc["errorType"] != "Runtime.ImportModuleError" ||
 		imp.errorDoc["errorMessage"] != "Unable to import module 'nope': No module named 'nope'" {
 		t.Fatalf("python import error: %s", imp.payload)
+	}
+	createScript(t, c, "pymarshal", types.RuntimePython312, "app.handler", map[string]string{"app.py": "def handler(e, c):\n    return {'s': {1, 2}}\n"})
+	if pm := invokeFn(t, c, "pymarshal", nil, map[string]any{}); pm.errorDoc["errorType"] != "Runtime.MarshalError" ||
+		!strings.HasPrefix(fmt.Sprint(pm.errorDoc["errorMessage"]), "Unable to marshal response: Object of type set is not JSON serializable") {
+		t.Fatalf("python marshal error: %s", pm.payload)
 	}
 	createScript(t, c, "pymissing", types.RuntimePython312, "app.other", map[string]string{"app.py": "def handler(e, c): return 1\n"})
 	if hm := invokeFn(t, c, "pymissing", nil, map[string]any{}); hm.errorDoc["errorType"] != "Runtime.HandlerNotFound" ||

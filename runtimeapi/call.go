@@ -3,6 +3,7 @@ package runtimeapi
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,12 +38,9 @@ type call struct {
 	done        chan struct{} // closed when the invocation is over
 	doneOnce    sync.Once
 	err         *FunctionError
-	// undelivered marks a call the runtime never received because its
-	// environment died first: the invoker may try another environment.
-	undelivered bool
 	// responded is set when the runtime has sent its whole response or
 	// error, so the next /next is a legal transition.
-	responded bool
+	responded atomic.Bool
 }
 
 func newCall(inv *Invocation) *call {

@@ -28,12 +28,22 @@ type env struct {
 	proc Process
 	out  *lineWriter
 
-	// deliver hands a call to the runtime's waiting /next.
+	// deliver hands a call to the runtime's waiting /next; it is
+	// unbuffered, so a call is only ever handed to a runtime that polls.
 	deliver chan *call
 	// dying is closed when the process has exited.
 	dying chan struct{}
 	// dead is closed when the environment is fully torn down.
 	dead chan struct{}
+
+	// Guarded by the pool's mutex.
+	polling      bool // the runtime waits in /next
+	claimed      bool // given to an invoker that has not yet delivered a call
+	initializing bool // registered, not yet polled /next
+	retired      bool // stale: end it when it is next free
+	gone         bool // its process has ended
+	idleGen      uint64
+	idleTimer    *time.Timer
 
 	mu           sync.Mutex
 	cur          *call // the call the runtime has, until its next /next
@@ -45,9 +55,7 @@ type env struct {
 	initErr      *initFailure
 	initLog      invocationLog
 	reportInit   bool // the next REPORT carries Init Duration
-	retired      bool
-	idleTimer    *time.Timer
-	lastPrefix   string
+	killed       bool
 }
 
 // initFailure is why an environment never became ready.
@@ -113,7 +121,7 @@ func renderInvalidState(w http.ResponseWriter, msg string) {
 // init; every call returns the environment to its pool.
 func (e *env) next(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
-	if e.cur != nil && !e.cur.responded {
+	if e.cur != nil && !e.cur.responded.Load() {
 		e.mu.Unlock()
 		renderInvalidState(w, "State transition from Invoking to Ready failed: the runtime asked for the next event before answering this one")
 		return
@@ -138,6 +146,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 
 	select {
 	case c := <-e.deliver:
+		e.p.delivered(e)
 		e.start(c)
 		h := w.Header()
 		inv := c.inv
@@ -158,6 +167,8 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.Write(inv.Payload)
 	case <-r.Context().Done():
+		// The runtime stopped waiting: no event for it until it polls again.
+		e.p.withdraw(e)
 	case <-e.dying:
 	}
 }
@@ -172,12 +183,12 @@ func (e *env) start(c *call) {
 	c.timer = time.AfterFunc(c.inv.Function.Timeout, func() { e.timeout(c) })
 	c.mu.Unlock()
 	e.mu.Lock()
-	e.cur = c
-	e.responding = false
 	init := e.initLog.tail(maxInvocationLog)
 	e.initLog = invocationLog{}
+	c.log.addRaw(init)
+	e.cur = c
+	e.responding = false
 	e.mu.Unlock()
-	c.log.buf = append(c.log.buf, init...)
 	e.platformLine(c, fmt.Sprintf("START RequestId: %s Version: %s", c.inv.RequestID, c.inv.Function.Version))
 }
 
@@ -192,7 +203,7 @@ func (e *env) current(w http.ResponseWriter, r *http.Request) *call {
 		renderError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
 		return nil
 	}
-	if c.responded || e.responding {
+	if c.responded.Load() || e.responding {
 		renderInvalidState(w, "State transition from Responded to Responding failed: this invocation was already answered")
 		return nil
 	}
@@ -293,6 +304,13 @@ func (e *env) invocationError(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
 		return
 	}
+	if len(body) > MaxBufferedResponse {
+		rest, _ := io.Copy(io.Discard, r.Body)
+		e.finishCall(c, newFunctionError("Function.ResponseSizeTooLarge",
+			fmt.Sprintf("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", int64(len(body))+rest, MaxBufferedResponse)))
+		renderError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", MaxBufferedResponse))
+		return
+	}
 	e.finishCall(c, &FunctionError{Type: errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body), Payload: body})
 	renderAccepted(w)
 }
@@ -334,11 +352,7 @@ func (e *env) initError(w http.ResponseWriter, r *http.Request) {
 // timeout ends a call that ran past the function's timeout, and its
 // environment with it.
 func (e *env) timeout(c *call) {
-	if c.finished() {
-		return
-	}
 	secs := c.inv.Function.Timeout.Seconds()
-	e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
 	fe := newFunctionError("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs))
 	if e.finishCallStatus(c, fe, "timeout", false) {
 		e.proc.Kill()
@@ -371,10 +385,14 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 			cancel()
 		}
 		e.out.flushPartial()
+		c.responded.Store(true)
 		c.mu.Lock()
-		c.responded = true
 		d := time.Since(c.deliveredAt)
 		c.mu.Unlock()
+		if status == "timeout" {
+			e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+				time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, c.inv.Function.Timeout.Seconds()))
+		}
 		e.mu.Lock()
 		withInit, initD := e.reportInit, e.initDuration
 		e.reportInit = false
@@ -442,26 +460,24 @@ func (e *env) line(b []byte) {
 func (e *env) watch() {
 	<-e.proc.Done()
 	close(e.dying)
-	// Let Runtime API requests under way end first: a runtime that posts
-	// an error and then exits must be heard out.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	e.srv.Shutdown(ctx)
-	cancel()
+	if e.srv != nil {
+		// Let Runtime API requests under way end first: a runtime that
+		// posts an error and then exits must be heard out.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if e.srv.Shutdown(ctx) != nil {
+			e.srv.Close()
+		}
+		cancel()
+	}
 	exit := describeExit(e.proc.Err())
 
 	e.mu.Lock()
 	c := e.cur
 	e.mu.Unlock()
 	if c != nil && !c.finished() {
-		e.platformLine(c, fmt.Sprintf("RequestId: %s Error: %s", c.inv.RequestID, exit))
-		e.platformLine(c, "Runtime.ExitError")
-		e.finishCall(c, newFunctionError("Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: %s", c.inv.RequestID, exit)))
-	}
-	select {
-	case pending := <-e.deliver:
-		pending.undelivered = true
-		pending.finish(nil, nil)
-	default:
+		msg := fmt.Sprintf("RequestId: %s Error: %s", c.inv.RequestID, exit)
+		e.platformLine(c, msg, "Runtime.ExitError")
+		e.finishCall(c, newFunctionError("Runtime.ExitError", msg))
 	}
 	e.failInit(&initFailure{typ: "Runtime.ExitError", exit: exit})
 	e.p.remove(e)
@@ -492,13 +508,45 @@ func describeExit(err error) string {
 	}
 }
 
-// kill ends the environment.
+// kill ends the environment; its watch tears it down. Killing one still
+// booting takes effect as soon as its process exists.
 func (e *env) kill() {
-	e.proc.Kill()
+	e.mu.Lock()
+	e.killed = true
+	p := e.proc
+	e.mu.Unlock()
+	if p != nil {
+		p.Kill()
+	}
 }
 
-// assign gives the call to the environment's runtime, which is waiting in
-// /next or will be soon.
-func (e *env) assign(c *call) {
-	e.deliver <- c
+// setProc records the environment's process, killing it at once if the
+// environment was killed while booting.
+func (e *env) setProc(p Process) {
+	e.mu.Lock()
+	e.proc = p
+	killed := e.killed
+	e.mu.Unlock()
+	if killed {
+		p.Kill()
+	}
+}
+
+// assign gives the call to the environment's runtime once it polls
+// /next. It reports false when the environment ended first, or its runtime
+// stopped polling for as long as the function's timeout: the call was
+// never delivered and may go to another environment.
+func (e *env) assign(c *call) bool {
+	t := time.NewTimer(c.inv.Function.Timeout)
+	defer t.Stop()
+	select {
+	case e.deliver <- c:
+		return true
+	case <-e.dying:
+		return false
+	case <-t.C:
+		e.m.log.Warn("execution environment stopped polling for events; replacing it", "function", e.fn.Name, "env", e.id)
+		e.kill()
+		return false
+	}
 }

@@ -107,7 +107,7 @@ func (m *Manager) poolFor(fn Function) (*pool, error) {
 	k := poolKey{fn.Name, fn.Version}
 	p := m.pools[k]
 	if p == nil {
-		p = &pool{m: m, name: fn.Name, ver: fn.Version, fingerprint: fn.Fingerprint, all: map[*env]struct{}{}}
+		p = &pool{m: m, fn: fn, all: map[*env]struct{}{}}
 		m.pools[k] = p
 	}
 	return p, nil
@@ -124,7 +124,7 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; attempt < maxDeliveryAttempts; attempt++ {
 		e, fail, err := p.acquire(ctx, inv.Function)
 		if err != nil {
 			return nil, err
@@ -133,17 +133,24 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 			return m.failedInit(inv, e, fail), nil
 		}
 		c := newCall(inv)
-		e.assign(c)
+		if !e.assign(c) {
+			continue // the environment ended before its runtime took the event
+		}
 		select {
 		case <-c.started:
 		case <-c.done:
 		}
-		if c.undelivered && attempt < 3 {
-			continue // the environment died before its runtime took the event
-		}
 		return c.result(), nil
 	}
+	c := newCall(inv)
+	c.finish(newFunctionError("Runtime.ExitError", fmt.Sprintf(
+		"RequestId: %s Error: %d execution environments in a row ended before their runtime took the event", inv.RequestID, maxDeliveryAttempts)), nil)
+	return c.result(), nil
 }
+
+// maxDeliveryAttempts bounds how many environments an invocation tries
+// when each ends before its runtime takes the event.
+const maxDeliveryAttempts = 3
 
 // failedInit is the result of an invocation whose environment failed to
 // start: the init failure, with what init logged.
@@ -156,11 +163,8 @@ func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result
 		e.proc.Quiet(ctx)
 		cancel()
 		e.out.flushPartial()
-		c.log.buf = e.initLog.tail(maxInvocationLog)
-		initD = e.initDuration
-		if initD == 0 {
-			initD = time.Since(e.initStart)
-		}
+		c.log.addRaw(e.initLog.tail(maxInvocationLog))
+		initD = time.Since(e.initStart)
 	}
 	fe := fail.forRequest(inv.RequestID)
 	c.finish(fe, func() {
@@ -171,67 +175,66 @@ func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result
 	return c.result()
 }
 
-// startEnv starts an environment: its Runtime API listener, its code, its
-// process. Init continues in the background; initDone tells its outcome.
-func (m *Manager) startEnv(p *pool, fn Function) (*env, error) {
+// newEnv makes an environment, not yet started.
+func (m *Manager) newEnv(p *pool, fn Function) *env {
 	e := &env{
 		m:        m,
 		p:        p,
 		id:       uuid.NewString()[:8],
 		fn:       fn,
-		deliver:  make(chan *call, 1),
+		deliver:  make(chan *call),
 		dying:    make(chan struct{}),
 		dead:     make(chan struct{}),
 		initDone: make(chan struct{}),
 	}
 	e.out = &lineWriter{emit: e.line}
+	return e
+}
+
+// boot starts a registered environment: its code, its process, then its
+// Runtime API (whose listener's backlog holds an early runtime's
+// connection). Init goes on in the background; initDone tells its outcome.
+// A runtime that cannot start is an init failure, not an error.
+func (m *Manager) boot(e *env) error {
+	fn := e.fn
 	codeDir, err := m.code.get(fn.CodeHash, fn.CodePath)
 	if err != nil {
-		return nil, fmt.Errorf("prepare code of %s: %w", fn.Name, err)
+		return fmt.Errorf("prepare code of %s: %w", fn.Name, err)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
 	if err != nil {
-		return nil, fmt.Errorf("listen for the Runtime API: %w", err)
+		return fmt.Errorf("listen for the Runtime API: %w", err)
 	}
 	e.ln = ln
-	e.srv = &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go e.srv.Serve(ln)
-
 	e.initStart = time.Now()
 	line := fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", fn.Runtime, fn.RuntimeVersionARN)
 	e.initLog.add([]byte(line))
 	m.emit(fn, "", []byte(line))
 
-	p.add(e)
-	spec := Spec{
-		Function:   fn,
-		CodeDir:    codeDir,
-		RuntimeAPI: ln.Addr().String(),
-		Output:     e.out,
-	}
+	spec := Spec{Function: fn, CodeDir: codeDir, RuntimeAPI: ln.Addr().String(), Output: e.out}
 	spec.Env = lambdaEnv(fn, spec.RuntimeAPI, codeDir, "", e.initStart)
 	proc, err := m.sandbox.Start(context.Background(), spec)
-	if err != nil {
-		e.srv.Close()
-		p.remove(e)
-		var se *StartError
-		if errors.As(err, &se) {
-			// The runtime cannot start: an init failure, as on Lambda.
-			e.proc = deadProcess{}
-			line := fmt.Sprintf("Error: %s\n%s", se.Message, se.Type)
-			e.initLog.add([]byte(line))
-			m.emit(fn, "", []byte(line))
-			e.failInit(&initFailure{typ: se.Type, exit: se.Message})
-			close(e.dying)
-			close(e.dead)
-			return e, nil
-		}
-		return nil, fmt.Errorf("start %s: %w", fn.Name, err)
+	var se *StartError
+	switch {
+	case errors.As(err, &se):
+		ln.Close()
+		line := fmt.Sprintf("Error: %s\n%s", se.Message, se.Type)
+		e.initLog.add([]byte(line))
+		m.emit(fn, "", []byte(line))
+		e.setProc(deadProcess{})
+		e.failInit(&initFailure{typ: se.Type, exit: se.Message})
+		go e.watch()
+		return nil
+	case err != nil:
+		ln.Close()
+		return fmt.Errorf("start %s: %w", fn.Name, err)
 	}
-	e.proc = proc
+	e.srv = &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}
+	e.setProc(proc)
+	go e.srv.Serve(ln)
 	go e.watch()
 	m.log.Debug("execution environment started", "function", fn.Name, "version", fn.Version, "env", e.id, "runtime_api", spec.RuntimeAPI)
-	return e, nil
+	return nil
 }
 
 // deadProcess stands for a runtime that could not be started.
@@ -256,14 +259,11 @@ func (m *Manager) Retire(functionName string) {
 	for k, p := range m.pools {
 		if k.name == functionName {
 			pools = append(pools, p)
-			delete(m.pools, k)
 		}
 	}
 	m.mu.Unlock()
 	for _, p := range pools {
-		p.mu.Lock()
-		p.retireLocked()
-		p.mu.Unlock()
+		p.retire()
 	}
 }
 
@@ -279,22 +279,19 @@ func (m *Manager) Stats(functionName, version string) (total, idle int) {
 	return p.size()
 }
 
-// Close ends every environment and waits for them to go.
+// Close ends every environment, fails invocations waiting for one, and
+// waits for the environments to go.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
-	pools := m.pools
-	m.pools = map[poolKey]*pool{}
+	pools := make([]*pool, 0, len(m.pools))
+	for _, p := range m.pools {
+		pools = append(pools, p)
+	}
 	m.mu.Unlock()
 	var envs []*env
 	for _, p := range pools {
-		p.mu.Lock()
-		for e := range p.all {
-			e.retired = true
-			envs = append(envs, e)
-		}
-		p.idle = nil
-		p.mu.Unlock()
+		envs = append(envs, p.close()...)
 	}
 	for _, e := range envs {
 		e.kill()

@@ -131,6 +131,13 @@ func (l *invocationLog) add(line []byte) {
 	}
 }
 
+// addRaw appends lines already ending in newlines.
+func (l *invocationLog) addRaw(b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, b...)
+}
+
 func (l *invocationLog) tail(n int) []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -13,11 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/furl-dev/furl/runtimeapi"
@@ -144,12 +142,22 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	w.Close() // the child holds its own copy
-	p := &proc{cmd: cmd, out: r, done: make(chan struct{}), pumped: make(chan struct{}), wake: make(chan struct{})}
+	raw, err := r.SyscallConn()
+	if err != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		r.Close()
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	p := &proc{cmd: cmd, out: r, raw: raw, done: make(chan struct{}), pumped: make(chan struct{}), wake: make(chan struct{})}
 	// Kept open: rereading it is one pread per invocation.
 	p.statm, _ = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/statm")
 	go p.pump(spec.Output)
 	go func() {
 		p.err = cmd.Wait()
+		// The environment ends with its runtime: whatever the runtime
+		// started goes too (and so lets go of the output pipe).
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		p.memMu.Lock()
 		if p.statm != nil {
 			p.statm.Close()
@@ -165,16 +173,17 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 type proc struct {
 	cmd  *exec.Cmd
 	out  *os.File
+	raw  syscall.RawConn
 	done chan struct{}
 	err  error
 
-	// reading is 1 while the pump waits in read(2); seq counts the chunks
-	// it has passed on, and wake is closed (and replaced) after each.
-	reading atomic.Int32
-	seq     atomic.Uint64
-	wakeMu  sync.Mutex
-	wake    chan struct{}
-	pumped  chan struct{}
+	// emitMu is held while a chunk is read from the pipe and passed on, so
+	// that what has left the pipe has always been passed on when it is free.
+	emitMu sync.Mutex
+	// wake is closed (and replaced) after each chunk.
+	wakeMu sync.Mutex
+	wake   chan struct{}
+	pumped chan struct{}
 
 	memMu  sync.Mutex
 	statm  *os.File // /proc/<pid>/statm, nil where there is none
@@ -187,18 +196,27 @@ func (p *proc) pump(dst io.Writer) {
 	defer p.out.Close()
 	buf := make([]byte, 64<<10)
 	for {
-		p.reading.Store(1)
-		n, err := p.out.Read(buf)
-		p.reading.Store(0)
-		if n > 0 {
-			dst.Write(buf[:n])
-		}
-		p.seq.Add(1)
+		var n int
+		var rerr error
+		// The callback runs when the pipe is readable; reading and passing
+		// on happen under emitMu, together.
+		err := p.raw.Read(func(fd uintptr) bool {
+			p.emitMu.Lock()
+			defer p.emitMu.Unlock()
+			n, rerr = syscall.Read(int(fd), buf)
+			if rerr == syscall.EAGAIN {
+				return false
+			}
+			if n > 0 {
+				dst.Write(buf[:n])
+			}
+			return true
+		})
 		p.wakeMu.Lock()
 		close(p.wake)
 		p.wake = make(chan struct{})
 		p.wakeMu.Unlock()
-		if err != nil {
+		if err != nil || rerr != nil || n <= 0 {
 			return
 		}
 	}
@@ -211,36 +229,29 @@ func (p *proc) Err() error {
 	return p.err
 }
 
-// Kill ends the process group.
+// Kill ends the process group, unless it has already ended (its id could
+// then name another group).
 func (p *proc) Kill() {
-	if p.cmd.Process != nil {
+	select {
+	case <-p.done:
+	default:
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
 
-// Quiet waits until the pipe is empty and the pump has passed on all it
-// read: the pump waits in read(2), no byte waits in the pipe, and no chunk
-// went by while this looked.
+// Quiet waits until everything written to the pipe so far has been passed
+// on: with emitMu held no chunk is half done, so an empty pipe means all
+// of it has gone through.
 func (p *proc) Quiet(ctx context.Context) {
 	for {
-		select {
-		case <-p.pumped:
-			return
-		default:
-		}
-		seq := p.seq.Load()
-		if p.reading.Load() == 1 && p.unread() == 0 {
-			runtime.Gosched()
-			if p.seq.Load() == seq && p.reading.Load() == 1 {
-				return
-			}
-			continue
-		}
 		p.wakeMu.Lock()
 		wake := p.wake
 		p.wakeMu.Unlock()
-		if p.seq.Load() != seq {
-			continue
+		p.emitMu.Lock()
+		n := p.unread()
+		p.emitMu.Unlock()
+		if n == 0 {
+			return
 		}
 		select {
 		case <-wake:
@@ -254,12 +265,8 @@ func (p *proc) Quiet(ctx context.Context) {
 
 // unread is how many bytes wait in the pipe.
 func (p *proc) unread() int {
-	raw, err := p.out.SyscallConn()
-	if err != nil {
-		return 0
-	}
 	n := 0
-	raw.Control(func(fd uintptr) { n = pending(fd) })
+	p.raw.Control(func(fd uintptr) { n = pending(fd) })
 	return n
 }
 

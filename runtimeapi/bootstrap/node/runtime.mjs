@@ -152,6 +152,7 @@ function responseStream(requestId) {
     req.on("error", (e) => settled.reject(e));
     return req;
   };
+  let failure = null;
   const stream = new Writable({
     highWaterMark: 16384,
     write(chunk, encoding, callback) {
@@ -164,7 +165,14 @@ function responseStream(requestId) {
     },
     final(callback) {
       const r = open();
-      if (stream._prelude) {
+      if (failure) {
+        // A failure ends the response with trailers, after what was written.
+        const body = errorBody(failure);
+        r.addTrailers({
+          "Lambda-Runtime-Function-Error-Type": body.errorType,
+          "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(body)).toString("base64"),
+        });
+      } else if (stream._prelude) {
         r.write(stream._prelude);
         stream._prelude = null;
       }
@@ -176,15 +184,14 @@ function responseStream(requestId) {
     contentType = ct;
   };
   stream.fail = (err) => {
-    const r = open();
-    const body = errorBody(err);
-    r.addTrailers({
-      "Lambda-Runtime-Function-Error-Type": body.errorType,
-      "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(body)).toString("base64"),
-    });
-    r.end();
+    if (failure) return;
+    failure = err;
+    if (!stream.writableEnded) stream.end();
+    else if (req && !req.writableEnded) req.end(); // ended already: nothing more to say
   };
-  stream.done = done;
+  stream.done = done.catch((e) => {
+    console.error(`furl runtime client: streaming the response failed: ${e && e.stack ? e.stack : e}`);
+  });
   return stream;
 }
 
@@ -208,6 +215,7 @@ function contextFor(headers, deadlineMs, requestId) {
 }
 
 let current = null; // { requestId, settle } of the event being handled
+let exiting = false; // a fatal error is being reported: take no more events
 
 async function postResult(requestId, value) {
   const json = JSON.stringify(value === undefined ? null : value);
@@ -245,7 +253,9 @@ async function handleBuffered(handler, event, context, requestId) {
       if (ret && typeof ret.then === "function") {
         ret.then((v) => settle(null, v), (e) => settle(e == null ? new Error(String(e)) : e));
       } else if (handler.length < 3) {
-        settle(null, ret);
+        // A handler that is neither async nor takes a callback answers
+        // null: Lambda ignores what it returns.
+        settle(null, null);
       }
     } catch (err) {
       settle(err);
@@ -262,11 +272,15 @@ async function handleBuffered(handler, event, context, requestId) {
 async function handleStreaming(handler, event, context, requestId) {
   const stream = responseStream(requestId);
   current.settle = (err) => stream.fail(err);
-  current.posted = stream.done.catch(() => {});
+  current.posted = stream.done;
   try {
-    await handler(event, stream, context);
-    if (!stream.writableFinished) {
-      await new Promise((resolve) => stream.on("finish", resolve));
+    const ret = handler(event, stream, context);
+    if (!ret || typeof ret.then !== "function") {
+      throw new Error("Streaming does not support non-async handlers.");
+    }
+    await ret;
+    if (!stream.writableEnded) {
+      throw new Error("The response stream was not ended before the handler returned.");
     }
   } catch (err) {
     console.error(`Invoke Error \t${JSON.stringify(errorBody(err))}`);
@@ -279,6 +293,7 @@ async function main() {
   const handler = await loadHandler();
   const streaming = handler[STREAMING] === "response";
   for (;;) {
+    if (exiting) return new Promise(() => {}); // fatal() exits the process
     const next = await request("GET", `${base}/invocation/next`);
     if (next.status !== 200) {
       throw new Error(`/next answered ${next.status}: ${next.body}`);
@@ -307,10 +322,16 @@ async function main() {
 // An error nothing caught ends the invocation, and the runtime with it, as
 // on Lambda.
 async function fatal(err, type) {
+  exiting = true;
   const c = current;
   if (c && c.settle) {
-    const e = err instanceof Error ? err : Object.assign(new Error(String(err)), { name: type });
-    if (!(err instanceof Error)) e.name = type;
+    let e = err;
+    if (type === "Runtime.UnhandledPromiseRejection" || !(err instanceof Error)) {
+      // Lambda reports a rejection as its own error type, with the reason.
+      e = new Error(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+      e.name = type;
+      if (err instanceof Error) e.stack = err.stack;
+    }
     c.settle(e);
     await Promise.race([c.posted, new Promise((r) => setTimeout(r, 1000))]);
   } else {

@@ -179,9 +179,17 @@ def main():
         try:
             event = json.loads(body) if body else None
             result = handler(event, context)
-            payload = json.dumps(result, cls=Encoder).encode()
         except Exception as e:
             err = error_body(e, request_id)
+            log_error(err)
+            client.post(BASE + f"/invocation/{request_id}/error", json.dumps(err).encode(),
+                        {"Lambda-Runtime-Function-Error-Type": err["errorType"]})
+            continue
+        try:
+            payload = json.dumps(result, cls=Encoder).encode()
+        except (TypeError, ValueError) as e:
+            err = {"errorMessage": f"Unable to marshal response: {e}", "errorType": "Runtime.MarshalError",
+                   "requestId": request_id, "stackTrace": []}
             log_error(err)
             client.post(BASE + f"/invocation/{request_id}/error", json.dumps(err).encode(),
                         {"Lambda-Runtime-Function-Error-Type": err["errorType"]})
