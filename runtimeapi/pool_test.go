@@ -2,11 +2,13 @@ package runtimeapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -67,29 +69,21 @@ func invokeOnce(t *testing.T, m *Manager, fn Function, payload string) string {
 	return string(body)
 }
 
-var testIDs struct {
-	sync.Mutex
-	n int
-}
+var testIDs atomic.Int64
 
 func newRequestIDForTest() string {
-	testIDs.Lock()
-	defer testIDs.Unlock()
-	testIDs.n++
-	return "00000000-0000-0000-0000-" + strings.Repeat("0", 12-len(itoa(testIDs.n))) + itoa(testIDs.n)
+	return fmt.Sprintf("00000000-0000-0000-0000-%012d", testIDs.Add(1))
 }
 
-func itoa(n int) string { return formatInt(n) }
-
-func formatInt(n int) string {
-	if n == 0 {
-		return "0"
+// newCappedManager is a manager allowing max environments per version.
+func newCappedManager(t *testing.T, sb Sandbox, max int) *Manager {
+	t.Helper()
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxEnvironments: max, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 // A configuration change while the only allowed environment is busy: the
@@ -97,11 +91,7 @@ func formatInt(n int) string {
 // as the old one finishes, not a churn of old ones.
 func TestFingerprintChangeWithOneEnvironment(t *testing.T) {
 	sb := newFakeSandbox()
-	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxEnvironments: 1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newCappedManager(t, sb, 1)
 	serveRuntimes(t, sb, 300*time.Millisecond)
 	old := testFunction(t, 5*time.Second)
 	changed := old
@@ -132,11 +122,7 @@ func TestFingerprintChangeWithOneEnvironment(t *testing.T) {
 // environments: a starting environment counts once.
 func TestCapCountsStartingEnvironmentsOnce(t *testing.T) {
 	sb := newFakeSandbox()
-	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxEnvironments: 2, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newCappedManager(t, sb, 2)
 	serveRuntimes(t, sb, 500*time.Millisecond)
 	fn := testFunction(t, 5*time.Second)
 	var wg sync.WaitGroup
@@ -241,11 +227,7 @@ func TestCloseWhileStarting(t *testing.T) {
 // returns, and the environment it was going to get stays usable.
 func TestWaitEndsWithTheContext(t *testing.T) {
 	sb := newFakeSandbox()
-	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxEnvironments: 1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newCappedManager(t, sb, 1)
 	serveRuntimes(t, sb, 300*time.Millisecond)
 	fn := testFunction(t, 5*time.Second)
 	go invokeOnce(t, m, fn, "busy")
