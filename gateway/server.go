@@ -28,8 +28,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is furl's version, reported by the health endpoint.
 	Version string
-	// Invoker runs functions. Nil leaves Invoke unsupported.
+	// Invoker runs functions. Nil leaves Invoke and function URLs
+	// unsupported.
 	Invoker invoker
+	// URLPermissions is the permission model of NONE function URLs:
+	// PermissionsAWS (the default when empty), PermissionsLegacy or
+	// PermissionsOpen.
+	URLPermissions string
+	// APIEndpoint is furl's Lambda API address as clients reach it, for
+	// the commands furl suggests in its logs. Empty means
+	// http://127.0.0.1:4580.
+	APIEndpoint string
 }
 
 // Server serves the Lambda API and furl's own endpoints.
@@ -40,6 +49,9 @@ type Server struct {
 	mux     *http.ServeMux
 	started time.Time
 	invoker invoker
+
+	urlPermissions string
+	apiEndpoint    string
 }
 
 // New builds a Server.
@@ -47,7 +59,14 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(), invoker: cfg.Invoker}
+	if cfg.URLPermissions == "" {
+		cfg.URLPermissions = PermissionsAWS
+	}
+	if cfg.APIEndpoint == "" {
+		cfg.APIEndpoint = "http://127.0.0.1:4580"
+	}
+	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
+		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint}
 	s.routes()
 	return s
 }
@@ -98,6 +117,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	r = r.WithContext(ctx)
+	if id, rawPath, ok := s.urlFor(r); ok && s.invoker != nil {
+		s.serveURL(rec, r, id, rawPath)
+		return
+	}
 	trimTrailingSlash(r)
 	s.mux.ServeHTTP(rec, r)
 }

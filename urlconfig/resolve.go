@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/furl-dev/furl/authz"
 )
 
 // Version is one version of a function resolved for running it: its
@@ -58,27 +61,28 @@ func (s *Store) ResolveVersion(ctx context.Context, functionName string, qualifi
 
 // resolveCache keeps resolutions until the next write: invocations
 // resolve the same few names again and again.
-type resolveCache struct {
+type resolveCache[V any] struct {
 	mu  sync.Mutex
 	gen uint64
-	m   map[string]*Version
+	m   map[string]V
 }
 
-func (c *resolveCache) get(key string, gen uint64) (*Version, bool) {
+func (c *resolveCache[V]) get(key string, gen uint64) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
-		return nil, false
+		var zero V
+		return zero, false
 	}
 	v, ok := c.m[key]
 	return v, ok
 }
 
-func (c *resolveCache) put(key string, gen uint64, v *Version) {
+func (c *resolveCache[V]) put(key string, gen uint64, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen || c.m == nil {
-		c.gen, c.m = gen, map[string]*Version{}
+		c.gen, c.m = gen, map[string]V{}
 	}
 	c.m[key] = v
 }
@@ -172,4 +176,136 @@ func fingerprint(c *storedConfig) string {
 	raw, _ := json.Marshal(key) // plain values always encode; map keys are sorted
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:16])
+}
+
+// URLTarget is a function URL resolved for a request: its configuration,
+// the version it runs, and the resource policy that governs it.
+type URLTarget struct {
+	URLID        string
+	FunctionName string
+	// Qualifier is the alias the URL belongs to, or "" for $LATEST.
+	Qualifier  string
+	AuthType   string
+	InvokeMode string // BUFFERED when never set
+	Cors       *Cors
+	// ARN is the URL's function ARN: unqualified, or the alias'.
+	ARN string
+	// Version is what an invocation through the URL runs.
+	Version *Version
+	// Policy is the resource policy of the URL's function or alias, nil
+	// when there is none.
+	Policy *authz.Policy
+}
+
+// ResolveURL finds what a url-id answers with. A url-id that does not
+// exist (or no longer does) is a ResourceNotFoundException.
+func (s *Store) ResolveURL(ctx context.Context, urlID string) (*URLTarget, error) {
+	gen := s.gen.Load()
+	key := "url\x00" + urlID
+	if v, ok := s.urlTargets.get(key, gen); ok {
+		return v, nil
+	}
+	var out *URLTarget
+	cacheable := true
+	err := s.view(func(tx *bolt.Tx) error {
+		var t urlTarget
+		ok, err := getJSON(tx.Bucket(bucketURLIDs), []byte(urlID), &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return resourceNotFound()
+		}
+		f, err := s.openFunction(tx, t.FunctionName)
+		if err != nil {
+			return err
+		}
+		u, ok, err := f.url(t.Qualifier)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return resourceNotFound()
+		}
+		missing := func() error { return resourceNotFound() }
+		r, err := f.lookup(t.Qualifier, missing)
+		if err != nil {
+			return err
+		}
+		cfg := r.config
+		if r.alias != nil && len(r.alias.routing()) > 0 {
+			cacheable = false
+			if picked := pickWeighted(r.alias.routing()); picked != "" {
+				r2, err := f.lookup(picked, missing)
+				if err != nil {
+					return err
+				}
+				cfg = r2.config
+			}
+		}
+		out = &URLTarget{
+			URLID: urlID, FunctionName: t.FunctionName, Qualifier: t.Qualifier,
+			AuthType: u.AuthType, InvokeMode: u.InvokeMode, Cors: u.Cors,
+			ARN: s.account.QualifiedARN(t.FunctionName, t.Qualifier),
+			Version: &Version{
+				Config: cfg.FunctionConfiguration, FunctionName: t.FunctionName, Version: cfg.Version,
+				InvokedARN: s.account.QualifiedARN(t.FunctionName, t.Qualifier),
+				CodeHash:   cfg.CodeHash, CodePath: s.code.path(cfg.CodeHash), Fingerprint: fingerprint(cfg),
+			},
+		}
+		if out.InvokeMode == "" {
+			out.InvokeMode = InvokeModeBuffered
+		}
+		if f.rec.ReservedConcurrency != nil {
+			out.Version.ReservedConcurrency = ptr(*f.rec.ReservedConcurrency)
+		}
+		p, ok, err := f.policy(t.Qualifier)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if out.Policy, err = authz.ParsePolicy(p.document()); err != nil {
+				return fmt.Errorf("urlconfig: stored policy of %s: %w", out.ARN, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cacheable {
+		s.urlTargets.put(key, gen, out)
+	}
+	return out, nil
+}
+
+// URLSummary is one function URL, for listing at start.
+type URLSummary struct {
+	FunctionName string
+	Qualifier    string
+	URL          string
+	AuthType     string
+	InvokeMode   string
+}
+
+// AllURLs lists every function URL of the account.
+func (s *Store) AllURLs(ctx context.Context) ([]URLSummary, error) {
+	var out []URLSummary
+	err := s.view(func(tx *bolt.Tx) error {
+		return s.eachFunction(tx, func(f *fnBucket) error {
+			return f.b.Bucket(bucketURLs).ForEach(func(k, raw []byte) error {
+				var u storedURL
+				if err := json.Unmarshal(raw, &u); err != nil {
+					return err
+				}
+				mode := u.InvokeMode
+				if mode == "" {
+					mode = InvokeModeBuffered
+				}
+				out = append(out, URLSummary{FunctionName: f.name, Qualifier: u.Qualifier, URL: s.functionURL(u.URLID), AuthType: u.AuthType, InvokeMode: mode})
+				return nil
+			})
+		})
+	})
+	return out, err
 }

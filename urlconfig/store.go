@@ -64,8 +64,9 @@ type Store struct {
 	codeMu sync.Mutex
 
 	// gen counts committed writes; caches of reads check it.
-	gen      atomic.Uint64
-	resolved resolveCache
+	gen        atomic.Uint64
+	resolved   resolveCache[*Version]
+	urlTargets resolveCache[*URLTarget]
 }
 
 var (

@@ -79,6 +79,7 @@ type serveConfig struct {
 	LogLevel           string
 	AccountConcurrency int
 	IdleTimeout        time.Duration
+	URLPermissions     string
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -101,6 +102,8 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--account-concurrency must be at least 1, not %d", c.AccountConcurrency)
 	case c.IdleTimeout <= 0:
 		return fmt.Errorf("--idle-timeout must be positive, not %s", c.IdleTimeout)
+	case c.URLPermissions != gateway.PermissionsAWS && c.URLPermissions != gateway.PermissionsLegacy && c.URLPermissions != gateway.PermissionsOpen:
+		return fmt.Errorf("--url-permissions %q is not one of aws, legacy, open", c.URLPermissions)
 	case c.DataDir == "":
 		return errors.New("--data-dir is empty and there is no home directory to default to")
 	}
@@ -126,6 +129,8 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 	str(&cfg.Region, "region", "FURL_REGION", "us-east-1", "AWS region furl pretends to be")
 	str(&cfg.AccountID, "account-id", "FURL_ACCOUNT_ID", "000000000000", "AWS account id furl pretends to be")
 	str(&cfg.LogLevel, "log-level", "FURL_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	str(&cfg.URLPermissions, "url-permissions", "FURL_URL_PERMISSIONS", gateway.PermissionsAWS,
+		"what a NONE function URL's resource policy must allow: aws (InvokeFunctionUrl and InvokeFunction, as AWS since October 2025), legacy (InvokeFunctionUrl only) or open (nothing)")
 	concurrency := urlconfig.DefaultAccountConcurrency
 	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -224,13 +229,21 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logg
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
-		Handler:           gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes}),
+		Handler: gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
+			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String()}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("furl serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir,
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", version())
+	if urls, err := store.AllURLs(ctx); err != nil {
+		log.Warn("listing function URLs failed", "err", err)
+	} else {
+		for _, u := range urls {
+			log.Info("function URL", "url", u.URL, "function", u.FunctionName, "qualifier", u.Qualifier, "auth_type", u.AuthType, "invoke_mode", u.InvokeMode)
+		}
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

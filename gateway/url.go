@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/urlconfig"
+)
+
+// maxURLEvent is the largest event a URL request may make (6 MB).
+const maxURLEvent = 6291456
+
+// urlHost matches a function URL host: <url-id>.lambda-url.<region>.<any>.
+var urlHost = regexp.MustCompile(`^([a-z0-9]+)\.lambda-url\.([a-z0-9-]+)\.`)
+
+// urlFor says whether a request is for a function URL: by its Host, or by
+// the path form /lambda-url/<url-id>/<rest> for clients that cannot set a
+// Host. It returns the url-id and the path the function sees, undecoded.
+func (s *Server) urlFor(r *http.Request) (id, rawPath string, ok bool) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	raw := r.URL.EscapedPath()
+	if r.RequestURI != "" && r.RequestURI[0] == '/' {
+		raw, _, _ = strings.Cut(r.RequestURI, "?")
+	}
+	if m := urlHost.FindStringSubmatch(strings.ToLower(host)); m != nil {
+		return m[1], raw, true
+	}
+	if rest, found := strings.CutPrefix(raw, "/lambda-url/"); found {
+		id, tail, _ := strings.Cut(rest, "/")
+		return id, "/" + tail, true
+	}
+	return "", "", false
+}
+
+// urlRegionOK reports whether a URL host names furl's region.
+func (s *Server) urlRegionOK(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	m := urlHost.FindStringSubmatch(strings.ToLower(host))
+	return m == nil || m[2] == s.store.Account().Region
+}
+
+// forbidden is AWS's answer to a URL request that is not authorized.
+const forbidden = `{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}`
+
+// writeURLError answers a URL request with one of Lambda's own errors.
+func writeURLError(w http.ResponseWriter, status int, errType, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if errType != "" {
+		setRaw(h, "x-amzn-ErrorType", errType)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+// write502 is the answer to a function that failed or answered
+// something a URL cannot send.
+func write502(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", "21")
+	w.WriteHeader(http.StatusBadGateway)
+	io.WriteString(w, "Internal Server Error")
+}
+
+// serveURL answers a function URL request: it resolves the URL, checks
+// the permission, builds the event, runs the function, and maps its result
+// to the HTTP answer.
+func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath string) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	log := loggerFrom(r.Context())
+	defer func() {
+		log.Info("url request", "method", r.Method, "url_id", id, "host", r.Host, "path", rawPath,
+			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+	}()
+	w = rec
+
+	t, err := s.store.ResolveURL(r.Context(), id)
+	if err != nil || !s.urlRegionOK(r) {
+		if e, ok := urlconfig.AsError(err); err != nil && (!ok || e.Type != urlconfig.ErrNotFound) {
+			log.Error("resolving a function URL failed", "url_id", id, "err", err)
+		}
+		writeURLError(w, http.StatusForbidden, "AccessDeniedException", `{"Message":null}`)
+		return
+	}
+	if !s.authorizeURL(r.Context(), t) {
+		writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxURLEvent+1))
+	if err != nil {
+		log.Info("reading a URL request's body failed", "err", err)
+		writeURLError(w, http.StatusBadRequest, "InvalidRequestContentException", `{"Message":"Could not read the request body."}`)
+		return
+	}
+	ev := &urlRequest{
+		Method:    r.Method,
+		RawPath:   rawPath,
+		RawQuery:  r.URL.RawQuery,
+		Header:    r.Header,
+		Host:      r.Host,
+		Body:      body,
+		SourceIP:  sourceIP(r),
+		Proto:     "http",
+		Port:      localPort(r),
+		URLID:     id,
+		RequestID: requestIDFrom(r.Context()),
+		TraceID:   urlTraceID(r.Header.Get("X-Amzn-Trace-Id")),
+		Time:      start,
+	}
+	if r.TLS != nil {
+		ev.Proto = "https"
+		ev.TLSVersion, ev.TLSCipher = tlsNames(r)
+	}
+	event, err := buildURLEvent(ev)
+	if err != nil {
+		log.Error("building the URL event failed", "err", err)
+		write502(w)
+		return
+	}
+	if len(event) > maxURLEvent || len(body) > maxURLEvent {
+		writeURLError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+			fmt.Sprintf(`{"Message":"Request must be smaller than %d bytes for the InvokeFunction operation"}`, maxURLEvent))
+		return
+	}
+	inv := &runtimeapi.Invocation{
+		Function:   s.function(t.Version),
+		InvokedARN: t.ARN,
+		RequestID:  ev.RequestID,
+		Payload:    event,
+		TraceID:    traceID(ev.TraceID),
+	}
+	res, err := s.invoker.Invoke(r.Context(), inv)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			log.Error("invoking a URL's function failed", "function", t.FunctionName, "err", err)
+		}
+		write502(w)
+		return
+	}
+	defer res.Body.Close()
+	result, err := io.ReadAll(res.Body)
+	if err != nil {
+		write502(w)
+		return
+	}
+	if fe := res.Wait(); fe != nil {
+		log.Info("the function of a URL failed", "function", t.FunctionName, "error_type", fe.Type)
+		write502(w)
+		return
+	}
+	resp, err := urlResponseFrom(result)
+	if err != nil {
+		log.Info("a URL's function answered something a URL cannot send", "function", t.FunctionName, "err", err)
+		write502(w)
+		return
+	}
+	resp.write(w)
+}
+
+// sourceIP is the TCP peer's address.
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// localPort is the port the client connected to.
+func localPort(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, port, err := net.SplitHostPort(a.String()); err == nil {
+			return port
+		}
+	}
+	return ""
+}
+
+// tlsNames names a TLS connection's version and cipher suite the way
+// x-amzn-tls-version and x-amzn-tls-cipher-suite do.
+func tlsNames(r *http.Request) (version, cipher string) {
+	switch r.TLS.Version {
+	case tls.VersionTLS13:
+		version = "TLSv1.3"
+	case tls.VersionTLS12:
+		version = "TLSv1.2"
+	default:
+		version = tls.VersionName(r.TLS.Version)
+	}
+	return version, tls.CipherSuiteName(r.TLS.CipherSuite)
+}
+
+// urlTraceID is the x-amzn-trace-id Lambda adds: a new root, or the
+// caller's trace with this hop as Self.
+func urlTraceID(incoming string) string {
+	root := strings.TrimPrefix(traceID(""), "Root=")
+	root, _, _ = strings.Cut(root, ";")
+	if incoming == "" {
+		return "Root=" + root
+	}
+	return "Self=" + root + ";" + incoming
+}

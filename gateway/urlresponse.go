@@ -1,0 +1,171 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// urlResponse is the HTTP answer a function URL gives for a result.
+type urlResponse struct {
+	Status  int
+	Header  http.Header
+	Cookies []string
+	Body    []byte
+}
+
+// errUnusableResult is a function result a URL cannot answer with.
+var errUnusableResult = errors.New("unusable function result")
+
+// hopByHop are headers a function cannot set on the connection.
+var hopByHop = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true,
+	"trailer": true, "transfer-encoding": true, "upgrade": true,
+}
+
+// urlResponseFrom maps a buffered function result to the URL's answer, by
+// the rules of spec/function-url-behaviour.md §4: an object with
+// statusCode is a structured response; any other JSON is the body of a 200
+// (a JSON string without its quotes); anything else is unusable.
+func urlResponseFrom(result []byte) (*urlResponse, error) {
+	trimmed := bytes.TrimSpace(result)
+	if !json.Valid(trimmed) {
+		return nil, fmt.Errorf("%w: not JSON", errUnusableResult)
+	}
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &obj); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUnusableResult, err)
+		}
+		if sc, ok := obj["statusCode"]; ok {
+			return structuredResponse(obj, sc)
+		}
+	}
+	resp := &urlResponse{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}}
+	if trimmed[0] == '"' {
+		var s string
+		json.Unmarshal(trimmed, &s)
+		resp.Body = []byte(s)
+		return resp, nil
+	}
+	var compact bytes.Buffer
+	json.Compact(&compact, trimmed)
+	resp.Body = compact.Bytes()
+	return resp, nil
+}
+
+func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessage) (*urlResponse, error) {
+	status, err := statusCode(rawStatus)
+	if err != nil {
+		return nil, err
+	}
+	resp := &urlResponse{Status: status, Header: http.Header{}}
+	if raw, ok := obj["headers"]; ok && string(raw) != "null" {
+		var headers map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &headers); err != nil {
+			return nil, fmt.Errorf("%w: headers: %v", errUnusableResult, err)
+		}
+		for name, rawValue := range headers {
+			value, err := scalar(rawValue)
+			if err != nil {
+				return nil, fmt.Errorf("%w: header %s: %v", errUnusableResult, name, err)
+			}
+			lower := strings.ToLower(name)
+			switch {
+			case hopByHop[lower]:
+			case lower == "content-length":
+				resp.Header["x-amzn-Remapped-Content-Length"] = []string{value}
+			default:
+				resp.Header.Set(name, value)
+			}
+		}
+	}
+	if resp.Header.Get("Content-Type") == "" {
+		resp.Header.Set("Content-Type", "application/json")
+	}
+	if raw, ok := obj["cookies"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &resp.Cookies); err != nil {
+			return nil, fmt.Errorf("%w: cookies: %v", errUnusableResult, err)
+		}
+	}
+	if raw, ok := obj["body"]; ok && string(raw) != "null" {
+		if raw[0] == '"' {
+			var s string
+			json.Unmarshal(raw, &s)
+			resp.Body = []byte(s)
+		} else {
+			// A body that is not a string is sent as its JSON.
+			var compact bytes.Buffer
+			json.Compact(&compact, raw)
+			resp.Body = compact.Bytes()
+		}
+	}
+	if raw, ok := obj["isBase64Encoded"]; ok {
+		var b64 bool
+		if err := json.Unmarshal(raw, &b64); err != nil {
+			return nil, fmt.Errorf("%w: isBase64Encoded: %v", errUnusableResult, err)
+		}
+		if b64 {
+			decoded, err := base64.StdEncoding.DecodeString(string(resp.Body))
+			if err != nil {
+				return nil, fmt.Errorf("%w: body is not base64: %v", errUnusableResult, err)
+			}
+			resp.Body = decoded
+		}
+	}
+	return resp, nil
+}
+
+// statusCode reads a status given as a number or a numeric string.
+func statusCode(raw json.RawMessage) (int, error) {
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return 0, fmt.Errorf("%w: statusCode %s", errUnusableResult, raw)
+		}
+		n = json.Number(strings.TrimSpace(s))
+	}
+	code, err := strconv.Atoi(n.String())
+	if err != nil || code < 100 || code > 599 {
+		return 0, fmt.Errorf("%w: statusCode %s", errUnusableResult, raw)
+	}
+	return code, nil
+}
+
+// scalar renders a header value: a string as is, a number or boolean as
+// its JSON text.
+func scalar(raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", err
+	}
+	switch v.(type) {
+	case float64, bool:
+		return string(raw), nil
+	}
+	return "", fmt.Errorf("not a string")
+}
+
+// write sends the response.
+func (u *urlResponse) write(w http.ResponseWriter) {
+	h := w.Header()
+	for k, vs := range u.Header {
+		h[k] = vs
+	}
+	for _, c := range u.Cookies {
+		h.Add("Set-Cookie", c)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(u.Body)))
+	w.WriteHeader(u.Status)
+	w.Write(u.Body)
+}
