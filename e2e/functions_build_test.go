@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -45,40 +46,49 @@ func makeZipModes(t testing.TB, files map[string]zipFile) []byte {
 	return buf.Bytes()
 }
 
+// builtFunction is a Go test function built once per test binary.
+type builtFunction struct {
+	once sync.Once
+	zip  []byte
+	err  error
+}
+
 var (
-	goFnOnce sync.Once
-	goFnZip  []byte
-	goFnErr  error
+	goFn  builtFunction
+	urlFn builtFunction
 )
 
 // goFunction is the aws-lambda-go test function (functions/gofn) built for
 // provided.al2023: a static bootstrap in a zip, as AWS's guide builds it.
-func goFunction(t testing.TB) []byte {
+func goFunction(t testing.TB) []byte { return goFn.build(t, "gofn") }
+
+// urlFunction is the function URL test function (functions/urlfn).
+func urlFunction(t testing.TB) []byte { return urlFn.build(t, "urlfn") }
+
+func (b *builtFunction) build(t testing.TB, name string) []byte {
 	t.Helper()
-	goFnOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gofn")
-		if err != nil {
-			goFnErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		bin := filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "github.com/furl-dev/furl/e2e/functions/gofn")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			goFnErr = err
-			goFnZip = out
-			return
-		}
-		raw, err := os.ReadFile(bin)
-		if err != nil {
-			goFnErr = err
-			return
-		}
-		goFnZip = makeZipModes(t, map[string]zipFile{"bootstrap": {raw, 0o755}})
-	})
-	if goFnErr != nil {
-		t.Fatalf("building the Go test function: %v\n%s", goFnErr, goFnZip)
+	b.once.Do(func() { b.zip, b.err = buildGoBootstrap(t, name) })
+	if b.err != nil {
+		t.Fatalf("building the Go test function %s: %v", name, b.err)
 	}
-	return goFnZip
+	return b.zip
+}
+
+func buildGoBootstrap(t testing.TB, name string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", name)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "github.com/furl-dev/furl/e2e/functions/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	return makeZipModes(t, map[string]zipFile{"bootstrap": {raw, 0o755}}), nil
 }
