@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,53 +46,111 @@ func BenchmarkInvoke(b *testing.B) {
 			{"plain", plain.URL},
 		} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", target.name, conc), func(b *testing.B) {
-				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
-				one := func() time.Duration {
-					start := time.Now()
+				measure(b, conc, func(client *http.Client) error {
 					resp, err := client.Post(target.url, "application/json", bytes.NewReader(payload))
 					if err != nil {
-						b.Fatal(err)
+						return err
 					}
 					body, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" || !bytes.Contains(body, []byte(`"value":"hello"`)) {
-						b.Fatalf("%d %s", resp.StatusCode, body)
+						return fmt.Errorf("%d %s", resp.StatusCode, body)
 					}
-					return time.Since(start)
-				}
-				for i := 0; i < 2*conc; i++ { // warm every environment the run will use
-					one()
-				}
-				var mu sync.Mutex
-				var lat []time.Duration
-				work := make(chan struct{})
-				var wg sync.WaitGroup
-				b.ResetTimer()
-				start := time.Now()
-				for w := 0; w < conc; w++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						var mine []time.Duration
-						for range work {
-							mine = append(mine, one())
-						}
-						mu.Lock()
-						lat = append(lat, mine...)
-						mu.Unlock()
-					}()
-				}
-				for i := 0; i < b.N; i++ {
-					work <- struct{}{}
-				}
-				close(work)
-				wg.Wait()
-				elapsed := time.Since(start)
-				b.StopTimer()
-				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+					return nil
+				})
+			})
+		}
+	}
+}
+
+// measure runs b.N requests from conc workers and reports p50 and p99
+// latency and requests per second.
+func measure(b *testing.B, conc int, one func(*http.Client) error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	timed := func() time.Duration {
+		start := time.Now()
+		if err := one(client); err != nil {
+			b.Error(err)
+		}
+		return time.Since(start)
+	}
+	for i := 0; i < 2*conc; i++ { // warm every environment the run will use
+		timed()
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for range work {
+				mine = append(mine, timed())
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	for i := 0; i < b.N; i++ {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+}
+
+// BenchmarkURL measures warm function URL requests (through the path
+// form, so that the client needs no special resolver) to an aws-lambda-go
+// function that echoes its event as JSON, and a plain net/http server that
+// marshals the same request fields to JSON and answers them, at
+// concurrency 1 and 8.
+//
+//	go test ./e2e -run XXX -bench URL -benchtime 3000x
+func BenchmarkURL(b *testing.B) {
+	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	c := f.client()
+	createURLFunction(b, c, "urlbench", 10)
+	u := publicURL(b, c, "urlbench", nil)
+	id := u[len("http://"):strings.Index(u, ".")]
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		headers := map[string]string{}
+		for k, v := range r.Header {
+			headers[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"rawPath": r.URL.Path, "rawQueryString": r.URL.RawQuery, "headers": headers, "body": string(body)})
+	}))
+	defer plain.Close()
+	payload := []byte(`{"order":42}`)
+	for _, conc := range []int{1, 8} {
+		for _, target := range []struct{ name, url string }{
+			{"furl", f.url("/lambda-url/" + id + "/echo?x=1")},
+			{"plain", plain.URL + "/echo?x=1"},
+		} {
+			b.Run(fmt.Sprintf("%s/concurrency=%d", target.name, conc), func(b *testing.B) {
+				measure(b, conc, func(client *http.Client) error {
+					resp, err := client.Post(target.url, "application/json", bytes.NewReader(payload))
+					if err != nil {
+						return err
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"rawPath":"/echo"`)) {
+						return fmt.Errorf("%d %s", resp.StatusCode, body)
+					}
+					return nil
+				})
 			})
 		}
 	}
