@@ -34,27 +34,29 @@ var hopByHop = map[string]bool{
 // (a JSON string without its quotes); anything else is unusable.
 func urlResponseFrom(result []byte) (*urlResponse, error) {
 	trimmed := bytes.TrimSpace(result)
-	if !json.Valid(trimmed) {
-		return nil, fmt.Errorf("%w: not JSON", errUnusableResult)
-	}
 	if len(trimmed) > 0 && trimmed[0] == '{' {
+		// Unmarshal validates as it goes: no separate pass.
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(trimmed, &obj); err != nil {
-			return nil, fmt.Errorf("%w: %v", errUnusableResult, err)
+			return nil, fmt.Errorf("%w: not JSON: %v", errUnusableResult, err)
 		}
 		if sc, ok := obj["statusCode"]; ok {
 			return structuredResponse(obj, sc)
 		}
 	}
 	resp := &urlResponse{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}}
-	if trimmed[0] == '"' {
+	if len(trimmed) > 0 && trimmed[0] == '"' {
 		var s string
-		json.Unmarshal(trimmed, &s)
+		if err := json.Unmarshal(trimmed, &s); err != nil {
+			return nil, fmt.Errorf("%w: not JSON: %v", errUnusableResult, err)
+		}
 		resp.Body = []byte(s)
 		return resp, nil
 	}
 	var compact bytes.Buffer
-	json.Compact(&compact, trimmed)
+	if err := json.Compact(&compact, trimmed); err != nil || len(trimmed) == 0 {
+		return nil, fmt.Errorf("%w: not JSON", errUnusableResult)
+	}
 	resp.Body = compact.Bytes()
 	return resp, nil
 }
