@@ -140,7 +140,7 @@ func (p *Principals) match(c Principal) bool {
 			if parts := strings.Split(v, ":"); len(parts) == 6 && parts[4] == c.Account {
 				return true
 			}
-		case v == c.ARN || v == roleOfSession(c.ARN):
+		case v == c.ARN || sessionOfRole(v, c.ARN):
 			return true
 		}
 	}
@@ -152,19 +152,26 @@ func (p *Principals) match(c Principal) bool {
 	return false
 }
 
-// roleOfSession turns an assumed-role session ARN into its role's ARN:
-// arn:aws:sts::A:assumed-role/R/S → arn:aws:iam::A:role/R.
-func roleOfSession(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
-		return ""
+// sessionOfRole reports whether caller is an assumed-role session of the
+// role ARN (arn:aws:iam::A:role/[path/]R, whose sessions are
+// arn:aws:sts::A:assumed-role/R/S: without the path).
+func sessionOfRole(role, caller string) bool {
+	rp := strings.SplitN(role, ":", 6)
+	cp := strings.SplitN(caller, ":", 6)
+	if len(rp) != 6 || len(cp) != 6 || rp[2] != "iam" || cp[2] != "sts" || rp[4] != cp[4] || rp[1] != cp[1] {
+		return false
 	}
-	rest := strings.TrimPrefix(parts[5], "assumed-role/")
-	role, _, ok := strings.Cut(rest, "/")
+	roleName, ok := strings.CutPrefix(rp[5], "role/")
 	if !ok {
-		return ""
+		return false
 	}
-	return parts[0] + ":" + parts[1] + ":iam::" + parts[4] + ":role/" + role
+	roleName = roleName[strings.LastIndex(roleName, "/")+1:]
+	rest, ok := strings.CutPrefix(cp[5], "assumed-role/")
+	if !ok {
+		return false
+	}
+	name, _, ok := strings.Cut(rest, "/")
+	return ok && name == roleName
 }
 
 // anyGlob matches s against IAM wildcards (* and ?).
@@ -229,11 +236,20 @@ func condition(op string, actual, want []string, present bool) bool {
 	ifExists := strings.HasSuffix(op, "IfExists")
 	op = strings.TrimSuffix(op, "IfExists")
 	if op == "Null" {
-		wantNull := len(want) > 0 && strings.EqualFold(want[0], "true")
-		return wantNull != present
+		for _, w := range want {
+			if strings.EqualFold(w, "true") != present {
+				return true
+			}
+		}
+		return false
 	}
 	negated := strings.Contains(op, "Not")
-	if !present {
+	switch {
+	case set == "ForAllValues" && len(actual) == 0:
+		return true // every one of no values matches
+	case set == "ForAnyValue" && len(actual) == 0:
+		return false // none of no values matches
+	case !present:
 		return ifExists || negated
 	}
 	test, ok := operators[op]

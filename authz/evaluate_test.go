@@ -65,6 +65,11 @@ func TestEvaluate(t *testing.T) {
 		{"NotPrincipal", `[{"Effect":"Deny","NotPrincipal":{"AWS":"000000000000"},"Action":"*","Resource":"*"}]`, Request{Principal: session, Action: "x", Resource: "y"}, ExplicitDeny, ""},
 		{"identity policy has no principal", `[{"Effect":"Allow","Action":"lambda:InvokeFunctionUrl","Resource":"arn:aws:lambda:*:*:function:*"}]`, Request{Principal: user, Action: "lambda:InvokeFunctionUrl", Resource: fnARN}, Allow, ""},
 		{"single statement object", `{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`, urlRequest("x", nil), Allow, ""},
+		{"ForAllValues with the key missing", `[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}}]`, urlRequest("x", nil), Allow, ""},
+		{"ForAnyValue negated with the key missing", `[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["a"]}}}]`, urlRequest("x", nil), ImplicitDeny, ""},
+		{"ForAnyValue", `[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":["a","b"]}}}]`, urlRequest("x", map[string][]string{"aws:TagKeys": {"c", "b"}}), Allow, ""},
+		{"ForAllValues with a stranger", `[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}}]`, urlRequest("x", map[string][]string{"aws:TagKeys": {"a", "c"}}), ImplicitDeny, ""},
+		{"role with a path includes its sessions", `[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/team/deployer"},"Action":"*","Resource":"*"}]`, Request{Principal: session, Action: "x", Resource: "y"}, Allow, ""},
 		{"NumericLessThan", `[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"10"}}}]`, urlRequest("x", map[string][]string{"s3:max-keys": {"9"}}), Allow, ""},
 	}
 	for _, tc := range tests {
@@ -97,8 +102,16 @@ func TestGlob(t *testing.T) {
 }
 
 func TestParsePolicyRefusesNonsense(t *testing.T) {
-	for _, doc := range []string{`{`, `{"Statement":[{"Effect":"Maybe"}]}`, `{"Statement":[{"Effect":"Allow","Principal":"bob"}]}`,
-		`{"Statement":[{"Effect":"Allow","Action":3}]}`, `{"Statement":[{"Effect":"Allow","Condition":{"StringEquals":{"k":{"x":1}}}}]}`} {
+	for _, doc := range []string{`{`, `{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"bob","Action":"*","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Action":3,"Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"k":{"x":1}}}}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":[],"Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*"}]}`,
+		`{"Statement":[{"effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Conditon":{"Bool":{"k":"true"}}}]}`,
+		`{"Statment":[]}`} {
 		if _, err := ParsePolicy([]byte(doc)); err == nil {
 			t.Errorf("%s parsed", doc)
 		}

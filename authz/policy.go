@@ -40,6 +40,9 @@ type Principals struct {
 // ParsePolicy reads a policy document. A single statement object, as IAM
 // accepts, is read as a list of one.
 func ParsePolicy(raw []byte) (*Policy, error) {
+	if err := exactKeys(raw, "Version", "Id", "Statement"); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	var doc struct {
 		Version   string          `json:"Version"`
 		ID        string          `json:"Id"`
@@ -67,7 +70,33 @@ func ParsePolicy(raw []byte) (*Policy, error) {
 	return p, nil
 }
 
+// exactKeys refuses an object with a member IAM does not know, or one
+// spelt in another case: encoding/json would match "effect" to Effect and
+// drop "Conditon", and either could widen a grant.
+func exactKeys(raw []byte, allowed ...string) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return err
+	}
+	for k := range members {
+		known := false
+		for _, a := range allowed {
+			if k == a {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return fmt.Errorf("unknown member %q", k)
+		}
+	}
+	return nil
+}
+
 func parseStatement(raw json.RawMessage) (Statement, error) {
+	if err := exactKeys(raw, "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"); err != nil {
+		return Statement{}, err
+	}
 	var s struct {
 		Sid          string                                `json:"Sid"`
 		Effect       string                                `json:"Effect"`
@@ -86,6 +115,14 @@ func parseStatement(raw json.RawMessage) (Statement, error) {
 		return Statement{}, fmt.Errorf("Effect %q is neither Allow nor Deny", s.Effect)
 	}
 	st := Statement{Sid: s.Sid, Effect: s.Effect, Action: s.Action, NotAction: s.NotAction, Resource: s.Resource, NotResource: s.NotResource}
+	// A statement that names no action (or no resource) would match every
+	// one; IAM refuses it.
+	if len(st.Action) == 0 && len(st.NotAction) == 0 {
+		return Statement{}, fmt.Errorf("a statement needs Action or NotAction")
+	}
+	if len(st.Resource) == 0 && len(st.NotResource) == 0 {
+		return Statement{}, fmt.Errorf("a statement needs Resource or NotResource")
+	}
 	var err error
 	if st.Principal, err = parsePrincipals(s.Principal); err != nil {
 		return Statement{}, fmt.Errorf("Principal: %w", err)

@@ -148,7 +148,9 @@ func TestURLEventThroughCurl(t *testing.T) {
 	// A GET has no body, no query, no cookies.
 	_, _, body = curl(t, u+"echo")
 	var get map[string]any
-	json.Unmarshal(body, &get)
+	if err := json.Unmarshal(body, &get); err != nil {
+		t.Fatalf("GET echo: %v: %s", err, body)
+	}
 	for _, absent := range []string{"body", "cookies", "queryStringParameters"} {
 		if _, ok := get[absent]; ok {
 			t.Errorf("a bare GET's event has %s: %s", absent, body)
@@ -230,6 +232,16 @@ func TestURLErrors(t *testing.T) {
 	if resp.StatusCode != 413 || resp.Header.Get("X-Amzn-Errortype") != "RequestEntityTooLargeException" ||
 		string(body) != `{"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}` {
 		t.Fatalf("oversize request: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	// A binary body of 4.8 MB fits the body limit but not, in base64, the
+	// event's.
+	resp, err = localhostClient.Post(u+"echo", "application/octet-stream", bytes.NewReader(make([]byte, 4800000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("a 4.8 MB binary body: %d", resp.StatusCode)
 	}
 	// An unknown url-id, and a deleted URL.
 	for _, target := range []string{"http://nonexistentnonexistentnonexist0abcde.lambda-url.us-east-1.localhost:" + f.addr[strings.LastIndex(f.addr, ":")+1:] + "/", u} {
@@ -341,6 +353,14 @@ export const handler = async (event) => ({ statusCode: 200, headers: { "content-
 	}
 	if status, _, _ := curl(t, latest); status != 200 {
 		t.Fatalf("$LATEST URL after the alias lost a statement: %d", status)
+	}
+	// The URL of a deleted alias answers Lambda's Forbidden, not an unknown URL's null.
+	if _, err := c.DeleteAlias(ctx(t), &lambda.DeleteAliasInput{FunctionName: aws.String("node"), Name: aws.String("live")}); err != nil {
+		t.Fatal(err)
+	}
+	if status, h, body := curl(t, live); status != 403 || h.Get("X-Amzn-Errortype") != "AccessDeniedException" ||
+		string(body) != `{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}` {
+		t.Fatalf("URL of a deleted alias: %d %s", status, body)
 	}
 
 	createScript(t, c, "py", types.RuntimePython312, "app.handler", map[string]string{"app.py": `

@@ -47,7 +47,7 @@ func TestWebhookExample(t *testing.T) {
 	}
 	// A body the URL passes as base64 (no text content type) verifies too.
 	status, _, answer = curl(t, "-H", "X-Hub-Signature-256: "+good, "-H", "Content-Type: application/octet-stream", "--data-binary", body, u)
-	if status != 200 {
+	if status != 200 || string(answer) != `{"received":"opened"}` {
 		t.Fatalf("good signature, binary body: %d %s", status, answer)
 	}
 	f.out.waitFor(t, "accepted delivery 72d3162e action opened", 5*time.Second)

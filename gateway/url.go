@@ -20,8 +20,10 @@ import (
 // maxURLEvent is the largest event a URL request may make (6 MB).
 const maxURLEvent = 6291456
 
-// urlHost matches a function URL host: <url-id>.lambda-url.<region>.<any>.
-var urlHost = regexp.MustCompile(`^([a-z0-9]+)\.lambda-url\.([a-z0-9-]+)\.`)
+// urlHost matches a function URL host: <url-id>.lambda-url.<region>, then
+// anything (.localhost, .on.aws); AWS also answers on cell hosts,
+// <url-id>.cell-1-lambda-url.<region>.on.aws.
+var urlHost = regexp.MustCompile(`^([a-z0-9]+)\.(?:[a-z0-9-]+-)?lambda-url\.([a-z0-9-]+)(?:\.|$)`)
 
 // urlFor says whether a request is for a function URL: by its Host, or by
 // the path form /lambda-url/<url-id>/<rest> for clients that cannot set a
@@ -93,10 +95,28 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	}()
 	w = rec
 
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			log.Error("serving a function URL panicked", "panic", p)
+			if rec.status == 0 {
+				write502(w)
+			}
+		}
+	}()
 	t, err := s.store.ResolveURL(r.Context(), id)
-	if err != nil || !s.urlRegionOK(r) {
+	switch {
+	case errors.Is(err, urlconfig.ErrURLOfDeletedAlias):
+		// AWS answers so while it deletes the URL of a deleted alias.
+		writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
+		return
+	case err != nil || !s.urlRegionOK(r):
 		if e, ok := urlconfig.AsError(err); err != nil && (!ok || e.Type != urlconfig.ErrNotFound) {
 			log.Error("resolving a function URL failed", "url_id", id, "err", err)
+			write502(w)
+			return
 		}
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", `{"Message":null}`)
 		return
@@ -105,6 +125,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
 		return
 	}
+	// The event, not the body, has the limit; a larger body cannot fit.
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxURLEvent+1))
 	if err != nil {
 		log.Info("reading a URL request's body failed", "err", err)
@@ -136,7 +157,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		write502(w)
 		return
 	}
-	if len(event) > maxURLEvent || len(body) > maxURLEvent {
+	if len(event) > maxURLEvent {
 		writeURLError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
 			fmt.Sprintf(`{"Message":"Request must be smaller than %d bytes for the InvokeFunction operation"}`, maxURLEvent))
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -166,6 +167,8 @@ func eventHeaders(r *urlRequest) map[string]string {
 			if r.IAM != nil {
 				continue
 			}
+		case "x-amzn-tls-version", "x-amzn-tls-cipher-suite":
+			continue // Lambda's own, set below from the connection
 		case "cookie":
 			// HTTP/2 sends each cookie in a header of its own.
 			out[n] = strings.Join(values, "; ")
@@ -232,7 +235,7 @@ func textual(contentType string) bool {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return false
 	}
 	switch {

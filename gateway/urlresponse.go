@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -72,14 +74,26 @@ func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessag
 		if err := json.Unmarshal(raw, &headers); err != nil {
 			return nil, fmt.Errorf("%w: headers: %v", errUnusableResult, err)
 		}
-		for name, rawValue := range headers {
+		// In name order, so that of two spellings of one name the same one
+		// always wins.
+		names := make([]string, 0, len(headers))
+		for name := range headers {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			rawValue := headers[name]
+			if string(rawValue) == "null" {
+				continue
+			}
 			value, err := scalar(rawValue)
 			if err != nil {
 				return nil, fmt.Errorf("%w: header %s: %v", errUnusableResult, name, err)
 			}
 			lower := strings.ToLower(name)
 			switch {
-			case hopByHop[lower]:
+			case hopByHop[lower], lower == "x-amzn-requestid":
+				// Lambda's own request id stands.
 			case lower == "content-length":
 				resp.Header["x-amzn-Remapped-Content-Length"] = []string{value}
 			default:
@@ -123,21 +137,20 @@ func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessag
 	return resp, nil
 }
 
-// statusCode reads a status given as a number or a numeric string.
+// statusCode reads a status given as a number (200, 200.0, 2e2) or a
+// numeric string ("418"). Informational statuses cannot end a response,
+// so only 200–599 are usable.
 func statusCode(raw json.RawMessage) (int, error) {
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return 0, fmt.Errorf("%w: statusCode %s", errUnusableResult, raw)
-		}
-		n = json.Number(strings.TrimSpace(s))
+	text := string(raw)
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		text = strings.TrimSpace(s)
 	}
-	code, err := strconv.Atoi(n.String())
-	if err != nil || code < 100 || code > 599 {
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || f != math.Trunc(f) || f < 200 || f > 599 {
 		return 0, fmt.Errorf("%w: statusCode %s", errUnusableResult, raw)
 	}
-	return code, nil
+	return int(f), nil
 }
 
 // scalar renders a header value: a string as is, a number or boolean as

@@ -322,7 +322,7 @@ func (s *Store) DeleteAlias(ctx context.Context, functionName, name string) erro
 		if _, ok, err := f.alias(name); err != nil || !ok {
 			return err
 		}
-		if err := f.deleteURL(t, name); err != nil {
+		if err := f.deleteURL(t, name, true); err != nil {
 			return err
 		}
 		if err := f.b.Bucket(bucketPolicies).Delete([]byte(name)); err != nil {

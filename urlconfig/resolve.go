@@ -2,6 +2,7 @@ package urlconfig
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -81,6 +82,9 @@ func (c *resolveCache[V]) get(key string, gen uint64) (V, bool) {
 func (c *resolveCache[V]) put(key string, gen uint64, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen < c.gen {
+		return // read before a newer write that the cache already follows
+	}
 	if c.gen != gen || c.m == nil {
 		c.gen, c.m = gen, map[string]V{}
 	}
@@ -197,6 +201,10 @@ type URLTarget struct {
 	Policy *authz.Policy
 }
 
+// ErrURLOfDeletedAlias is ResolveURL's answer for the URL of an alias
+// that was deleted.
+var ErrURLOfDeletedAlias = errors.New("urlconfig: the URL's alias was deleted")
+
 // ResolveURL finds what a url-id answers with. A url-id that does not
 // exist (or no longer does) is a ResourceNotFoundException.
 func (s *Store) ResolveURL(ctx context.Context, urlID string) (*URLTarget, error) {
@@ -215,6 +223,9 @@ func (s *Store) ResolveURL(ctx context.Context, urlID string) (*URLTarget, error
 		}
 		if !ok {
 			return resourceNotFound()
+		}
+		if t.Deleted {
+			return ErrURLOfDeletedAlias
 		}
 		f, err := s.openFunction(tx, t.FunctionName)
 		if err != nil {

@@ -27,10 +27,13 @@ type storedURL struct {
 	LastModifiedTime string `json:"LastModifiedTime"`
 }
 
-// urlTarget is what a url-id points at.
+// urlTarget is what a url-id points at. Deleted is set for the URL of an
+// alias that was deleted: AWS then answers its requests with a Forbidden of
+// its own, not as an unknown URL.
 type urlTarget struct {
 	FunctionName string `json:"FunctionName"`
 	Qualifier    string `json:"Qualifier"`
+	Deleted      bool   `json:"Deleted,omitempty"`
 }
 
 // FunctionURLConfig is a URL config as the URL operations answer it.
@@ -138,13 +141,20 @@ func (f *fnBucket) url(qualifier string) (*storedURL, bool, error) {
 	return &u, true, nil
 }
 
-// deleteURL removes the URL config of a qualifier, if any, with its url-id.
-func (f *fnBucket) deleteURL(t *txn, qualifier string) error {
+// deleteURL removes the URL config of a qualifier, if any, with its
+// url-id; tombstone keeps the url-id marked as the URL of a deleted alias.
+func (f *fnBucket) deleteURL(t *txn, qualifier string, tombstone bool) error {
 	u, ok, err := f.url(qualifier)
 	if err != nil || !ok {
 		return err
 	}
-	if err := t.Bucket(bucketURLIDs).Delete([]byte(u.URLID)); err != nil {
+	ids := t.Bucket(bucketURLIDs)
+	if tombstone {
+		err = putJSON(ids, []byte(u.URLID), urlTarget{FunctionName: f.name, Qualifier: qualifier, Deleted: true})
+	} else {
+		err = ids.Delete([]byte(u.URLID))
+	}
+	if err != nil {
 		return err
 	}
 	return f.b.Bucket(bucketURLs).Delete(urlKey(qualifier))
@@ -304,7 +314,7 @@ func (s *Store) DeleteFunctionURLConfig(ctx context.Context, functionName string
 		} else if !ok {
 			return resourceNotFound()
 		}
-		return f.deleteURL(t, ref.Qualifier)
+		return f.deleteURL(t, ref.Qualifier, false)
 	})
 }
 
