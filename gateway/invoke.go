@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,60 +48,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
-	invocationType := r.Header.Get("X-Amz-Invocation-Type")
-	if invocationType == "" {
-		invocationType = "RequestResponse"
-	}
-	logType := r.Header.Get("X-Amz-Log-Type")
-	if logType == "" {
-		logType = "None"
-	}
-	var v []string
-	if invocationType != "RequestResponse" && invocationType != "Event" && invocationType != "DryRun" {
-		v = append(v, fmt.Sprintf("Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType))
-	}
-	if logType != "None" && logType != "Tail" {
-		v = append(v, fmt.Sprintf("Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType))
-	}
-	if len(v) > 0 {
-		return newError(urlconfig.ErrValidation, fmt.Sprintf("%d validation error%s detected: %s", len(v), plural(len(v)), strings.Join(v, "; ")))
-	}
-	clientContext, err := decodeClientContext(r.Header.Get("X-Amz-Client-Context"))
+	req, err := s.readInvoke(r, invokeTypes)
 	if err != nil {
 		return err
 	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, maxInvokePayload+1))
-	if err != nil {
-		return newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
-	}
-	if len(payload) > maxInvokePayload {
-		return newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxInvokePayload))
-	}
-	if len(payload) == 0 {
-		payload = []byte("{}")
-	}
-	if !json.Valid(payload) {
-		var probe any
-		err := json.Unmarshal(payload, &probe)
-		return newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: Could not parse payload into json: "+describeJSONError(err))
-	}
-	ver, err := s.store.ResolveVersion(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
-	if err != nil {
-		return err
-	}
-	if invocationType == "DryRun" {
+	if req.invocationType == "DryRun" {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	inv := &runtimeapi.Invocation{
-		Function:      s.function(ver),
-		InvokedARN:    ver.InvokedARN,
-		RequestID:     requestIDFrom(r.Context()),
-		Payload:       payload,
-		ClientContext: clientContext,
-		TraceID:       traceID(r.Header.Get("X-Amzn-Trace-Id")),
-	}
-	if invocationType == "Event" {
+	inv, ver, logType := req.invocation(s, r), req.ver, req.logType
+	if req.invocationType == "Event" {
 		// Queued: run it after answering, detached from the caller.
 		go func() {
 			res, err := s.invoker.Invoke(context.Background(), inv)
@@ -142,6 +99,82 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 	return nil
+}
+
+// The invocation types each invoke operation accepts, in the order AWS's
+// validation message lists them.
+var (
+	invokeTypes       = []string{"Event", "RequestResponse", "DryRun"}
+	streamInvokeTypes = []string{"RequestResponse", "DryRun"}
+)
+
+// invokeRequest is what Invoke and InvokeWithResponseStream read from a
+// request before running anything.
+type invokeRequest struct {
+	invocationType string
+	logType        string
+	clientContext  string
+	payload        []byte
+	ver            *urlconfig.Version
+}
+
+// readInvoke checks an invoke request's headers and payload and resolves
+// the function version it names. Every failure is an API error, answered
+// before anything runs.
+func (s *Server) readInvoke(r *http.Request, types []string) (*invokeRequest, error) {
+	req := &invokeRequest{invocationType: r.Header.Get("X-Amz-Invocation-Type"), logType: r.Header.Get("X-Amz-Log-Type")}
+	if req.invocationType == "" {
+		req.invocationType = "RequestResponse"
+	}
+	if req.logType == "" {
+		req.logType = "None"
+	}
+	var v []string
+	if !slices.Contains(types, req.invocationType) {
+		v = append(v, fmt.Sprintf("Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [%s]", req.invocationType, strings.Join(types, ", ")))
+	}
+	if req.logType != "None" && req.logType != "Tail" {
+		v = append(v, fmt.Sprintf("Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", req.logType))
+	}
+	if len(v) > 0 {
+		return nil, newError(urlconfig.ErrValidation, fmt.Sprintf("%d validation error%s detected: %s", len(v), plural(len(v)), strings.Join(v, "; ")))
+	}
+	var err error
+	if req.clientContext, err = decodeClientContext(r.Header.Get("X-Amz-Client-Context")); err != nil {
+		return nil, err
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, maxInvokePayload+1))
+	if err != nil {
+		return nil, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if len(payload) > maxInvokePayload {
+		return nil, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxInvokePayload))
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		var probe any
+		err := json.Unmarshal(payload, &probe)
+		return nil, newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: Could not parse payload into json: "+describeJSONError(err))
+	}
+	req.payload = payload
+	if req.ver, err = s.store.ResolveVersion(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier")); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// invocation is the request as runtimeapi runs it.
+func (req *invokeRequest) invocation(s *Server, r *http.Request) *runtimeapi.Invocation {
+	return &runtimeapi.Invocation{
+		Function:      s.function(req.ver),
+		InvokedARN:    req.ver.InvokedARN,
+		RequestID:     requestIDFrom(r.Context()),
+		Payload:       req.payload,
+		ClientContext: req.clientContext,
+		TraceID:       traceID(r.Header.Get("X-Amzn-Trace-Id")),
+	}
 }
 
 // function turns a resolved version into what an environment runs.

@@ -39,7 +39,16 @@ type Config struct {
 	// the commands furl suggests in its logs. Empty means
 	// http://127.0.0.1:4580.
 	APIEndpoint string
+	// StreamBandwidth is StreamUnshaped (the default when empty) or
+	// StreamAWS, which holds streamed responses to AWS's bandwidth.
+	StreamBandwidth string
 }
+
+// The choices of Config.StreamBandwidth.
+const (
+	StreamUnshaped = "unshaped"
+	StreamAWS      = "aws"
+)
 
 // Server serves the Lambda API and furl's own endpoints.
 type Server struct {
@@ -52,6 +61,7 @@ type Server struct {
 
 	urlPermissions string
 	apiEndpoint    string
+	streamShaping  bool
 }
 
 // New builds a Server.
@@ -66,7 +76,8 @@ func New(cfg Config) *Server {
 		cfg.APIEndpoint = "http://127.0.0.1:4580"
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
-		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint}
+		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
+		streamShaping: cfg.StreamBandwidth == StreamAWS}
 	s.routes()
 	return s
 }
@@ -80,6 +91,8 @@ func (s *Server) routes() {
 	if s.invoker != nil {
 		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.invoke)
 		patterns["POST /2015-03-31/functions/{FunctionName}/invocations"] = true
+		s.mux.HandleFunc("POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations", s.invokeWithResponseStream)
+		patterns["POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations"] = true
 	}
 	for _, op := range unsupportedOperations {
 		path, _, _ := strings.Cut(op.path, "?")

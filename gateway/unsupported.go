@@ -40,7 +40,7 @@ var unsupportedOperations = []struct {
 	{"GetRuntimeManagementConfig", "GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config"},
 	{"Invoke", "POST", "/2015-03-31/functions/{FunctionName}/invocations"}, // until an invoker is configured
 	{"InvokeAsync", "POST", "/2014-11-13/functions/{FunctionName}/invoke-async"},
-	{"InvokeWithResponseStream", "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations"},
+	{"InvokeWithResponseStream", "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations"}, // until an invoker is configured
 	{"ListCapacityProviders", "GET", "/2025-11-30/capacity-providers"},
 	{"ListCodeSigningConfigs", "GET", "/2020-04-22/code-signing-configs"},
 	{"ListDurableExecutionsByFunction", "GET", "/2025-12-01/functions/{FunctionName}/durable-executions"},

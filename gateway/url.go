@@ -168,6 +168,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		RequestID:  ev.RequestID,
 		Payload:    event,
 		TraceID:    traceID(ev.TraceID),
+		Streaming:  t.InvokeMode == "RESPONSE_STREAM",
 	}
 	res, err := s.invoker.Invoke(r.Context(), inv)
 	if err != nil {
@@ -175,6 +176,10 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 			log.Error("invoking a URL's function failed", "function", t.FunctionName, "err", err)
 		}
 		write502(w)
+		return
+	}
+	if inv.Streaming {
+		s.serveStream(w, r, res, log.With("function", t.FunctionName))
 		return
 	}
 	defer res.Body.Close()

@@ -241,16 +241,24 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Trailers are complete once the body has been read to its end.
-	var fe *FunctionError
-	if typ := r.Trailer.Get("Lambda-Runtime-Function-Error-Type"); typ != "" {
-		payload, derr := base64.StdEncoding.DecodeString(r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))
-		if derr != nil || len(payload) == 0 {
-			payload = errorPayload(typ, "the runtime reported an error of type "+typ)
-		}
-		fe = &FunctionError{Type: typ, Payload: payload}
-	}
-	e.finishCall(c, fe)
+	e.finishCall(c, trailerError(r.Trailer))
 	renderAccepted(w)
+}
+
+// trailerError is the mid-stream failure a runtime reports in its
+// response's trailers: the error type verbatim, and the error body
+// decoded from standard base64. A body that is missing or not base64
+// still fails the invocation, with a payload furl writes.
+func trailerError(trailer http.Header) *FunctionError {
+	typ := trailer.Get("Lambda-Runtime-Function-Error-Type")
+	if typ == "" {
+		return nil
+	}
+	payload, err := base64.StdEncoding.DecodeString(trailer.Get("Lambda-Runtime-Function-Error-Body"))
+	if err != nil || len(payload) == 0 {
+		payload = errorPayload(typ, "the runtime reported an error of type "+typ)
+	}
+	return &FunctionError{Type: typ, Payload: payload}
 }
 
 // relay copies body to the invoker's pipe until EOF or limit. If the
@@ -266,7 +274,13 @@ func relay(dst io.Writer, body io.Reader, limit int64) (total, relayed int64, er
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			total += int64(n)
-			if total > limit {
+			if over := total - limit; over > 0 {
+				// Deliver up to the limit: the stream ends where it was cut.
+				if keep := int64(n) - over; sink && keep > 0 {
+					if _, werr := dst.Write(buf[:keep]); werr == nil {
+						relayed += keep
+					}
+				}
 				return total, relayed, nil
 			}
 			if sink {

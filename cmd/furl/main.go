@@ -80,6 +80,8 @@ type serveConfig struct {
 	AccountConcurrency int
 	IdleTimeout        time.Duration
 	URLPermissions     string
+	StreamBandwidth    string
+	StreamMaxBytes     int64
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -104,6 +106,10 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--idle-timeout must be positive, not %s", c.IdleTimeout)
 	case c.URLPermissions != gateway.PermissionsAWS && c.URLPermissions != gateway.PermissionsLegacy && c.URLPermissions != gateway.PermissionsOpen:
 		return fmt.Errorf("--url-permissions %q is not one of aws, legacy, open", c.URLPermissions)
+	case c.StreamBandwidth != gateway.StreamUnshaped && c.StreamBandwidth != gateway.StreamAWS:
+		return fmt.Errorf("--stream-bandwidth %q is not one of unshaped, aws", c.StreamBandwidth)
+	case c.StreamMaxBytes < 1:
+		return fmt.Errorf("--stream-max-bytes must be at least 1, not %d", c.StreamMaxBytes)
 	case c.DataDir == "":
 		return errors.New("--data-dir is empty and there is no home directory to default to")
 	}
@@ -131,6 +137,17 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 	str(&cfg.LogLevel, "log-level", "FURL_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	str(&cfg.URLPermissions, "url-permissions", "FURL_URL_PERMISSIONS", gateway.PermissionsAWS,
 		"what a NONE function URL's resource policy must allow: aws (InvokeFunctionUrl and InvokeFunction, as AWS since October 2025), legacy (InvokeFunctionUrl only) or open (nothing)")
+	str(&cfg.StreamBandwidth, "stream-bandwidth", "FURL_STREAM_BANDWIDTH", gateway.StreamUnshaped,
+		"bandwidth of streamed responses: unshaped (as fast as the function writes) or aws (the first 6 MB at once, then 2 MB/s, as AWS)")
+	maxStream := int64(runtimeapi.DefaultMaxStreamedResponse)
+	if v, ok := os.LookupEnv("FURL_STREAM_MAX_BYTES"); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			maxStream = n
+		} else {
+			cfg.envError = fmt.Errorf("FURL_STREAM_MAX_BYTES=%q is not a number", v)
+		}
+	}
+	fs.Int64Var(&cfg.StreamMaxBytes, "stream-max-bytes", maxStream, "the largest streamed response; past it the stream ends with Function.ResponseSizeTooLarge (env FURL_STREAM_MAX_BYTES)")
 	concurrency := urlconfig.DefaultAccountConcurrency
 	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -212,12 +229,13 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logg
 	}()
 
 	runtimes, err := runtimeapi.New(runtimeapi.Config{
-		DataDir:         cfg.DataDir,
-		Sandbox:         process.New(filepath.Join(cfg.DataDir, "runtime", "clients")),
-		IdleTimeout:     cfg.IdleTimeout,
-		MaxEnvironments: cfg.AccountConcurrency,
-		Logger:          log,
-		FunctionOutput:  os.Stdout,
+		DataDir:             cfg.DataDir,
+		Sandbox:             process.New(filepath.Join(cfg.DataDir, "runtime", "clients")),
+		IdleTimeout:         cfg.IdleTimeout,
+		MaxEnvironments:     cfg.AccountConcurrency,
+		MaxStreamedResponse: cfg.StreamMaxBytes,
+		Logger:              log,
+		FunctionOutput:      os.Stdout,
 	})
 	if err != nil {
 		return err
@@ -230,7 +248,8 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logg
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
 		Handler: gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
-			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String()}),
+			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
+			StreamBandwidth: cfg.StreamBandwidth}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -25,6 +25,8 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--log-level", "loud"}, code: 2, stderr: `--log-level "loud" is not one of`},
 		{args: []string{"serve", "--account-concurrency", "0"}, code: 2, stderr: "--account-concurrency must be at least 1"},
 		{args: []string{"serve", "--idle-timeout", "0s"}, code: 2, stderr: "--idle-timeout must be positive"},
+		{args: []string{"serve", "--stream-bandwidth", "fast"}, code: 2, stderr: `--stream-bandwidth "fast" is not one of unshaped, aws`},
+		{args: []string{"serve", "--stream-max-bytes", "0"}, code: 2, stderr: "--stream-max-bytes must be at least 1"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -42,7 +44,8 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 	run([]string{"serve", "--help"}, &stderr, &stderr)
 	for _, want := range []string{"-listen", "FURL_LISTEN", "-data-dir", "FURL_DATA_DIR", "-region", "FURL_REGION",
 		"-account-id", "FURL_ACCOUNT_ID", "-log-level", "FURL_LOG_LEVEL", "-account-concurrency", "FURL_ACCOUNT_CONCURRENCY",
-		"-idle-timeout", "FURL_IDLE_TIMEOUT"} {
+		"-idle-timeout", "FURL_IDLE_TIMEOUT", "-stream-bandwidth", "FURL_STREAM_BANDWIDTH",
+		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}

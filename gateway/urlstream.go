@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"compress/gzip"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/stream"
+)
+
+// serveStream answers a RESPONSE_STREAM URL request from a streaming
+// invocation: the prelude (or the runtime's content type) makes the head,
+// then every chunk the function writes is passed on and flushed as it
+// comes. A failure before the first byte is a 502; after it, the response
+// is cut (the client sees a broken stream, never a clean end). A client
+// that goes away stops the copy, not the function.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res *runtimeapi.Result, log *slog.Logger) {
+	defer res.Body.Close()
+	var body io.Reader = res.Body
+	status := http.StatusOK
+	header := http.Header{}
+	var cookies []string
+	var first []byte
+
+	if res.ContentType == stream.HTTPIntegrationContentType {
+		prelude, rest, err := stream.ReadPrelude(res.Body)
+		if err != nil {
+			if fe := waitIfEnded(res, err); fe != nil {
+				log.Info("the function of a streaming URL failed before its prelude", "error_type", fe.Type)
+			} else {
+				log.Info("a streaming URL's function sent no usable prelude", "err", err)
+			}
+			write502(w)
+			return
+		}
+		status, cookies, first = prelude.StatusCode, prelude.Cookies, rest
+		for name, values := range prelude.Header {
+			lower := strings.ToLower(name)
+			switch {
+			case hopByHop[lower], lower == "x-amzn-requestid":
+			case lower == "content-length":
+				header["x-amzn-Remapped-Content-Length"] = values
+			default:
+				header[http.CanonicalHeaderKey(name)] = values
+			}
+		}
+		if strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
+			// Lambda decompresses a gzip stream and drops the header.
+			header.Del("Content-Encoding")
+			body = &lazyGzip{r: io.MultiReader(strings.NewReader(string(first)), res.Body)}
+			first = nil
+		}
+	} else {
+		// Wait for the first byte: until it comes, a failure is still a 502.
+		buf := make([]byte, 32<<10)
+		n, err := res.Body.Read(buf)
+		first = buf[:n]
+		if n == 0 && err != nil {
+			if fe := waitIfEnded(res, err); fe != nil {
+				log.Info("the function of a streaming URL failed before its first byte", "error_type", fe.Type)
+				write502(w)
+				return
+			}
+		}
+		ct := res.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		header.Set("Content-Type", ct)
+	}
+	if header.Get("Content-Type") == "" {
+		header.Set("Content-Type", "application/octet-stream")
+	}
+
+	rc := http.NewResponseController(w)
+	out := io.Writer(w)
+	if s.streamShaping {
+		out = stream.NewAWSShaper(r.Context(), w)
+	}
+	h := w.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	for _, c := range cookies {
+		h.Add("Set-Cookie", c)
+	}
+	w.WriteHeader(status)
+	if err := rc.Flush(); err != nil {
+		return // the client is gone
+	}
+	if len(first) > 0 {
+		if _, err := out.Write(first); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+	_, err := stream.Relay(out, rc.Flush, body)
+	if errors.Is(err, stream.ErrClientGone) {
+		log.Info("the client of a streaming URL went away; the function runs on")
+		return
+	}
+	if err != nil {
+		log.Info("a streaming URL's response could not be read", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	if fe := res.Wait(); fe != nil {
+		log.Info("the function of a streaming URL failed mid-stream; cutting the response", "error_type", fe.Type)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// waitIfEnded returns the invocation's error when the body ended with
+// EOF, the invocation being over.
+func waitIfEnded(res *runtimeapi.Result, err error) *runtimeapi.FunctionError {
+	if errors.Is(err, io.EOF) || errors.Is(err, stream.ErrNoPrelude) {
+		return res.Wait()
+	}
+	return nil
+}
+
+// lazyGzip decompresses a stream, reading its gzip header only on the
+// first Read.
+type lazyGzip struct {
+	r  io.Reader
+	zr *gzip.Reader
+}
+
+func (l *lazyGzip) Read(p []byte) (int, error) {
+	if l.zr == nil {
+		zr, err := gzip.NewReader(l.r)
+		if err != nil {
+			return 0, err
+		}
+		l.zr = zr
+	}
+	return l.zr.Read(p)
+}

@@ -1,0 +1,110 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// buffers are the relay's 32 KiB copy buffers.
+var buffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
+
+// ErrClientGone is Relay's answer when writing to the client failed: the
+// client disconnected. The source has not been drained.
+var ErrClientGone = errors.New("stream: the client is gone")
+
+// Relay copies src to dst chunk by chunk as src yields them, flushing
+// after each, so that every byte a function writes reaches the client as
+// soon as furl has it. It returns at src's end (nil), at a read error, or
+// with ErrClientGone when dst fails.
+func Relay(dst io.Writer, flush func() error, src io.Reader) (int64, error) {
+	bp := buffers.Get().(*[]byte)
+	defer buffers.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return total, ErrClientGone
+			}
+			total += int64(n)
+			if ferr := flush(); ferr != nil {
+				return total, ErrClientGone
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// AWS's bandwidth for streamed responses: the first 6 MB as fast as they
+// come, then at most 2 MB/s.
+const (
+	AWSBurst = 6 << 20
+	AWSRate  = 2 << 20
+)
+
+// Shaper limits a writer to a token bucket: Burst bytes at once, refilled
+// at Rate bytes per second.
+type Shaper struct {
+	W     io.Writer
+	Burst int64
+	Rate  int64
+	Ctx   context.Context // nil means context.Background()
+
+	tokens float64
+	last   time.Time
+	start  bool
+}
+
+// NewAWSShaper shapes w the way AWS shapes a streamed response.
+func NewAWSShaper(ctx context.Context, w io.Writer) *Shaper {
+	return &Shaper{W: w, Burst: AWSBurst, Rate: AWSRate, Ctx: ctx}
+}
+
+// Write passes p on as the bucket allows, waiting for tokens.
+func (s *Shaper) Write(p []byte) (int, error) {
+	ctx := s.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !s.start {
+		s.start, s.tokens, s.last = true, float64(s.Burst), time.Now()
+	}
+	written := 0
+	for len(p) > 0 {
+		now := time.Now()
+		s.tokens = min(float64(s.Burst), s.tokens+now.Sub(s.last).Seconds()*float64(s.Rate))
+		s.last = now
+		if s.tokens < 1 {
+			wait := time.Duration((1 - s.tokens) / float64(s.Rate) * float64(time.Second))
+			t := time.NewTimer(max(wait, time.Millisecond))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return written, ctx.Err()
+			}
+			continue
+		}
+		n := min(len(p), int(s.tokens))
+		m, err := s.W.Write(p[:n])
+		written += m
+		s.tokens -= float64(m)
+		if err != nil {
+			return written, err
+		}
+		p = p[m:]
+	}
+	return written, nil
+}
