@@ -56,6 +56,7 @@ type builtFunction struct {
 var (
 	goFn  builtFunction
 	urlFn builtFunction
+	strFn builtFunction
 )
 
 // goFunction is the aws-lambda-go test function (functions/gofn) built for
@@ -64,6 +65,9 @@ func goFunction(t testing.TB) []byte { return goFn.build(t, "gofn") }
 
 // urlFunction is the function URL test function (functions/urlfn).
 func urlFunction(t testing.TB) []byte { return urlFn.build(t, "urlfn") }
+
+// streamFunction is the response-streaming test function (functions/streamfn).
+func streamFunction(t testing.TB) []byte { return strFn.build(t, "streamfn") }
 
 func (b *builtFunction) build(t testing.TB, name string) []byte {
 	t.Helper()

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 		return
 	}
 	defer res.Body.Close()
+	// A client that goes away ends the copy at once; the function runs on.
+	stop := context.AfterFunc(r.Context(), func() { res.Body.Close() })
+	defer stop()
 
 	h := w.Header()
 	h.Set("Content-Type", stream.EventStreamContentType)
@@ -50,7 +54,7 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 		out = stream.NewAWSShaper(r.Context(), events)
 	}
 	if _, err := stream.Relay(out, rc.Flush, res.Body); err != nil {
-		if errors.Is(err, stream.ErrClientGone) {
+		if errors.Is(err, stream.ErrClientGone) || r.Context().Err() != nil {
 			log.Info("the client of a response stream went away; the function runs on", "function", req.ver.FunctionName)
 		} else {
 			log.Error("reading a function's response stream failed", "function", req.ver.FunctionName, "err", err)

@@ -179,7 +179,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		return
 	}
 	if inv.Streaming {
-		s.serveStream(w, r, res, log.With("function", t.FunctionName))
+		s.serveStream(w, r, resultView{res}, log.With("function", t.FunctionName))
 		return
 	}
 	defer res.Body.Close()

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,16 +20,20 @@ import (
 // comes. A failure before the first byte is a 502; after it, the response
 // is cut (the client sees a broken stream, never a clean end). A client
 // that goes away stops the copy, not the function.
-func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res *runtimeapi.Result, log *slog.Logger) {
-	defer res.Body.Close()
-	var body io.Reader = res.Body
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamResult, log *slog.Logger) {
+	defer res.Body().Close()
+	// A client that goes away ends the copy at once, even while the
+	// function is quiet; the function itself runs on.
+	stop := context.AfterFunc(r.Context(), func() { res.Body().Close() })
+	defer stop()
+	var body io.Reader = res.Body()
 	status := http.StatusOK
 	header := http.Header{}
 	var cookies []string
 	var first []byte
 
-	if res.ContentType == stream.HTTPIntegrationContentType {
-		prelude, rest, err := stream.ReadPrelude(res.Body)
+	if res.ContentType() == stream.HTTPIntegrationContentType {
+		prelude, rest, err := stream.ReadPrelude(res.Body())
 		if err != nil {
 			if fe := waitIfEnded(res, err); fe != nil {
 				log.Info("the function of a streaming URL failed before its prelude", "error_type", fe.Type)
@@ -51,13 +57,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res *runtim
 		if strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
 			// Lambda decompresses a gzip stream and drops the header.
 			header.Del("Content-Encoding")
-			body = &lazyGzip{r: io.MultiReader(strings.NewReader(string(first)), res.Body)}
+			body = &lazyGzip{r: io.MultiReader(bytes.NewReader(first), res.Body())}
 			first = nil
 		}
 	} else {
 		// Wait for the first byte: until it comes, a failure is still a 502.
 		buf := make([]byte, 32<<10)
-		n, err := res.Body.Read(buf)
+		n, err := res.Body().Read(buf)
 		first = buf[:n]
 		if n == 0 && err != nil {
 			if fe := waitIfEnded(res, err); fe != nil {
@@ -66,7 +72,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res *runtim
 				return
 			}
 		}
-		ct := res.ContentType
+		ct := res.ContentType()
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
@@ -101,7 +107,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res *runtim
 		}
 	}
 	_, err := stream.Relay(out, rc.Flush, body)
-	if errors.Is(err, stream.ErrClientGone) {
+	if errors.Is(err, stream.ErrClientGone) || r.Context().Err() != nil {
 		log.Info("the client of a streaming URL went away; the function runs on")
 		return
 	}
@@ -115,9 +121,23 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res *runtim
 	}
 }
 
+// streamResult is the invocation serveStream relays: runtimeapi.Result,
+// seen through the methods of resultView.
+type streamResult interface {
+	ContentType() string
+	Body() io.ReadCloser
+	Wait() *runtimeapi.FunctionError
+}
+
+// resultView adapts a runtimeapi.Result to streamResult.
+type resultView struct{ *runtimeapi.Result }
+
+func (v resultView) ContentType() string { return v.Result.ContentType }
+func (v resultView) Body() io.ReadCloser { return v.Result.Body }
+
 // waitIfEnded returns the invocation's error when the body ended with
 // EOF, the invocation being over.
-func waitIfEnded(res *runtimeapi.Result, err error) *runtimeapi.FunctionError {
+func waitIfEnded(res streamResult, err error) *runtimeapi.FunctionError {
 	if errors.Is(err, io.EOF) || errors.Is(err, stream.ErrNoPrelude) {
 		return res.Wait()
 	}

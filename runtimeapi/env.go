@@ -235,6 +235,16 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", limit))
 		return
 	case err != nil:
+		// A body cut off is most often its runtime dying. Then the exit
+		// names the failure, Runtime.ExitError, as on Lambda: watch
+		// finishes the call once this handler has returned.
+		t := time.NewTimer(exitGrace)
+		defer t.Stop()
+		select {
+		case <-e.dying:
+			return
+		case <-t.C:
+		}
 		e.finishCall(c, newFunctionError("Runtime.TruncatedResponse",
 			fmt.Sprintf("RequestId: %s Error: the runtime's response was cut off after %d bytes: %v", c.inv.RequestID, relayed, err)))
 		renderError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
@@ -260,6 +270,10 @@ func trailerError(trailer http.Header) *FunctionError {
 	}
 	return &FunctionError{Type: typ, Payload: payload}
 }
+
+// exitGrace is how long a cut-off response waits to learn whether its
+// runtime died.
+const exitGrace = 250 * time.Millisecond
 
 // relay copies body to the invoker's pipe until EOF or limit. If the
 // invoker has gone, it keeps reading (the function runs on) but stops
