@@ -1,7 +1,6 @@
 package runtimeapi
 
 import (
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +21,8 @@ type call struct {
 	env      *env
 	deadline time.Time
 
-	// pr/pw carry the response body from the Runtime API to the invoker.
-	pr *io.PipeReader
-	pw *io.PipeWriter
+	// body carries the response from the Runtime API to the invoker.
+	body *bodyPipe
 
 	log invocationLog
 
@@ -44,8 +42,7 @@ type call struct {
 }
 
 func newCall(inv *Invocation) *call {
-	pr, pw := io.Pipe()
-	return &call{inv: inv, pr: pr, pw: pw, started: make(chan struct{}), done: make(chan struct{})}
+	return &call{inv: inv, body: newBodyPipe(), started: make(chan struct{}), done: make(chan struct{})}
 }
 
 // begin marks the start of the response: its content type is known.
@@ -79,7 +76,7 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 			c.timer.Stop()
 		}
 		c.mu.Unlock()
-		c.pw.Close()
+		c.body.closeWriter()
 		c.startOnce.Do(func() { close(c.started) })
 		if closing != nil {
 			closing()
@@ -97,7 +94,7 @@ func (c *call) result() *Result {
 		ContentType:     c.contentType,
 		Streamed:        c.streamed,
 		ExecutedVersion: c.inv.Function.Version,
-		Body:            c.pr,
+		Body:            c.body,
 		call:            c,
 	}
 }

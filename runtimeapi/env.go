@@ -225,7 +225,7 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 	}
 	c.begin(r.Header.Get("Content-Type"), mode == "streaming")
 	limit := c.maxResponse(e.m.streamCap)
-	total, relayed, err := relay(c.pw, r.Body, limit)
+	total, relayed, err := relay(c.body, r.Body, limit)
 	switch {
 	case total > limit:
 		// Count the rest, as Lambda's message gives the whole size.
@@ -275,35 +275,39 @@ func trailerError(trailer http.Header) *FunctionError {
 // runtime died.
 const exitGrace = 250 * time.Millisecond
 
-// relay copies body to the invoker's pipe until EOF or limit. If the
+// relay copies body into the invoker's pipe until EOF or limit. If the
 // invoker has gone, it keeps reading (the function runs on) but stops
-// copying. It returns the bytes read, the bytes delivered, and a read
-// error other than EOF.
-func relay(dst io.Writer, body io.Reader, limit int64) (total, relayed int64, err error) {
-	bp := relayBuffers.Get().(*[]byte)
-	defer relayBuffers.Put(bp)
-	buf := *bp
-	sink := true
+// keeping. It returns the bytes read, the bytes delivered, and a read
+// error other than EOF. Past the limit, the bytes up to it are delivered:
+// the stream ends where it was cut.
+func relay(dst *bodyPipe, body io.Reader, limit int64) (total, relayed int64, err error) {
+	var scratch *[]byte
+	defer func() {
+		if scratch != nil {
+			relayBuffers.Put(scratch)
+		}
+	}()
+	gone := false
 	for {
-		n, rerr := body.Read(buf)
-		if n > 0 {
-			total += int64(n)
-			if over := total - limit; over > 0 {
-				// Deliver up to the limit: the stream ends where it was cut.
-				if keep := int64(n) - over; sink && keep > 0 {
-					if _, werr := dst.Write(buf[:keep]); werr == nil {
-						relayed += keep
-					}
-				}
-				return total, relayed, nil
+		var n, kept int
+		var rerr error
+		read := false
+		if !gone {
+			// Read one byte past the limit, to see it crossed.
+			most := int(min(limit-total+1, maxPipeBuffer))
+			n, kept, gone, rerr = dst.fill(body, most, int(limit-total))
+			read = !gone || n > 0 || rerr != nil
+		}
+		if !read {
+			if scratch == nil {
+				scratch = relayBuffers.Get().(*[]byte)
 			}
-			if sink {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					sink = false
-				} else {
-					relayed += int64(n)
-				}
-			}
+			n, rerr = body.Read(*scratch)
+		}
+		total += int64(n)
+		relayed += int64(kept)
+		if total > limit {
+			return total, relayed, nil
 		}
 		if rerr == io.EOF {
 			return total, relayed, nil
@@ -314,7 +318,8 @@ func relay(dst io.Writer, body io.Reader, limit int64) (total, relayed int64, er
 	}
 }
 
-// relayBuffers are the 32 KiB copy buffers of relay.
+// relayBuffers are the 32 KiB buffers relay drains a response with once
+// its invoker is gone.
 var relayBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 32<<10)
 	return &b

@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// buffers are the relay's 32 KiB copy buffers.
+// buffers are the relay's copy buffers: large, so that bytes that arrived
+// together leave in one write.
 var buffers = sync.Pool{New: func() any {
-	b := make([]byte, 32<<10)
+	b := make([]byte, 256<<10)
 	return &b
 }}
 
@@ -18,14 +19,21 @@ var buffers = sync.Pool{New: func() any {
 // client disconnected. The source has not been drained.
 var ErrClientGone = errors.New("stream: the client is gone")
 
+// Buffered is what a source can say of the bytes it holds: a Relay from
+// it flushes only when it has nothing more to send at once.
+type Buffered interface {
+	Buffered() int
+}
+
 // Relay copies src to dst chunk by chunk as src yields them, flushing
-// after each, so that every byte a function writes reaches the client as
-// soon as furl has it. It returns at src's end (nil), at a read error, or
-// with ErrClientGone when dst fails.
+// whenever src has no more bytes ready, so that every byte a function
+// writes reaches the client as soon as furl has it. It returns at src's
+// end (nil), at a read error, or with ErrClientGone when dst fails.
 func Relay(dst io.Writer, flush func() error, src io.Reader) (int64, error) {
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	buf := *bp
+	ready, _ := src.(Buffered)
 	var total int64
 	for {
 		n, err := src.Read(buf)
@@ -34,8 +42,12 @@ func Relay(dst io.Writer, flush func() error, src io.Reader) (int64, error) {
 				return total, ErrClientGone
 			}
 			total += int64(n)
-			if ferr := flush(); ferr != nil {
-				return total, ErrClientGone
+			// More is at hand: it goes out with the next write, as the
+			// write after it will flush.
+			if ready == nil || ready.Buffered() == 0 {
+				if ferr := flush(); ferr != nil {
+					return total, ErrClientGone
+				}
 			}
 		}
 		if errors.Is(err, io.EOF) {

@@ -230,6 +230,15 @@ func TestRelay(t *testing.T) {
 			t.Fatalf("n=%d err=%v out=%q flushed at %v", n, err, out.String(), flushedAt)
 		}
 	})
+	t.Run("flushes only when nothing more is ready", func(t *testing.T) {
+		src := &readySource{chunks: []string{"a", "b", "c"}}
+		var out bytes.Buffer
+		var flushedAt []int
+		n, err := Relay(&out, func() error { flushedAt = append(flushedAt, out.Len()); return nil }, src)
+		if err != nil || n != 3 || out.String() != "abc" || !reflect.DeepEqual(flushedAt, []int{3}) {
+			t.Fatalf("n=%d err=%v out=%q flushed at %v", n, err, out.String(), flushedAt)
+		}
+	})
 	t.Run("client gone", func(t *testing.T) {
 		n, err := Relay(&failWriter{after: 1}, func() error { return nil }, iotest.OneByteReader(strings.NewReader("abc")))
 		if !errors.Is(err, ErrClientGone) || n != 1 {
@@ -273,4 +282,25 @@ func TestShaper(t *testing.T) {
 			t.Fatalf("n=%d err=%v out=%q", n, err, out.String())
 		}
 	})
+}
+
+// readySource yields its chunks one per Read and says how many bytes
+// remain ready.
+type readySource struct{ chunks []string }
+
+func (r *readySource) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	r.chunks = r.chunks[1:]
+	return n, nil
+}
+
+func (r *readySource) Buffered() int {
+	n := 0
+	for _, c := range r.chunks {
+		n += len(c)
+	}
+	return n
 }

@@ -92,13 +92,6 @@ func serve(w http.ResponseWriter, r *http.Request) {
 			}
 			w.Write(buf)
 		}
-	case "/clock":
-		// The first write is the wall-clock time it was made at, for the
-		// time-to-first-byte benchmark; the second comes after a gate.
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintf(w, "%d\n", time.Now().UnixNano())
-		waitGate(q.Get("gate"), 1)
-		w.Write([]byte("done\n"))
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, "no route %s\n", r.URL.Path)
@@ -119,6 +112,9 @@ type event struct {
 	FailFirst bool `json:"failFirst"`
 	// Bytes, when set, streams that many bytes instead of tokens.
 	Bytes int `json:"bytes"`
+	// Clock streams the wall-clock time (Unix nanoseconds) at which it was
+	// written, for the time-to-first-byte benchmark, and ends.
+	Clock bool `json:"clock"`
 	// RawQueryString is set when a function URL invokes MODE=reader: the
 	// query then carries the fields above.
 	RawQueryString string `json:"rawQueryString"`
@@ -131,7 +127,7 @@ func (ev *event) fromQuery() {
 	ev.Tokens, _ = strconv.Atoi(q.Get("n"))
 	ev.FailAfter, _ = strconv.Atoi(q.Get("failAfter"))
 	ev.Bytes, _ = strconv.Atoi(q.Get("bytes"))
-	ev.Exit, ev.Sleep, ev.FailFirst = q.Has("exit"), q.Has("sleep"), q.Has("failFirst")
+	ev.Exit, ev.Sleep, ev.FailFirst, ev.Clock = q.Has("exit"), q.Has("sleep"), q.Has("failFirst"), q.Has("clock")
 }
 
 // typedReader lets the runtime client send a content type.
@@ -152,6 +148,11 @@ func handleReader(ctx context.Context, ev event) (io.Reader, error) {
 	}
 	pr, pw := io.Pipe()
 	go func() {
+		if ev.Clock {
+			fmt.Fprintf(pw, "%d\n", time.Now().UnixNano())
+			pw.Close()
+			return
+		}
 		if ev.FailFirst {
 			pw.CloseWithError(errors.New("failed before the first byte"))
 			return

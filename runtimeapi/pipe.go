@@ -1,0 +1,129 @@
+package runtimeapi
+
+import (
+	"io"
+	"sync"
+)
+
+// Buffer sizes of a bodyPipe. It starts small, as most responses are, and
+// grows while a runtime sends faster than its invoker reads, up to
+// maxPipeBuffer unread bytes; then the runtime's side waits.
+const (
+	minPipeBuffer = 64 << 10
+	minFillRoom   = 32 << 10
+	maxPipeBuffer = 1 << 20
+)
+
+// bodyPipe carries a response from the Runtime API to its invoker. Unlike
+// io.Pipe it buffers, so the runtime's side need not wait for the invoker
+// at every chunk; the runtime's bytes are read straight into its buffer,
+// sparing a copy; and a read takes all that has arrived, so many small
+// chunks from a fast runtime reach a client in fewer, larger writes.
+type bodyPipe struct {
+	mu      sync.Mutex
+	changed sync.Cond
+	buf     []byte // the unread bytes are buf[off:]
+	off     int
+	// writerDone: the response is complete; reads drain buf, then EOF.
+	// readerGone: the invoker left; nothing more is kept.
+	writerDone, readerGone bool
+}
+
+func newBodyPipe() *bodyPipe {
+	p := &bodyPipe{}
+	p.changed.L = &p.mu
+	return p
+}
+
+// fill reads once from r into the buffer, at most most bytes, and keeps
+// the first keep of them. It waits while the buffer is full. gone reports
+// that the reader has left or the response has ended: nothing was kept,
+// and nothing more will be.
+func (p *bodyPipe) fill(r io.Reader, most, keep int) (read, kept int, gone bool, err error) {
+	p.mu.Lock()
+	for !p.readerGone && !p.writerDone && len(p.buf)-p.off >= maxPipeBuffer {
+		p.changed.Wait()
+	}
+	if p.readerGone || p.writerDone {
+		p.mu.Unlock()
+		return 0, 0, true, nil
+	}
+	switch {
+	case p.off == len(p.buf):
+		p.buf, p.off = p.buf[:0], 0
+	case p.off > 0 && cap(p.buf)-len(p.buf) < minFillRoom:
+		n := copy(p.buf, p.buf[p.off:])
+		p.buf, p.off = p.buf[:n], 0
+	}
+	if cap(p.buf)-len(p.buf) < minFillRoom {
+		grown := make([]byte, len(p.buf), max(minPipeBuffer, min(2*cap(p.buf), maxPipeBuffer+minFillRoom)))
+		copy(grown, p.buf)
+		p.buf = grown
+	}
+	free := p.buf[len(p.buf):cap(p.buf)]
+	free = free[:min(len(free), maxPipeBuffer-(len(p.buf)-p.off), most)]
+	p.mu.Unlock()
+
+	// Only fill extends or moves buf, so free stays this call's while the
+	// lock is released: the reader reads no further than len(buf).
+	read, err = r.Read(free)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readerGone || p.writerDone {
+		return read, 0, true, err
+	}
+	kept = min(read, keep)
+	p.buf = p.buf[:len(p.buf)+kept]
+	if kept > 0 {
+		p.changed.Broadcast()
+	}
+	return read, kept, false, err
+}
+
+// Read takes as much of what has arrived as fits in b, waiting while
+// nothing has.
+func (p *bodyPipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.readerGone && !p.writerDone && p.off == len(p.buf) {
+		p.changed.Wait()
+	}
+	if p.readerGone {
+		return 0, io.ErrClosedPipe
+	}
+	if p.off == len(p.buf) {
+		return 0, io.EOF
+	}
+	n := copy(b, p.buf[p.off:])
+	p.off += n
+	p.changed.Broadcast()
+	return n, nil
+}
+
+// Buffered is how many bytes a Read would return at once.
+func (p *bodyPipe) Buffered() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.buf) - p.off
+}
+
+// closeWriter ends the response: the reader gets what is buffered, then
+// EOF.
+func (p *bodyPipe) closeWriter() {
+	p.mu.Lock()
+	p.writerDone = true
+	p.changed.Broadcast()
+	p.mu.Unlock()
+}
+
+// Close is the reader leaving: what is buffered is dropped, and the
+// runtime's side stops keeping bytes.
+func (p *bodyPipe) Close() error {
+	p.mu.Lock()
+	p.readerGone = true
+	p.buf, p.off = nil, 0
+	p.changed.Broadcast()
+	p.mu.Unlock()
+	return nil
+}
