@@ -131,6 +131,17 @@ func curlExit(cmd *exec.Cmd) int {
 	return 0
 }
 
+// h2cClient speaks HTTP/2 without TLS and resolves *.localhost to
+// loopback.
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{
+		DialContext: localhostClient.Transport.(*http.Transport).DialContext,
+		Protocols:   &p,
+	}}
+}
+
 // An SSE function written with lambdaurl streams token by token to curl:
 // each token arrives while the function waits for the test to have it.
 func TestStreamingURLTokenByTokenCurl(t *testing.T) {
@@ -165,10 +176,7 @@ func TestStreamingURLTokenByTokenGoClient(t *testing.T) {
 	c := f.client()
 	createStreamFunction(t, c, "sse", "url", 60)
 	u := streamingURL(t, c, "sse")
-	h2c := &http.Client{Transport: &http.Transport{
-		DialContext: localhostClient.Transport.(*http.Transport).DialContext,
-		Protocols:   func() *http.Protocols { var p http.Protocols; p.SetUnencryptedHTTP2(true); return &p }(),
-	}}
+	h2c := h2cClient()
 	for _, tc := range []struct {
 		name   string
 		client *http.Client
@@ -224,7 +232,7 @@ func TestStreamingURLFailures(t *testing.T) {
 			f.logs.waitFor(t, "error_type="+tc.errorType, 10*time.Second)
 		})
 	}
-	t.Run("error trailer Go client", func(t *testing.T) {
+	t.Run("error trailer Go client h1", func(t *testing.T) {
 		g := newGate(t)
 		resp, err := localhostClient.Get(u + "?n=3&failAfter=1&gate=" + g.query())
 		if err != nil {
@@ -236,6 +244,23 @@ func TestStreamingURLFailures(t *testing.T) {
 		rest, err := io.ReadAll(br)
 		if !errors.Is(err, io.ErrUnexpectedEOF) || len(rest) != 0 {
 			t.Fatalf("after the failure: %q, %v; want an unexpected EOF", rest, err)
+		}
+	})
+	t.Run("error trailer Go client h2c", func(t *testing.T) {
+		g := newGate(t)
+		resp, err := h2cClient().Get(u + "?n=3&failAfter=1&gate=" + g.query())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("protocol %s", resp.Proto)
+		}
+		br := bufio.NewReader(resp.Body)
+		readTokens(t, br, g, 1)
+		rest, err := io.ReadAll(br)
+		if err == nil || !strings.Contains(err.Error(), "stream error") || len(rest) != 0 {
+			t.Fatalf("after the failure: %q, %v; want the stream reset", rest, err)
 		}
 	})
 	t.Run("before the first byte", func(t *testing.T) {
@@ -295,9 +320,10 @@ func TestStreamingURLClientGoneFunctionRunsOn(t *testing.T) {
 }
 
 // Lambda decompresses a gzip stream and drops the header; a stream
-// without a prelude goes out raw with the runtime's content type.
+// without a prelude goes out raw with the runtime's content type. This
+// furl shapes streams as AWS does, which leaves streams under 6 MB whole.
 func TestStreamingURLGzipAndRaw(t *testing.T) {
-	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--stream-bandwidth", "aws")
 	c := f.client()
 	createStreamFunction(t, c, "sse", "url", 10)
 	u := streamingURL(t, c, "sse")
@@ -557,4 +583,47 @@ func decodeBase64(t testing.TB, s string) string {
 		t.Fatalf("base64 %q: %v", s, err)
 	}
 	return string(raw)
+}
+
+// boto3's invoke_with_response_stream reads the same events one by one:
+// a second SDK, and Python's event-stream decoder.
+func TestInvokeWithResponseStreamBoto3(t *testing.T) {
+	if exec.Command("python3", "-c", "import boto3").Run() != nil {
+		t.Skip("python3 has no boto3")
+	}
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	createStreamFunction(t, f.client(), "reader", "reader", 5)
+	g := newGate(t)
+	script := `
+import boto3, json, os, sys
+gate = sys.argv[1]
+c = boto3.client("lambda")
+out = c.invoke_with_response_stream(FunctionName="reader", Payload=json.dumps({"tokens": 3, "failAfter": 3, "gate": gate}), LogType="Tail")
+print(out["ResponseMetadata"]["HTTPStatusCode"], out["ExecutedVersion"], out["ResponseStreamContentType"], flush=True)
+n = 0
+for event in out["EventStream"]:
+    if "PayloadChunk" in event:
+        n += 1
+        print("chunk", json.dumps(event["PayloadChunk"]["Payload"].decode()), flush=True)
+        open(os.path.join(gate, str(n)), "w").close()
+    elif "InvokeComplete" in event:
+        done = event["InvokeComplete"]
+        print("complete", done.get("ErrorCode"), json.dumps(done.get("ErrorDetails")), "LogResult" in done, flush=True)
+`
+	cmd := exec.Command("python3", "-c", script, string(g))
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_LAMBDA="+f.url(""), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+	want := `200 $LATEST application/vnd.amazon.eventstream
+chunk "data: token 1\n\n"
+chunk "data: token 2\n\n"
+chunk "data: token 3\n\n"
+complete errorString "{\"errorMessage\":\"disk on fire\",\"errorType\":\"errorString\"}" True
+`
+	if string(out) != want {
+		t.Fatalf("boto3 printed:\n%s\nwant:\n%s", out, want)
+	}
 }
