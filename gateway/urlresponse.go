@@ -74,31 +74,8 @@ func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessag
 		if err := json.Unmarshal(raw, &headers); err != nil {
 			return nil, fmt.Errorf("%w: headers: %v", errUnusableResult, err)
 		}
-		// In name order, so that of two spellings of one name the same one
-		// always wins.
-		names := make([]string, 0, len(headers))
-		for name := range headers {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			rawValue := headers[name]
-			if string(rawValue) == "null" {
-				continue
-			}
-			value, err := scalar(rawValue)
-			if err != nil {
-				return nil, fmt.Errorf("%w: header %s: %v", errUnusableResult, name, err)
-			}
-			lower := strings.ToLower(name)
-			switch {
-			case hopByHop[lower], lower == "x-amzn-requestid":
-				// Lambda's own request id stands.
-			case lower == "content-length":
-				resp.Header["x-amzn-Remapped-Content-Length"] = []string{value}
-			default:
-				resp.Header.Set(name, value)
-			}
+		if resp.Header, err = resultHeaders(headers, false); err != nil {
+			return nil, err
 		}
 	}
 	if resp.Header.Get("Content-Type") == "" {
@@ -135,6 +112,54 @@ func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessag
 		}
 	}
 	return resp, nil
+}
+
+// resultHeaders maps the headers a function chose onto its URL's
+// response: values are strings (numbers and booleans as their JSON text),
+// or, in a stream's prelude, lists of them; Lambda's own headers stand.
+func resultHeaders(headers map[string]json.RawMessage, lists bool) (http.Header, error) {
+	h := http.Header{}
+	// In name order, so that of two spellings of one name the same one
+	// always wins.
+	names := make([]string, 0, len(headers))
+	for name := range headers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		raw := headers[name]
+		if string(raw) == "null" {
+			continue
+		}
+		var values []string
+		if v, err := scalar(raw); err == nil {
+			values = []string{v}
+		} else if !lists {
+			return nil, fmt.Errorf("%w: header %s: %v", errUnusableResult, name, err)
+		} else {
+			var many []json.RawMessage
+			if json.Unmarshal(raw, &many) != nil {
+				return nil, fmt.Errorf("%w: header %s: neither a value nor a list of values", errUnusableResult, name)
+			}
+			for _, m := range many {
+				v, err := scalar(m)
+				if err != nil {
+					return nil, fmt.Errorf("%w: header %s: %v", errUnusableResult, name, err)
+				}
+				values = append(values, v)
+			}
+		}
+		lower := strings.ToLower(name)
+		switch {
+		case hopByHop[lower], lower == "x-amzn-requestid":
+			// Lambda's own request id stands.
+		case lower == "content-length":
+			h["x-amzn-Remapped-Content-Length"] = values
+		default:
+			h[http.CanonicalHeaderKey(name)] = values
+		}
+	}
+	return h, nil
 }
 
 // statusCode reads a status given as a number (200, 200.0, 2e2) or a

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -32,7 +33,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 	var cookies []string
 	var first []byte
 
-	if res.ContentType() == stream.HTTPIntegrationContentType {
+	if isHTTPIntegration(res.ContentType()) {
 		prelude, rest, err := stream.ReadPrelude(res.Body())
 		if err != nil {
 			if fe := waitIfEnded(res, err); fe != nil {
@@ -43,17 +44,19 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 			write502(w)
 			return
 		}
-		status, cookies, first = prelude.StatusCode, prelude.Cookies, rest
-		for name, values := range prelude.Header {
-			lower := strings.ToLower(name)
-			switch {
-			case hopByHop[lower], lower == "x-amzn-requestid":
-			case lower == "content-length":
-				header["x-amzn-Remapped-Content-Length"] = values
-			default:
-				header[http.CanonicalHeaderKey(name)] = values
+		if len(prelude.StatusCode) > 0 && string(prelude.StatusCode) != "null" {
+			if status, err = statusCode(prelude.StatusCode); err != nil {
+				log.Info("a streaming URL's function sent an unusable prelude", "err", err)
+				write502(w)
+				return
 			}
 		}
+		if header, err = resultHeaders(prelude.Headers, true); err != nil {
+			log.Info("a streaming URL's function sent an unusable prelude", "err", err)
+			write502(w)
+			return
+		}
+		cookies, first = prelude.Cookies, rest
 		if strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
 			// Lambda decompresses a gzip stream and drops the header.
 			header.Del("Content-Encoding")
@@ -119,6 +122,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 		log.Info("the function of a streaming URL failed mid-stream; cutting the response", "error_type", fe.Type)
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// isHTTPIntegration says a stream starts with a prelude: its media type,
+// parameters aside, is the HTTP integration one.
+func isHTTPIntegration(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == stream.HTTPIntegrationContentType
 }
 
 // streamResult is the invocation serveStream relays: runtimeapi.Result,

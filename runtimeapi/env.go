@@ -227,6 +227,15 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 	limit := c.maxResponse(e.m.streamCap)
 	total, relayed, err := relay(c.body, r.Body, limit)
 	switch {
+	case total > limit && c.inv.Streaming:
+		// A stream ends at its cap at once: its runtime may never stop
+		// sending. What it sends on is read and dropped; the function runs
+		// to its end.
+		e.finishCall(c, newFunctionError("Function.ResponseSizeTooLarge",
+			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", limit)))
+		io.Copy(io.Discard, r.Body)
+		renderError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", limit))
+		return
 	case total > limit:
 		// Count the rest, as Lambda's message gives the whole size.
 		rest, _ := io.Copy(io.Discard, r.Body)
@@ -293,9 +302,13 @@ func relay(dst *bodyPipe, body io.Reader, limit int64) (total, relayed int64, er
 		var rerr error
 		read := false
 		if !gone {
-			// Read one byte past the limit, to see it crossed.
-			most := int(min(limit-total+1, maxPipeBuffer))
-			n, kept, gone, rerr = dst.fill(body, most, int(limit-total))
+			// Read one byte past the limit, to see it crossed; the sums
+			// stay in range whatever the limit.
+			most, keep := maxPipeBuffer, maxPipeBuffer
+			if left := limit - total; left < maxPipeBuffer {
+				most, keep = int(left)+1, int(left)
+			}
+			n, kept, gone, rerr = dst.fill(body, most, keep)
 			read = !gone || n > 0 || rerr != nil
 		}
 		if !read {

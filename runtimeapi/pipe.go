@@ -61,7 +61,7 @@ func (p *bodyPipe) fill(r io.Reader, most, keep int) (read, kept int, gone bool,
 		p.buf = grown
 	}
 	free := p.buf[len(p.buf):cap(p.buf)]
-	free = free[:min(len(free), maxPipeBuffer-(len(p.buf)-p.off), most)]
+	free = free[:max(0, min(len(free), maxPipeBuffer-(len(p.buf)-p.off), most))]
 	p.mu.Unlock()
 
 	// Only fill extends or moves buf, so free stays this call's while the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	goruntime "runtime"
 	"strings"
@@ -103,12 +104,14 @@ func TestBodyPipeReaderGone(t *testing.T) {
 
 // Past the limit, exactly the bytes up to it are delivered.
 func TestRelayLimit(t *testing.T) {
-	for _, limit := range []int64{0, 1, 9, 10, 32 << 10} {
+	for _, limit := range []int64{0, 1, 9, 10, 32 << 10, math.MaxInt64} {
+		want := min(limit, 40<<10)
 		p := newBodyPipe()
 		total, relayed, err := relay(p, iotest.HalfReader(strings.NewReader(strings.Repeat("z", 40<<10))), limit)
 		p.closeWriter()
 		got, _ := io.ReadAll(p)
-		if err != nil || total <= limit || relayed != limit || int64(len(got)) != limit {
+		crossed := limit < 40<<10
+		if err != nil || crossed && total <= limit || !crossed && total != 40<<10 || relayed != want || int64(len(got)) != want {
 			t.Errorf("limit %d: total %d relayed %d got %d err %v", limit, total, relayed, len(got), err)
 		}
 	}

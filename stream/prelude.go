@@ -10,9 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 )
 
 // HTTPIntegrationContentType marks a streamed response that starts with a
@@ -25,11 +22,14 @@ const MaxPrelude = 16 << 10
 // delimiter ends the prelude.
 var delimiter = make([]byte, 8)
 
-// Prelude is the status, headers and cookies a streaming function chose.
+// Prelude is what a streaming function put before its body: the status,
+// headers and cookies of a function URL's response, as the function wrote
+// them. Mapping them onto HTTP (which statuses and headers are usable) is
+// the URL's business, as for a buffered result.
 type Prelude struct {
-	StatusCode int
-	Header     http.Header
-	Cookies    []string
+	StatusCode json.RawMessage            `json:"statusCode"`
+	Headers    map[string]json.RawMessage `json:"headers"`
+	Cookies    []string                   `json:"cookies"`
 }
 
 // Errors reading a prelude. All mean the stream cannot become an HTTP
@@ -74,50 +74,14 @@ func ReadPrelude(r io.Reader) (*Prelude, []byte, error) {
 	}
 }
 
-// ParsePrelude reads a prelude's JSON: statusCode (a number or numeric
-// string; 200 when absent), headers (string values, or lists of them, as
-// some runtimes send multi-value headers) and cookies.
+// ParsePrelude reads a prelude's JSON: an object, or nothing at all.
 func ParsePrelude(raw []byte) (*Prelude, error) {
-	var doc struct {
-		StatusCode json.RawMessage            `json:"statusCode"`
-		Headers    map[string]json.RawMessage `json:"headers"`
-		Cookies    []string                   `json:"cookies"`
-	}
+	p := &Prelude{}
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return &Prelude{StatusCode: http.StatusOK, Header: http.Header{}}, nil
+		return p, nil
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	if err := json.Unmarshal(raw, p); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadPrelude, err)
-	}
-	p := &Prelude{StatusCode: http.StatusOK, Header: http.Header{}, Cookies: doc.Cookies}
-	if len(doc.StatusCode) > 0 && string(doc.StatusCode) != "null" {
-		text := string(doc.StatusCode)
-		var s string
-		if json.Unmarshal(doc.StatusCode, &s) == nil {
-			text = strings.TrimSpace(s)
-		}
-		code, err := strconv.Atoi(text)
-		if err != nil || code < 200 || code > 599 {
-			return nil, fmt.Errorf("%w: statusCode %s", ErrBadPrelude, doc.StatusCode)
-		}
-		p.StatusCode = code
-	}
-	for name, raw := range doc.Headers {
-		if string(raw) == "null" {
-			continue
-		}
-		var one string
-		if err := json.Unmarshal(raw, &one); err == nil {
-			p.Header.Add(name, one)
-			continue
-		}
-		var many []string
-		if err := json.Unmarshal(raw, &many); err != nil {
-			return nil, fmt.Errorf("%w: header %s", ErrBadPrelude, name)
-		}
-		for _, v := range many {
-			p.Header.Add(name, v)
-		}
 	}
 	return p, nil
 }

@@ -66,6 +66,9 @@ const (
 	AWSRate  = 2 << 20
 )
 
+// shaperQuantum is the least a Shaper writes at once once it must wait.
+const shaperQuantum = 64 << 10
+
 // Shaper limits a writer to a token bucket: Burst bytes at once, refilled
 // at Rate bytes per second.
 type Shaper struct {
@@ -98,8 +101,11 @@ func (s *Shaper) Write(p []byte) (int, error) {
 		now := time.Now()
 		s.tokens = min(float64(s.Burst), s.tokens+now.Sub(s.last).Seconds()*float64(s.Rate))
 		s.last = now
-		if s.tokens < 1 {
-			wait := time.Duration((1 - s.tokens) / float64(s.Rate) * float64(time.Second))
+		// Wait for a quantum's worth, not a byte's: a stream over its
+		// burst then goes out in 64 KiB steps, not in crumbs.
+		need := float64(min(len(p), shaperQuantum, int(s.Burst)))
+		if s.tokens < need {
+			wait := time.Duration((need - s.tokens) / float64(s.Rate) * float64(time.Second))
 			t := time.NewTimer(max(wait, time.Millisecond))
 			select {
 			case <-t.C:

@@ -91,6 +91,10 @@ var (
 	accountPattern = regexp.MustCompile(`^\d{12}$`)
 )
 
+// maxStreamMaxBytes bounds --stream-max-bytes: far above AWS's 200 MB, far
+// below where byte counts could overflow.
+const maxStreamMaxBytes = 1 << 40
+
 // Validate reports the first setting furl cannot run with.
 func (c serveConfig) Validate() error {
 	switch {
@@ -108,8 +112,8 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--url-permissions %q is not one of aws, legacy, open", c.URLPermissions)
 	case c.StreamBandwidth != gateway.StreamUnshaped && c.StreamBandwidth != gateway.StreamAWS:
 		return fmt.Errorf("--stream-bandwidth %q is not one of unshaped, aws", c.StreamBandwidth)
-	case c.StreamMaxBytes < 1:
-		return fmt.Errorf("--stream-max-bytes must be at least 1, not %d", c.StreamMaxBytes)
+	case c.StreamMaxBytes < 1 || c.StreamMaxBytes > maxStreamMaxBytes:
+		return fmt.Errorf("--stream-max-bytes must be from 1 to %d (1 TiB), not %d", int64(maxStreamMaxBytes), c.StreamMaxBytes)
 	case c.DataDir == "":
 		return errors.New("--data-dir is empty and there is no home directory to default to")
 	}

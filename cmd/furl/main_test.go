@@ -26,7 +26,8 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--account-concurrency", "0"}, code: 2, stderr: "--account-concurrency must be at least 1"},
 		{args: []string{"serve", "--idle-timeout", "0s"}, code: 2, stderr: "--idle-timeout must be positive"},
 		{args: []string{"serve", "--stream-bandwidth", "fast"}, code: 2, stderr: `--stream-bandwidth "fast" is not one of unshaped, aws`},
-		{args: []string{"serve", "--stream-max-bytes", "0"}, code: 2, stderr: "--stream-max-bytes must be at least 1"},
+		{args: []string{"serve", "--stream-max-bytes", "0"}, code: 2, stderr: "--stream-max-bytes must be from 1 to 1099511627776 (1 TiB), not 0"},
+		{args: []string{"serve", "--stream-max-bytes", "9223372036854775807"}, code: 2, stderr: "--stream-max-bytes must be from 1 to"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
