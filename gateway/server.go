@@ -1,12 +1,14 @@
 // Package gateway is furl's HTTP edge: it routes requests to the Lambda
-// API (and, later, to function URLs), gives every answer a request id, and
-// reports failures in AWS's error shapes.
+// API and to function URLs, gives every answer a request id, and reports
+// failures in AWS's error shapes.
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -42,6 +45,12 @@ type Config struct {
 	// StreamBandwidth is StreamUnshaped (the default when empty) or
 	// StreamAWS, which holds streamed responses to AWS's bandwidth.
 	StreamBandwidth string
+	// Identities are the callers whose SigV4 signatures furl accepts. Nil
+	// means only the account's root, test/test.
+	Identities *authz.Identities
+	// VerifyAPISignatures makes the Lambda API, too, refuse requests that
+	// are not signed by a known identity.
+	VerifyAPISignatures bool
 }
 
 // The choices of Config.StreamBandwidth.
@@ -62,6 +71,8 @@ type Server struct {
 	urlPermissions string
 	apiEndpoint    string
 	streamShaping  bool
+	verifier       *authz.Verifier
+	verifyAPI      bool
 }
 
 // New builds a Server.
@@ -77,7 +88,11 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
-		streamShaping: cfg.StreamBandwidth == StreamAWS}
+		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures}
+	if cfg.Identities == nil {
+		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
+	}
+	s.verifier = &authz.Verifier{Identities: cfg.Identities}
 	s.routes()
 	return s
 }
@@ -134,8 +149,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveURL(rec, r, id, rawPath)
 		return
 	}
+	if s.verifyAPI && !strings.HasPrefix(r.URL.Path, "/_furl/") && !s.verifyAPIRequest(rec, r) {
+		return
+	}
 	trimTrailingSlash(r)
 	s.mux.ServeHTTP(rec, r)
+}
+
+// maxSignedAPIBody bounds the body furl reads to check an API request's
+// signature: above the largest request any operation takes.
+const maxSignedAPIBody = 128 << 20
+
+// verifyAPIRequest checks a Lambda API request's SigV4 signature
+// (--verify-api-signatures). The body is read to hash it and given back to
+// the operation. A refusal is answered and logged.
+func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
+	log := loggerFrom(r.Context())
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedAPIBody+1))
+	if err != nil {
+		writeError(w, log, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error()))
+		return false
+	}
+	if len(body) > maxSignedAPIBody {
+		writeError(w, log, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes", maxSignedAPIBody)))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if _, serr := s.verifier.Verify(r.Context(), r, body, s.store.Account().Region, "lambda"); serr != nil {
+		log.Warn("Lambda API request refused: its signature is not accepted", "method", r.Method, "path", r.URL.Path, "error_type", serr.Code, "why", serr.Reason)
+		writeSigError(w, serr, false)
+		return false
+	}
+	return true
 }
 
 // trimTrailingSlash drops a path's final slash: older AWS SDK models spell

@@ -121,15 +121,28 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", `{"Message":null}`)
 		return
 	}
-	if !s.authorizeURL(r.Context(), t) {
-		writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
-		return
-	}
 	// The event, not the body, has the limit; a larger body cannot fit.
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxURLEvent+1))
 	if err != nil {
 		log.Info("reading a URL request's body failed", "err", err)
 		writeURLError(w, http.StatusBadRequest, "InvalidRequestContentException", `{"Message":"Could not read the request body."}`)
+		return
+	}
+	var caller *urlIAM
+	if t.AuthType == urlconfig.AuthTypeAWSIAM {
+		id, serr := s.verifier.Verify(r.Context(), r, body, s.store.Account().Region, "lambda")
+		if serr != nil {
+			log.Warn("function URL request refused (403): its signature is not accepted", "function", t.FunctionName, "error_type", serr.Code, "why", serr.Reason)
+			writeSigError(w, serr, true)
+			return
+		}
+		if !s.authorizeIAM(r.Context(), t, id) {
+			writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
+			return
+		}
+		caller = &urlIAM{AccessKey: id.AccessKeyID, AccountID: id.Account, CallerID: id.UserID, UserARN: id.ARN, UserID: id.UserID}
+	} else if !s.authorizeURL(r.Context(), t) {
+		writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
 		return
 	}
 	ev := &urlRequest{
@@ -146,6 +159,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		RequestID: requestIDFrom(r.Context()),
 		TraceID:   urlTraceID(r.Header.Get("X-Amzn-Trace-Id")),
 		Time:      start,
+		IAM:       caller,
 	}
 	if r.TLS != nil {
 		ev.Proto = "https"

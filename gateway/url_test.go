@@ -39,11 +39,19 @@ func TestURLEventGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			rawPath, rawQuery, _ := strings.Cut(req.RequestURI, "?")
+			// <case>.iam.json, when there, is the caller of an AWS_IAM URL.
+			var caller *urlIAM
+			if raw, err := os.ReadFile(strings.TrimSuffix(file, ".request") + ".iam.json"); err == nil {
+				caller = &urlIAM{}
+				if err := json.Unmarshal(raw, caller); err != nil {
+					t.Fatal(err)
+				}
+			}
 			event, err := buildURLEvent(&urlRequest{
 				Method: req.Method, RawPath: rawPath, RawQuery: rawQuery, Header: req.Header, Host: req.Host, Body: body,
 				SourceIP: "203.0.113.27", Proto: "http", Port: "4580", URLID: "mujsodrgtygtp4vhjxsffzvuha0ubcrd",
 				RequestID: "e8e25d94-0ed9-4475-9531-985d5d9dc9f8", TraceID: urlTraceIDFor(req.Header.Get("X-Amzn-Trace-Id")),
-				Time: time.Date(2025, 8, 10, 14, 16, 29, 839_000_000, time.UTC),
+				Time: time.Date(2025, 8, 10, 14, 16, 29, 839_000_000, time.UTC), IAM: caller,
 			})
 			if err != nil {
 				t.Fatal(err)

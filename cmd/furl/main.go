@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/process"
@@ -82,6 +83,8 @@ type serveConfig struct {
 	URLPermissions     string
 	StreamBandwidth    string
 	StreamMaxBytes     int64
+	IAMConfig          string
+	VerifyAPI          bool
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -152,6 +155,17 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		}
 	}
 	fs.Int64Var(&cfg.StreamMaxBytes, "stream-max-bytes", maxStream, "the largest streamed response; past it the stream ends with Function.ResponseSizeTooLarge (env FURL_STREAM_MAX_BYTES)")
+	str(&cfg.IAMConfig, "iam-config", "FURL_IAM_CONFIG", "",
+		"a JSON file of identities whose SigV4 signatures furl accepts besides the root's test/test (see README)")
+	verify := false
+	if v, ok := os.LookupEnv("FURL_VERIFY_API_SIGNATURES"); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			verify = b
+		} else {
+			cfg.envError = fmt.Errorf("FURL_VERIFY_API_SIGNATURES=%q is not true or false", v)
+		}
+	}
+	fs.BoolVar(&cfg.VerifyAPI, "verify-api-signatures", verify, "refuse Lambda API requests not signed (SigV4) by a known identity (env FURL_VERIFY_API_SIGNATURES)")
 	concurrency := urlconfig.DefaultAccountConcurrency
 	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -194,13 +208,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "furl serve:", err)
 		return 2
 	}
+	identities := authz.NewIdentities(cfg.AccountID)
+	if cfg.IAMConfig != "" {
+		var err error
+		if identities, err = authz.LoadIdentities(cfg.IAMConfig, cfg.AccountID); err != nil {
+			fmt.Fprintln(stderr, "furl serve: --iam-config:", err)
+			return 2
+		}
+	}
 	level, _ := parseLevel(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, stop, cfg, log); err != nil {
+	if err := runServer(ctx, stop, cfg, identities, log); err != nil {
 		log.Error("furl stopped", "err", err)
 		return 1
 	}
@@ -208,7 +230,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // runServer serves until ctx is done, then shuts down gracefully.
-func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logger) error {
+func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *authz.Identities, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -253,12 +275,12 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, log *slog.Logg
 	srv := &http.Server{
 		Handler: gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
 			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
-			StreamBandwidth: cfg.StreamBandwidth}),
+			StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("furl serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir,
+	log.Info("furl serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "identities", identities.Len(),
 		"region", cfg.Region, "account_id", cfg.AccountID, "version", version())
 	if urls, err := store.AllURLs(ctx); err != nil {
 		log.Warn("listing function URLs failed", "err", err)

@@ -1,0 +1,242 @@
+package authz
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// SigV4 error codes, as AWS names them in x-amzn-ErrorType.
+const (
+	CodeMissingAuth         = "MissingAuthenticationToken"
+	CodeIncompleteSignature = "IncompleteSignatureException"
+	CodeInvalidSignature    = "InvalidSignatureException"
+	CodeUnrecognizedClient  = "UnrecognizedClientException"
+)
+
+// SigError is a request whose signature furl does not accept: AWS's error
+// code and message, and what furl found, for its log.
+type SigError struct {
+	Code    string
+	Message string
+	Reason  string
+}
+
+func (e *SigError) Error() string { return e.Code + ": " + e.Reason }
+
+const (
+	msgBadSignature = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+	msgBadToken     = "The security token included in the request is invalid."
+	// MaxSkew is how far a request's x-amz-date may be from furl's clock.
+	MaxSkew = 15 * time.Minute
+	// amzDateFormat is x-amz-date's layout.
+	amzDateFormat = "20060102T150405Z"
+)
+
+// Authorization is a parsed SigV4 Authorization header.
+type Authorization struct {
+	AccessKeyID   string
+	Date          string // yyyymmdd, from the credential scope
+	Region        string
+	Service       string
+	Terminator    string
+	SignedHeaders []string
+	Signature     string
+}
+
+// ParseAuthorization reads "AWS4-HMAC-SHA256 Credential=AKID/20250810/
+// us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date,
+// Signature=<64 hex>".
+func ParseAuthorization(h string) (*Authorization, error) {
+	algorithm, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || algorithm != "AWS4-HMAC-SHA256" {
+		return nil, fmt.Errorf("the algorithm is %q, not AWS4-HMAC-SHA256", algorithm)
+	}
+	fields := map[string]string{}
+	for _, part := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not a key=value pair", part)
+		}
+		if _, dup := fields[k]; dup {
+			return nil, fmt.Errorf("%s appears twice", k)
+		}
+		fields[k] = v
+	}
+	var missing []string
+	for _, k := range []string{"Credential", "SignedHeaders", "Signature"} {
+		if fields[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the Authorization header has no %s", strings.Join(missing, ", "))
+	}
+	if len(fields) != 3 {
+		return nil, fmt.Errorf("the Authorization header has members other than Credential, SignedHeaders and Signature")
+	}
+	scope := strings.Split(fields["Credential"], "/")
+	if len(scope) != 5 || scope[0] == "" {
+		return nil, fmt.Errorf("the credential %q is not <key>/<date>/<region>/<service>/aws4_request", fields["Credential"])
+	}
+	a := &Authorization{AccessKeyID: scope[0], Date: scope[1], Region: scope[2], Service: scope[3], Terminator: scope[4],
+		SignedHeaders: strings.Split(fields["SignedHeaders"], ";"), Signature: fields["Signature"]}
+	for i, name := range a.SignedHeaders {
+		if name == "" || name != strings.ToLower(name) || (i > 0 && a.SignedHeaders[i-1] >= name) {
+			return nil, fmt.Errorf("SignedHeaders %q is not a sorted list of lower-case names", fields["SignedHeaders"])
+		}
+	}
+	if len(a.Signature) != 64 {
+		return nil, fmt.Errorf("the signature is not 64 hex digits")
+	}
+	if _, err := hex.DecodeString(a.Signature); err != nil {
+		return nil, fmt.Errorf("the signature is not 64 hex digits")
+	}
+	return a, nil
+}
+
+// Verifier checks SigV4 signatures against the identities furl knows.
+type Verifier struct {
+	Identities *Identities
+	// Now is furl's clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// unsignable are the headers the SDK's signer leaves out of a signature:
+// a request that signed one cannot be verified with it.
+var unsignable = map[string]bool{"authorization": true, "user-agent": true, "x-amzn-trace-id": true, "expect": true, "transfer-encoding": true}
+
+// Verify checks r's SigV4 signature (Authorization header form) for
+// service in region, body being the body received, and returns the
+// caller. The signature is recomputed with the AWS SDK's signer from the
+// request as it arrived and compared in constant time.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, region, service string) (*Identity, *SigError) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if r.URL.Query().Has("X-Amz-Signature") {
+			return nil, &SigError{CodeMissingAuth, "Missing Authentication Token", "the request is presigned (query-string SigV4), which function URLs do not accept; sign the Authorization header"}
+		}
+		return nil, &SigError{CodeMissingAuth, "Missing Authentication Token", "the request is not signed (no Authorization header)"}
+	}
+	auth, err := ParseAuthorization(h)
+	if err != nil {
+		return nil, &SigError{CodeIncompleteSignature, "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + h, err.Error()}
+	}
+	id := v.Identities.Lookup(auth.AccessKeyID)
+	if id == nil {
+		return nil, &SigError{CodeUnrecognizedClient, msgBadToken, fmt.Sprintf("access key %q is neither the root's (%s) nor one from --iam-config", auth.AccessKeyID, RootAccessKey)}
+	}
+	token := r.Header.Get("X-Amz-Security-Token")
+	if token != id.SessionToken {
+		why := "the request's x-amz-security-token is not the session token of " + id.ARN
+		if id.SessionToken == "" {
+			why = "the request carries an x-amz-security-token but the credentials of " + id.ARN + " are not temporary"
+		} else if token == "" {
+			why = "the credentials of " + id.ARN + " are temporary: the request must carry their session token (x-amz-security-token)"
+		}
+		return nil, &SigError{CodeUnrecognizedClient, msgBadToken, why}
+	}
+	bad := func(why string) *SigError { return &SigError{CodeInvalidSignature, msgBadSignature, why} }
+	rawDate := r.Header.Get("X-Amz-Date")
+	if rawDate == "" {
+		return nil, &SigError{CodeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + h, "the request has no x-amz-date header"}
+	}
+	signedAt, err := time.Parse(amzDateFormat, rawDate)
+	if err != nil {
+		return nil, &SigError{CodeIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '" + rawDate + "'. See http://en.wikipedia.org/wiki/ISO_8601", "x-amz-date " + rawDate + " is not yyyymmddThhmmssZ"}
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	t := now().UTC()
+	switch {
+	case signedAt.Before(t.Add(-MaxSkew)):
+		return nil, &SigError{CodeInvalidSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
+			rawDate, t.Add(-MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat)), "x-amz-date " + rawDate + " is more than 15 minutes before furl's clock"}
+	case signedAt.After(t.Add(MaxSkew)):
+		return nil, &SigError{CodeInvalidSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			rawDate, t.Add(MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat)), "x-amz-date " + rawDate + " is more than 15 minutes after furl's clock"}
+	}
+	switch {
+	case auth.Date != signedAt.Format("20060102"):
+		return nil, bad(fmt.Sprintf("the credential scope's date %s is not x-amz-date's day %s", auth.Date, signedAt.Format("20060102")))
+	case auth.Region != region:
+		return nil, &SigError{CodeInvalidSignature, "Credential should be scoped to a valid region. ", fmt.Sprintf("the request was signed for region %q; this endpoint is in %q", auth.Region, region)}
+	case auth.Service != service:
+		return nil, &SigError{CodeInvalidSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", service), fmt.Sprintf("the request was signed for service %q, not %q", auth.Service, service)}
+	case auth.Terminator != "aws4_request":
+		return nil, &SigError{CodeInvalidSignature, "Credential should be scoped with a valid terminator: 'aws4_request', not '" + auth.Terminator + "'. ", "the credential scope does not end in aws4_request"}
+	}
+	signed := map[string]bool{}
+	for _, name := range auth.SignedHeaders {
+		signed[name] = true
+		if unsignable[name] {
+			return nil, bad(fmt.Sprintf("the request signs %s, which AWS's SDK signers leave out and furl cannot verify", name))
+		}
+	}
+	if !signed["host"] {
+		return nil, bad("host is not among the signed headers")
+	}
+	sum := sha256.Sum256(body)
+	payloadHash := hex.EncodeToString(sum[:])
+	switch declared := r.Header.Get("X-Amz-Content-Sha256"); {
+	case declared == "UNSIGNED-PAYLOAD" || strings.HasPrefix(declared, "STREAMING-"):
+		return nil, bad("x-amz-content-sha256 is " + declared + ": Lambda accepts only signed payloads")
+	case declared != "" && declared != payloadHash:
+		return nil, bad("x-amz-content-sha256 is not the SHA-256 of the body received")
+	}
+
+	// The request as the client signed it: its method, path, query and the
+	// headers it says it signed, with their values as received.
+	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	re := &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: http.Header{}}
+	for _, name := range auth.SignedHeaders {
+		switch name {
+		case "host":
+		case "content-length":
+			re.ContentLength, _ = strconv.ParseInt(r.Header.Get("Content-Length"), 10, 64)
+			if re.ContentLength <= 0 {
+				re.ContentLength = r.ContentLength
+			}
+		default:
+			if values := r.Header.Values(name); len(values) > 0 {
+				re.Header[http.CanonicalHeaderKey(name)] = values
+			}
+		}
+	}
+	creds := aws.Credentials{AccessKeyID: id.AccessKeyID, SecretAccessKey: id.SecretAccessKey, SessionToken: id.SessionToken}
+	err = v4.NewSigner().SignHTTP(ctx, creds, re, payloadHash, service, region, signedAt, func(o *v4.SignerOptions) {
+		// A token sent but not signed stays out, as the client left it.
+		o.DisableSessionToken = !signed["x-amz-security-token"]
+	})
+	if err != nil {
+		return nil, bad("recomputing the signature failed: " + err.Error())
+	}
+	mine, err := ParseAuthorization(re.Header.Get("Authorization"))
+	if err != nil {
+		return nil, bad("recomputing the signature failed: " + err.Error())
+	}
+	if !hmac.Equal([]byte(mine.Signature), []byte(auth.Signature)) {
+		why := "the signature does not match: the secret key, the body, or the method, path, query or signed headers (" +
+			strings.Join(auth.SignedHeaders, ";") + ") differ from what was signed"
+		if got, want := strings.Join(mine.SignedHeaders, ";"), strings.Join(auth.SignedHeaders, ";"); got != want {
+			why = fmt.Sprintf("the signature does not match: the request signs %s but furl could only rebuild %s", want, got)
+		}
+		return nil, bad(why)
+	}
+	return id, nil
+}

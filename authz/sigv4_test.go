@@ -1,0 +1,311 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+var signedAt = time.Date(2025, 8, 10, 14, 16, 29, 0, time.UTC)
+
+func testIdentities() *Identities {
+	s := NewIdentities("000000000000")
+	s.byKey["ASIASESSION"] = &Identity{AccessKeyID: "ASIASESSION", SecretAccessKey: "session-secret", SessionToken: "the-token",
+		ARN: "arn:aws:sts::000000000000:assumed-role/app/s1", Account: "000000000000", UserID: "AROAEXAMPLE:s1"}
+	return s
+}
+
+// signed builds a request as a client sends it, signed by the AWS SDK's
+// signer, then received by a server: what Verify sees.
+func signed(t *testing.T, method, target string, body []byte, creds aws.Credentials, region string, at time.Time, edit func(*http.Request)) *http.Request {
+	t.Helper()
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(body)
+	if edit != nil {
+		edit(req)
+	}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "lambda", region, at); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestVerify(t *testing.T) {
+	v := &Verifier{Identities: testIdentities(), Now: func() time.Time { return signedAt.Add(3 * time.Minute) }}
+	root := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	session := aws.Credentials{AccessKeyID: "ASIASESSION", SecretAccessKey: "session-secret", SessionToken: "the-token"}
+	body := []byte(`{"order":42}`)
+	const url = "http://abc.lambda-url.us-east-1.localhost:4580/orders/a%20b?x=1&y=%2F"
+	tests := []struct {
+		name     string
+		req      func() *http.Request
+		body     []byte // what the server received; nil means body
+		wantCode string
+		wantARN  string
+		reason   string
+	}{
+		{name: "root", req: func() *http.Request { return signed(t, "POST", url, body, root, "us-east-1", signedAt, nil) },
+			wantARN: "arn:aws:iam::000000000000:root"},
+		{name: "session with token", req: func() *http.Request { return signed(t, "POST", url, body, session, "us-east-1", signedAt, nil) },
+			wantARN: "arn:aws:sts::000000000000:assumed-role/app/s1"},
+		{name: "signed content sha256", req: func() *http.Request {
+			return signed(t, "POST", url, body, root, "us-east-1", signedAt, func(r *http.Request) {
+				sum := sha256.Sum256(body)
+				r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			})
+		}, wantARN: "arn:aws:iam::000000000000:root"},
+		{name: "unsigned", req: func() *http.Request { return httptest.NewRequest("GET", url, nil) }, wantCode: CodeMissingAuth},
+		{name: "wrong secret", req: func() *http.Request {
+			return signed(t, "POST", url, body, aws.Credentials{AccessKeyID: "test", SecretAccessKey: "nope"}, "us-east-1", signedAt, nil)
+		}, wantCode: CodeInvalidSignature, reason: "the signature does not match"},
+		{name: "tampered body", req: func() *http.Request { return signed(t, "POST", url, body, root, "us-east-1", signedAt, nil) },
+			body: []byte(`{"order":43}`), wantCode: CodeInvalidSignature},
+		{name: "tampered signed header", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}, wantCode: CodeInvalidSignature},
+		{name: "tampered path", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.URL.Path, r.URL.RawPath = "/orders/other", ""
+			return r
+		}, wantCode: CodeInvalidSignature},
+		{name: "an unsigned header may change", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.Header.Set("User-Agent", "changed")
+			r.Header.Set("X-Extra", "added after signing")
+			return r
+		}, wantARN: "arn:aws:iam::000000000000:root"},
+		{name: "stale date", req: func() *http.Request {
+			return signed(t, "POST", url, body, root, "us-east-1", signedAt.Add(-13*time.Minute), nil)
+		},
+			wantCode: CodeInvalidSignature, reason: "more than 15 minutes before"},
+		{name: "future date", req: func() *http.Request {
+			return signed(t, "POST", url, body, root, "us-east-1", signedAt.Add(19*time.Minute), nil)
+		},
+			wantCode: CodeInvalidSignature, reason: "more than 15 minutes after"},
+		{name: "wrong region", req: func() *http.Request { return signed(t, "POST", url, body, root, "eu-west-1", signedAt, nil) },
+			wantCode: CodeInvalidSignature, reason: `signed for region "eu-west-1"`},
+		{name: "unknown key", req: func() *http.Request {
+			return signed(t, "POST", url, body, aws.Credentials{AccessKeyID: "AKIAGHOST", SecretAccessKey: "x"}, "us-east-1", signedAt, nil)
+		}, wantCode: CodeUnrecognizedClient},
+		{name: "session without token", req: func() *http.Request {
+			c := session
+			c.SessionToken = ""
+			return signed(t, "POST", url, body, c, "us-east-1", signedAt, nil)
+		}, wantCode: CodeUnrecognizedClient, reason: "must carry their session token"},
+		{name: "session with a wrong token", req: func() *http.Request {
+			c := session
+			c.SessionToken = "forged"
+			return signed(t, "POST", url, body, c, "us-east-1", signedAt, nil)
+		}, wantCode: CodeUnrecognizedClient},
+		{name: "token on permanent credentials", req: func() *http.Request {
+			c := root
+			c.SessionToken = "extra"
+			return signed(t, "POST", url, body, c, "us-east-1", signedAt, nil)
+		}, wantCode: CodeUnrecognizedClient},
+		{name: "unsigned payload", req: func() *http.Request {
+			return signed(t, "POST", url, body, root, "us-east-1", signedAt, func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD") })
+		}, wantCode: CodeInvalidSignature, reason: "UNSIGNED-PAYLOAD"},
+		{name: "declared hash not the body's", req: func() *http.Request {
+			return signed(t, "POST", url, body, root, "us-east-1", signedAt, func(r *http.Request) {
+				r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("0", 64))
+			})
+		}, wantCode: CodeInvalidSignature, reason: "not the SHA-256 of the body"},
+		{name: "malformed authorization", req: func() *http.Request {
+			r := httptest.NewRequest("GET", url, nil)
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20250810/us-east-1/lambda/aws4_request")
+			r.Header.Set("X-Amz-Date", "20250810T141629Z")
+			return r
+		}, wantCode: CodeIncompleteSignature},
+		{name: "presigned", req: func() *http.Request { return httptest.NewRequest("GET", url+"&X-Amz-Signature=abc", nil) },
+			wantCode: CodeMissingAuth, reason: "presigned"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req()
+			received := body
+			if tc.body != nil {
+				received = tc.body
+			}
+			id, err := v.Verify(context.Background(), req, received, "us-east-1", "lambda")
+			if tc.wantCode != "" {
+				if err == nil || err.Code != tc.wantCode || !strings.Contains(err.Reason, tc.reason) {
+					t.Fatalf("got %v, want %s (%s)", err, tc.wantCode, tc.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if id.ARN != tc.wantARN {
+				t.Fatalf("caller %s, want %s", id.ARN, tc.wantARN)
+			}
+		})
+	}
+}
+
+// AWS's own words for an expired signature.
+func TestVerifyExpiredMessage(t *testing.T) {
+	v := &Verifier{Identities: testIdentities(), Now: func() time.Time { return signedAt.Add(20 * time.Minute) }}
+	req := signed(t, "GET", "http://h/", nil, aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, "us-east-1", signedAt, nil)
+	_, err := v.Verify(context.Background(), req, nil, "us-east-1", "lambda")
+	want := "Signature expired: 20250810T141629Z is now earlier than 20250810T142129Z (20250810T143629Z - 15 min.)"
+	if err == nil || err.Message != want {
+		t.Fatalf("got %+v, want %q", err, want)
+	}
+}
+
+func TestParseAuthorization(t *testing.T) {
+	sig := strings.Repeat("ab", 32)
+	good := "AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + sig
+	a, err := ParseAuthorization(good)
+	if err != nil || a.AccessKeyID != "AKID" || a.Region != "us-east-1" || a.Service != "lambda" || strings.Join(a.SignedHeaders, ";") != "host;x-amz-date" || a.Signature != sig {
+		t.Fatalf("%+v %v", a, err)
+	}
+	// curl writes no spaces after the commas.
+	if _, err := ParseAuthorization(strings.ReplaceAll(good, ", ", ",")); err != nil {
+		t.Fatalf("without spaces: %v", err)
+	}
+	for _, bad := range []string{
+		"",
+		"AWS4-HMAC-SHA1 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host",
+		"AWS4-HMAC-SHA256 Credential=AKID/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=x-amz-date;host, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=Host, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=xyz",
+		"AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=" + sig + ", Extra=1",
+		"AWS4-HMAC-SHA256 Credential=A/20250810/us-east-1/lambda/aws4_request, Credential=B/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=" + sig,
+	} {
+		if a, err := ParseAuthorization(bad); err == nil {
+			t.Errorf("accepted %q as %+v", bad, a)
+		}
+	}
+}
+
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKID/20250810/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64))
+	f.Add("AWS4-HMAC-SHA256 Credential=/,=,")
+	f.Add("AWS4-HMAC-SHA256 ")
+	f.Fuzz(func(t *testing.T, h string) {
+		a, err := ParseAuthorization(h)
+		if err != nil {
+			return
+		}
+		if a.AccessKeyID == "" || len(a.Signature) != 64 || len(a.SignedHeaders) == 0 {
+			t.Fatalf("accepted %q as %+v", h, a)
+		}
+		for i := 1; i < len(a.SignedHeaders); i++ {
+			if a.SignedHeaders[i-1] >= a.SignedHeaders[i] {
+				t.Fatalf("unsorted signed headers accepted: %q", h)
+			}
+		}
+	})
+}
+
+func TestAuthorize(t *testing.T) {
+	fnARN := "arn:aws:lambda:us-east-1:000000000000:function:f"
+	allowURL := func(principal string) *Policy {
+		p, err := ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"s","Effect":"Allow","Principal":{"AWS":"` + principal +
+			`"},"Action":"lambda:InvokeFunctionUrl","Resource":"` + fnARN + `","Condition":{"StringEquals":{"lambda:FunctionUrlAuthType":"AWS_IAM"}}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	identityAllow, _ := ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunctionUrl","Resource":"*"}]}`))
+	identityDeny, _ := ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"no","Effect":"Deny","Action":"lambda:*","Resource":"*"}]}`))
+	alice := &Identity{ARN: "arn:aws:iam::000000000000:user/alice", Account: "000000000000"}
+	aliceWithPolicy := &Identity{ARN: alice.ARN, Account: alice.Account, Policies: []*Policy{identityAllow}}
+	aliceDenied := &Identity{ARN: alice.ARN, Account: alice.Account, Policies: []*Policy{identityAllow, identityDeny}}
+	root := &Identity{ARN: "arn:aws:iam::000000000000:root", Account: "000000000000"}
+	bob := &Identity{ARN: "arn:aws:iam::111111111111:user/bob", Account: "111111111111"}
+	bobWithPolicy := &Identity{ARN: bob.ARN, Account: bob.Account, Policies: []*Policy{identityAllow}}
+	otherRoot := &Identity{ARN: "arn:aws:iam::111111111111:root", Account: "111111111111"}
+	req := Request{Action: "lambda:InvokeFunctionUrl", Resource: fnARN, Context: map[string][]string{"lambda:FunctionUrlAuthType": {"AWS_IAM"}}}
+	tests := []struct {
+		name   string
+		id     *Identity
+		policy *Policy
+		want   Decision
+	}{
+		{"same account: nothing allows", alice, nil, ImplicitDeny},
+		{"same account: identity policy", aliceWithPolicy, nil, Allow},
+		{"same account: resource policy", alice, allowURL(alice.ARN), Allow},
+		{"same account: resource policy for the account", alice, allowURL("000000000000"), Allow},
+		{"same account: root", root, nil, Allow},
+		{"same account: explicit deny wins", aliceDenied, allowURL(alice.ARN), ExplicitDeny},
+		{"cross account: resource policy only", bob, allowURL(bob.ARN), ImplicitDeny},
+		{"cross account: identity policy only", bobWithPolicy, nil, ImplicitDeny},
+		{"cross account: both", bobWithPolicy, allowURL("111111111111"), Allow},
+		{"cross account root: resource policy", otherRoot, allowURL("arn:aws:iam::111111111111:root"), Allow},
+		{"cross account root: no grant", otherRoot, nil, ImplicitDeny},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, why := Authorize(tc.id, "000000000000", tc.policy, req)
+			if d != tc.want {
+				t.Fatalf("%v (%s), want %v", d, why, tc.want)
+			}
+			if d != Allow && why == "" {
+				t.Fatal("a refusal without a reason")
+			}
+		})
+	}
+}
+
+func TestLoadIdentities(t *testing.T) {
+	write := func(s string) string {
+		p := filepath.Join(t.TempDir(), "iam.json")
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ids, err := LoadIdentities(write(`{"identities":[
+		{"accessKeyId":"AKIAALICE","secretAccessKey":"a","arn":"arn:aws:iam::000000000000:user/alice",
+		 "policies":[{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunctionUrl","Resource":"*"}]}]},
+		{"accessKeyId":"ASIABOB","secretAccessKey":"b","sessionToken":"t","arn":"arn:aws:sts::111111111111:assumed-role/deployer/ci"}]}`), "000000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := ids.Lookup("AKIAALICE"), ids.Lookup("ASIABOB")
+	if ids.Len() != 3 || ids.Lookup("test") == nil || alice == nil || bob == nil {
+		t.Fatalf("identities: %d", ids.Len())
+	}
+	if alice.Account != "000000000000" || !strings.HasPrefix(alice.UserID, "AIDA") || len(alice.UserID) != 21 || len(alice.Policies) != 1 {
+		t.Errorf("alice %+v", alice)
+	}
+	if bob.Account != "111111111111" || !strings.HasPrefix(bob.UserID, "AROA") || !strings.HasSuffix(bob.UserID, ":ci") || bob.SessionToken != "t" {
+		t.Errorf("bob %+v", bob)
+	}
+	for name, doc := range map[string]string{
+		"not JSON":       `{`,
+		"unknown member": `{"identities":[{"accessKeyId":"A","secretAccessKey":"s","arn":"arn:aws:iam::000000000000:user/a","colour":"red"}]}`,
+		"no secret":      `{"identities":[{"accessKeyId":"A","arn":"arn:aws:iam::000000000000:user/a"}]}`,
+		"root's key":     `{"identities":[{"accessKeyId":"test","secretAccessKey":"s","arn":"arn:aws:iam::000000000000:user/a"}]}`,
+		"bad arn":        `{"identities":[{"accessKeyId":"A","secretAccessKey":"s","arn":"arn:aws:s3:::bucket"}]}`,
+		"principal":      `{"identities":[{"accessKeyId":"A","secretAccessKey":"s","arn":"arn:aws:iam::000000000000:user/a","policies":[{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}]}]}`,
+		"bad policy":     `{"identities":[{"accessKeyId":"A","secretAccessKey":"s","arn":"arn:aws:iam::000000000000:user/a","policies":[{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}]}]}`,
+	} {
+		if _, err := LoadIdentities(write(doc), "000000000000"); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := LoadIdentities(filepath.Join(t.TempDir(), "missing.json"), "000000000000"); err == nil {
+		t.Error("a missing file was accepted")
+	}
+}
