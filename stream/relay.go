@@ -80,6 +80,30 @@ type Shaper struct {
 	tokens float64
 	last   time.Time
 	start  bool
+	// clock and sleep are the shaper's time; nil means the real one.
+	clock func() time.Time
+	sleep func(context.Context, time.Duration) error
+}
+
+func (s *Shaper) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+func (s *Shaper) wait(ctx context.Context, d time.Duration) error {
+	if s.sleep != nil {
+		return s.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewAWSShaper shapes w the way AWS shapes a streamed response.
@@ -94,11 +118,11 @@ func (s *Shaper) Write(p []byte) (int, error) {
 		ctx = context.Background()
 	}
 	if !s.start {
-		s.start, s.tokens, s.last = true, float64(s.Burst), time.Now()
+		s.start, s.tokens, s.last = true, float64(s.Burst), s.now()
 	}
 	written := 0
 	for len(p) > 0 {
-		now := time.Now()
+		now := s.now()
 		s.tokens = min(float64(s.Burst), s.tokens+now.Sub(s.last).Seconds()*float64(s.Rate))
 		s.last = now
 		// Wait for a quantum's worth, not a byte's: a stream over its
@@ -106,12 +130,8 @@ func (s *Shaper) Write(p []byte) (int, error) {
 		need := float64(min(len(p), shaperQuantum, int(s.Burst)))
 		if s.tokens < need {
 			wait := time.Duration((need - s.tokens) / float64(s.Rate) * float64(time.Second))
-			t := time.NewTimer(max(wait, time.Millisecond))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return written, ctx.Err()
+			if err := s.wait(ctx, max(wait, time.Millisecond)); err != nil {
+				return written, err
 			}
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
@@ -258,11 +259,15 @@ func TestShaper(t *testing.T) {
 		}
 	})
 	t.Run("waiting, it writes in quanta", func(t *testing.T) {
-		// A fast rate, so the waits are short; what is checked is the
-		// size of the writes, not the time.
+		// A fake clock that sleeps exactly as asked, at 1 MB/s: a shaper
+		// writing whatever tokens it has would write 1 000 bytes a
+		// millisecond.
 		var sizes []int
+		clock := time.Unix(0, 0)
 		s := &Shaper{W: writerFunc(func(p []byte) (int, error) { sizes = append(sizes, len(p)); return len(p), nil }),
-			Burst: 1 << 20, Rate: 1 << 30}
+			Burst: 1 << 20, Rate: 1_000_000,
+			clock: func() time.Time { return clock },
+			sleep: func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }}
 		if n, err := s.Write(make([]byte, 1<<20+3*shaperQuantum)); err != nil || n != 1<<20+3*shaperQuantum {
 			t.Fatalf("n=%d err=%v", n, err)
 		}
@@ -272,6 +277,10 @@ func TestShaper(t *testing.T) {
 			if sizes[i] < shaperQuantum {
 				t.Fatalf("write %d after the burst was %d bytes (all: %v)", i, sizes[i], sizes)
 			}
+		}
+		// And it took the time the rate gives 3 quanta.
+		if got, want := clock.Sub(time.Unix(0, 0)), time.Duration(3*shaperQuantum)*time.Second/1_000_000; got < want-time.Millisecond || got > want+2*time.Millisecond {
+			t.Fatalf("took %v of fake time, want about %v", got, want)
 		}
 	})
 	t.Run("past the burst it waits for tokens", func(t *testing.T) {
