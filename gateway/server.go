@@ -73,6 +73,7 @@ type Server struct {
 	streamShaping  bool
 	verifier       *authz.Verifier
 	verifyAPI      bool
+	cors           corsCache
 }
 
 // New builds a Server.

@@ -121,6 +121,13 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", `{"Message":null}`)
 		return
 	}
+	if c := s.corsFor(t); c != nil {
+		if isPreflight(r) {
+			c.servePreflight(w, r, log)
+			return
+		}
+		c.addHeaders(w, r)
+	}
 	// The event, not the body, has the limit; a larger body cannot fit.
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxURLEvent+1))
 	if err != nil {

@@ -196,11 +196,12 @@ func scalar(raw json.RawMessage) (string, error) {
 	return "", fmt.Errorf("not a string")
 }
 
-// write sends the response.
+// write sends the response. The function's headers are added to those
+// already set (CORS), not put in their place, as Lambda does.
 func (u *urlResponse) write(w http.ResponseWriter) {
 	h := w.Header()
 	for k, vs := range u.Header {
-		h[k] = vs
+		h[k] = append(h[k], vs...)
 	}
 	for _, c := range u.Cookies {
 		h.Add("Set-Cookie", c)

@@ -92,7 +92,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 	}
 	h := w.Header()
 	for k, v := range header {
-		h[k] = v
+		h[k] = append(h[k], v...) // added to the CORS headers, as Lambda does
 	}
 	for _, c := range cookies {
 		h.Add("Set-Cookie", c)
