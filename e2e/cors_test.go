@@ -102,4 +102,3 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("no Cors config: %d %v %s", status, hh, body2)
 	}
 }
-
