@@ -24,6 +24,8 @@ type awsError struct {
 	MessageKey string
 	// UserType adds "Type":"User", which AWS sends with most client errors.
 	UserType bool
+	// Reason, when set, is the body's Reason member (TooManyRequestsException).
+	Reason string
 	// Err is an internal cause: logged, never shown.
 	Err error
 }
@@ -58,6 +60,7 @@ var errorShapes = map[string]struct {
 	urlconfig.ErrService:              {http.StatusInternalServerError, "Message"},
 	urlconfig.ErrAccessDenied:         {http.StatusForbidden, "Message"},
 	errNotImplemented:                 {http.StatusNotImplemented, "message"},
+	errTooManyRequests:                {http.StatusTooManyRequests, "message"},
 	errUnknownOperation:               {http.StatusNotFound, "message"},
 }
 
@@ -65,6 +68,7 @@ var errorShapes = map[string]struct {
 const (
 	errNotImplemented   = "NotImplementedException"
 	errUnknownOperation = "UnknownOperationException"
+	errTooManyRequests  = "TooManyRequestsException"
 )
 
 func newError(typ, msg string) *awsError {
@@ -109,6 +113,12 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 	var body bytes.Buffer
 	body.WriteByte('{')
+	if ae.Reason != "" {
+		reason, _ := json.Marshal(ae.Reason)
+		body.WriteString(`"Reason":`)
+		body.Write(reason)
+		body.WriteByte(',')
+	}
 	if ae.UserType {
 		body.WriteString(`"Type":"User",`)
 	}

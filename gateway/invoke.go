@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,7 +61,7 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
 	if req.invocationType == "Event" {
 		// Queued: run it after answering, detached from the caller.
 		go func() {
-			res, err := s.invoker.Invoke(context.Background(), inv)
+			res, err := s.invokeLimited(context.Background(), ver, inv)
 			if err != nil {
 				s.log.Error("asynchronous invocation failed", "function", ver.FunctionName, "request_id", inv.RequestID, "err", err)
 				return
@@ -75,7 +76,11 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 
-	res, err := s.invoker.Invoke(r.Context(), inv)
+	res, err := s.invokeLimited(r.Context(), ver, inv)
+	var te *runtimeapi.ThrottleError
+	if errors.As(err, &te) {
+		return throttled(te)
+	}
 	if err != nil {
 		return fmt.Errorf("invoke %s: %w", ver.FunctionName, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/stream"
 )
 
@@ -29,7 +30,12 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 	}
 	inv := req.invocation(s, r)
 	inv.Streaming = true
-	res, err := s.invoker.Invoke(r.Context(), inv)
+	res, err := s.invokeLimited(r.Context(), req.ver, inv)
+	var te *runtimeapi.ThrottleError
+	if errors.As(err, &te) {
+		writeError(w, log, throttled(te))
+		return
+	}
 	if err != nil {
 		writeError(w, log, fmt.Errorf("invoke %s: %w", req.ver.FunctionName, err))
 		return

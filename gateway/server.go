@@ -74,6 +74,7 @@ type Server struct {
 	verifier       *authz.Verifier
 	verifyAPI      bool
 	cors           corsCache
+	rates          rateLimits
 }
 
 // New builds a Server.

@@ -191,7 +191,12 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		TraceID:    traceID(ev.TraceID),
 		Streaming:  t.InvokeMode == "RESPONSE_STREAM",
 	}
-	res, err := s.invoker.Invoke(r.Context(), inv)
+	res, err := s.invokeLimited(r.Context(), t.Version, inv)
+	var te *runtimeapi.ThrottleError
+	if errors.As(err, &te) {
+		writeURLThrottled(w)
+		return
+	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			log.Error("invoking a URL's function failed", "function", t.FunctionName, "err", err)

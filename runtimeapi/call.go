@@ -35,6 +35,9 @@ type call struct {
 	startOnce   sync.Once
 	done        chan struct{} // closed when the invocation is over
 	doneOnce    sync.Once
+	// onDone runs when the invocation is over: it gives back its
+	// execution.
+	onDone func()
 	err         *FunctionError
 	// responded is set when the runtime has sent its whole response or
 	// error, so the next /next is a legal transition.
@@ -80,6 +83,11 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 		c.startOnce.Do(func() { close(c.started) })
 		if closing != nil {
 			closing()
+		}
+		// The execution is given back before anyone learns the call is
+		// over, so that a caller's next request finds it free.
+		if c.onDone != nil {
+			c.onDone()
 		}
 		close(c.done)
 	})

@@ -52,6 +52,8 @@ type Manager struct {
 	outMu sync.Mutex
 	out   io.Writer
 
+	conc concurrency
+
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
 	closed bool
@@ -124,15 +126,23 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	// A throttled invocation starts nothing.
+	release, terr := m.conc.take(inv, m.maxEnvs)
+	if terr != nil {
+		return nil, terr
+	}
 	for attempt := 0; attempt < maxDeliveryAttempts; attempt++ {
 		e, fail, err := p.acquire(ctx, inv.Function)
 		if err != nil {
+			release()
 			return nil, err
 		}
 		if fail != nil {
+			release()
 			return m.failedInit(inv, e, fail), nil
 		}
 		c := newCall(inv)
+		c.onDone = release
 		if !e.assign(c) {
 			continue // the environment ended before its runtime took the event
 		}
@@ -142,6 +152,7 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 		}
 		return c.result(), nil
 	}
+	release()
 	c := newCall(inv)
 	c.finish(newFunctionError("Runtime.ExitError", fmt.Sprintf(
 		"RequestId: %s Error: %d execution environments in a row ended before their runtime took the event", inv.RequestID, maxDeliveryAttempts)), nil)

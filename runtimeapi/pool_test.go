@@ -57,7 +57,9 @@ func invokeOnce(t *testing.T, m *Manager, fn Function, payload string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := m.Invoke(ctx, &Invocation{Function: fn, RequestID: newRequestIDForTest(), Payload: []byte(payload)})
+	// A large unreserved share: these tests wait on the environment cap,
+	// not on the concurrency account.
+	res, err := m.Invoke(ctx, &Invocation{Function: fn, RequestID: newRequestIDForTest(), Payload: []byte(payload), Unreserved: 100})
 	if err != nil {
 		t.Errorf("Invoke: %v", err)
 		return ""
@@ -234,7 +236,7 @@ func TestWaitEndsWithTheContext(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := m.Invoke(ctx, &Invocation{Function: fn, RequestID: "late"}); err != context.DeadlineExceeded {
+	if _, err := m.Invoke(ctx, &Invocation{Function: fn, RequestID: "late", Unreserved: 100}); err != context.DeadlineExceeded {
 		t.Fatalf("Invoke with an ending context: %v", err)
 	}
 	if got := invokeOnce(t, m, fn, "after"); got != "f1:after" {

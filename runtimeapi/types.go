@@ -58,6 +58,12 @@ type Invocation struct {
 	// Streaming says the caller relays the response as it comes: the
 	// streaming size cap applies instead of the buffered 6 MB one.
 	Streaming bool
+	// Reserved is the function's reserved concurrency, nil for none: its
+	// executions in flight, all versions together, may not exceed it.
+	// Without one, the function shares Unreserved executions with every
+	// other function without one (zero: the Manager's MaxEnvironments).
+	Reserved   *int
+	Unreserved int
 }
 
 // FunctionError is how an invocation failed: the error type AWS reports and

@@ -181,3 +181,27 @@ func (s *Store) GetAccountSettings(ctx context.Context) (*AccountSettings, error
 	out.AccountLimit.UnreservedConcurrentExecutions = s.limit - reserved
 	return out, nil
 }
+
+// UnreservedConcurrency is the account's concurrency limit less every
+// function's reservation: the executions that functions without a
+// reservation share. It is read once per write to the store.
+func (s *Store) UnreservedConcurrency(ctx context.Context) (int, error) {
+	gen := s.gen.Load()
+	if v, ok := s.unreserved.get("", gen); ok {
+		return v, nil
+	}
+	reserved := 0
+	err := s.view(func(tx *bolt.Tx) error {
+		return s.eachFunction(tx, func(f *fnBucket) error {
+			if f.rec.ReservedConcurrency != nil {
+				reserved += *f.rec.ReservedConcurrency
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.unreserved.put("", gen, s.limit-reserved)
+	return s.limit - reserved, nil
+}

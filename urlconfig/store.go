@@ -67,6 +67,7 @@ type Store struct {
 	gen        atomic.Uint64
 	resolved   resolveCache[*Version]
 	urlTargets resolveCache[*URLTarget]
+	unreserved resolveCache[int]
 }
 
 var (
