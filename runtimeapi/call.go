@@ -38,7 +38,7 @@ type call struct {
 	// onDone runs when the invocation is over: it gives back its
 	// execution.
 	onDone func()
-	err         *FunctionError
+	err    *FunctionError
 	// responded is set when the runtime has sent its whole response or
 	// error, so the next /next is a legal transition.
 	responded atomic.Bool
