@@ -309,3 +309,36 @@ func TestLoadIdentities(t *testing.T) {
 		t.Error("a missing file was accepted")
 	}
 }
+
+// BenchmarkVerify measures a signature check against what a plain server
+// would at least do: compute the signature once with the same signer.
+//
+//	go test ./authz -run XXX -bench Verify
+func BenchmarkVerify(b *testing.B) {
+	v := &Verifier{Identities: testIdentities(), Now: func() time.Time { return signedAt }}
+	body := []byte(`{"order":42}`)
+	creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	req := httptest.NewRequest("POST", "http://abc.lambda-url.us-east-1.localhost:4580/orders?x=1", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hash, "lambda", "us-east-1", signedAt); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("furl-verify", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := v.Verify(context.Background(), req, body, "us-east-1", "lambda"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("plain-sign-once", func(b *testing.B) {
+		for b.Loop() {
+			r := req.Clone(context.Background())
+			s := sha256.Sum256(body)
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(s[:]), "lambda", "us-east-1", signedAt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
