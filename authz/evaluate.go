@@ -57,6 +57,9 @@ func (d Decision) String() string {
 type Result struct {
 	Decision  Decision
 	Statement string
+	// ByAccount is set on an Allow that only statements naming the
+	// caller's account gave: a grant to the account, not to the caller.
+	ByAccount bool
 }
 
 // Evaluate decides a request against one policy: an explicit Deny wins,
@@ -79,8 +82,9 @@ func Evaluate(p *Policy, req Request) Result {
 		if st.Effect == "Deny" {
 			return Result{Decision: ExplicitDeny, Statement: st.Sid}
 		}
-		if out.Decision == ImplicitDeny {
-			out = Result{Decision: Allow, Statement: st.Sid}
+		byAccount := st.Principal != nil && st.Principal.matchKind(req.Principal) == byAccount
+		if out.Decision == ImplicitDeny || out.ByAccount && !byAccount {
+			out = Result{Decision: Allow, Statement: st.Sid, ByAccount: byAccount}
 		}
 	}
 	return out
@@ -118,38 +122,58 @@ func hasKey(ctx map[string][]string, key string) bool {
 
 var accountID = regexp.MustCompile(`^\d{12}$`)
 
+// principalMatch is how a statement's principals include a caller.
+type principalMatch int
+
+const (
+	noMatch principalMatch = iota
+	// byAccount: the statement names the caller's account (its id or root
+	// ARN). IAM reads that as handing the decision to the account, whose
+	// identity policies must then allow the request too.
+	byAccount
+	// named: the statement names the caller (or everyone).
+	named
+)
+
 // match reports whether a statement's principals include the caller.
-// "*" and {"AWS":"*"} include everyone, anonymous callers too; an account
-// (or its root ARN) includes every identity of the account; a role ARN
-// includes its assumed-role sessions.
-func (p *Principals) match(c Principal) bool {
+func (p *Principals) match(c Principal) bool { return p.matchKind(c) != noMatch }
+
+// matchKind says how a statement's principals include the caller. "*" and
+// {"AWS":"*"} name everyone, anonymous callers too; an account (or its
+// root ARN) includes every identity of the account; a role ARN names its
+// assumed-role sessions.
+func (p *Principals) matchKind(c Principal) principalMatch {
 	if p.Any {
-		return true
+		return named
 	}
+	best := noMatch
 	for _, v := range p.Kinds["AWS"] {
 		switch {
 		case v == "*":
-			return true
+			return named
 		case c.Anonymous:
 			continue
 		case accountID.MatchString(v):
 			if c.Account == v {
-				return true
+				best = byAccount
 			}
 		case strings.HasPrefix(v, "arn:") && strings.HasSuffix(v, ":root"):
 			if parts := strings.Split(v, ":"); len(parts) == 6 && parts[4] == c.Account {
-				return true
+				if v == c.ARN {
+					return named // the root itself
+				}
+				best = byAccount
 			}
 		case v == c.ARN || sessionOfRole(v, c.ARN):
-			return true
+			return named
 		}
 	}
 	for _, v := range p.Kinds["Service"] {
 		if c.Service != "" && v == c.Service {
-			return true
+			return named
 		}
 	}
-	return false
+	return best
 }
 
 // sessionOfRole reports whether caller is an assumed-role session of the

@@ -180,8 +180,13 @@ func Authorize(id *Identity, resourceAccount string, resource *Policy, req Reque
 		return ExplicitDeny, fmt.Sprintf("statement %q of a policy of %s denies %s", onIdentity.Statement, id.ARN, req.Action)
 	}
 	if id.Account == resourceAccount {
-		if onResource.Decision == Allow || onIdentity.Decision == Allow {
+		// A resource policy that names the caller grants on its own; one
+		// that names only the account leaves it to the caller's policies.
+		if onResource.Decision == Allow && !onResource.ByAccount || onIdentity.Decision == Allow {
 			return Allow, ""
+		}
+		if onResource.Decision == Allow {
+			return ImplicitDeny, fmt.Sprintf("the resource policy grants %s to the account %s, not to %s itself, and no policy of %s allows it", req.Action, id.Account, id.ARN, id.ARN)
 		}
 		return ImplicitDeny, fmt.Sprintf("neither a policy of %s nor the resource policy allows %s", id.ARN, req.Action)
 	}

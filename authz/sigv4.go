@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +56,16 @@ type Authorization struct {
 	Signature     string
 }
 
+// AuthorizationError is a malformed Authorization header that lacks
+// members.
+type AuthorizationError struct {
+	Missing []string
+}
+
+func (e *AuthorizationError) Error() string {
+	return "the Authorization header has no " + strings.Join(e.Missing, ", ")
+}
+
 // ParseAuthorization reads "AWS4-HMAC-SHA256 Credential=AKID/20250810/
 // us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date,
 // Signature=<64 hex>".
@@ -80,7 +92,7 @@ func ParseAuthorization(h string) (*Authorization, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("the Authorization header has no %s", strings.Join(missing, ", "))
+		return nil, &AuthorizationError{Missing: missing}
 	}
 	if len(fields) != 3 {
 		return nil, fmt.Errorf("the Authorization header has members other than Credential, SignedHeaders and Signature")
@@ -116,11 +128,28 @@ type Verifier struct {
 // a request that signed one cannot be verified with it.
 var unsignable = map[string]bool{"authorization": true, "user-agent": true, "x-amzn-trace-id": true, "expect": true, "transfer-encoding": true}
 
-// Verify checks r's SigV4 signature (Authorization header form) for
-// service in region, body being the body received, and returns the
-// caller. The signature is recomputed with the AWS SDK's signer from the
-// request as it arrived and compared in constant time.
-func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, region, service string) (*Identity, *SigError) {
+// signedRequest is what Check learned of a request before its body.
+type signedRequest struct {
+	auth     *Authorization
+	id       *Identity
+	signedAt time.Time
+	signed   map[string]bool
+}
+
+// singular are the headers SigV4 reads one value of: a request with two
+// could show the function one value and the signature another.
+var singular = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"}
+
+// Check does every part of Verify that needs no body: the Authorization
+// header, the identity and its token, the date, the scope, the query.
+// Callers that must read a large body check first, so that an
+// unauthenticated request costs nothing.
+func (v *Verifier) Check(r *http.Request, region, service string) *SigError {
+	_, err := v.check(r, region, service)
+	return err
+}
+
+func (v *Verifier) check(r *http.Request, region, service string) (*signedRequest, *SigError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Has("X-Amz-Signature") {
@@ -128,16 +157,31 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, reg
 		}
 		return nil, &SigError{CodeMissingAuth, "Missing Authentication Token", "the request is not signed (no Authorization header)"}
 	}
+	bad := func(why string) *SigError { return &SigError{CodeInvalidSignature, msgBadSignature, why} }
+	for _, name := range singular {
+		if len(r.Header.Values(name)) > 1 {
+			return nil, bad("the request carries " + name + " more than once")
+		}
+	}
 	auth, err := ParseAuthorization(h)
 	if err != nil {
-		return nil, &SigError{CodeIncompleteSignature, "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + h, err.Error()}
+		msg := "Authorization header is malformed. Authorization=" + h
+		var ae *AuthorizationError
+		if errors.As(err, &ae) && len(ae.Missing) > 0 {
+			msg = ""
+			for _, m := range ae.Missing {
+				msg += "Authorization header requires '" + m + "' parameter. "
+			}
+			msg += "Authorization=" + h
+		}
+		return nil, &SigError{CodeIncompleteSignature, msg, err.Error()}
 	}
 	id := v.Identities.Lookup(auth.AccessKeyID)
 	if id == nil {
 		return nil, &SigError{CodeUnrecognizedClient, msgBadToken, fmt.Sprintf("access key %q is neither the root's (%s) nor one from --iam-config", auth.AccessKeyID, RootAccessKey)}
 	}
 	token := r.Header.Get("X-Amz-Security-Token")
-	if token != id.SessionToken {
+	if subtle.ConstantTimeCompare([]byte(token), []byte(id.SessionToken)) != 1 {
 		why := "the request's x-amz-security-token is not the session token of " + id.ARN
 		if id.SessionToken == "" {
 			why = "the request carries an x-amz-security-token but the credentials of " + id.ARN + " are not temporary"
@@ -146,7 +190,6 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, reg
 		}
 		return nil, &SigError{CodeUnrecognizedClient, msgBadToken, why}
 	}
-	bad := func(why string) *SigError { return &SigError{CodeInvalidSignature, msgBadSignature, why} }
 	rawDate := r.Header.Get("X-Amz-Date")
 	if rawDate == "" {
 		return nil, &SigError{CodeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + h, "the request has no x-amz-date header"}
@@ -188,6 +231,28 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, reg
 	if !signed["host"] {
 		return nil, bad("host is not among the signed headers")
 	}
+	if signed["content-length"] && r.ContentLength == 0 {
+		return nil, bad("the request signs content-length: 0, which the AWS SDK's signer, and so furl, cannot rebuild")
+	}
+	// The signer rebuilds the query from its parsed form, which would drop
+	// what does not parse: such a query could carry unsigned pairs.
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return nil, bad("the query string does not parse (" + err.Error() + "), so it cannot be checked against the signature")
+	}
+	return &signedRequest{auth: auth, id: id, signedAt: signedAt, signed: signed}, nil
+}
+
+// Verify checks r's SigV4 signature (Authorization header form) for
+// service in region, body being the body received, and returns the
+// caller. The signature is recomputed with the AWS SDK's signer from the
+// request as it arrived and compared in constant time.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, region, service string) (*Identity, *SigError) {
+	sr, serr := v.check(r, region, service)
+	if serr != nil {
+		return nil, serr
+	}
+	auth, id, signed := sr.auth, sr.id, sr.signed
+	bad := func(why string) *SigError { return &SigError{CodeInvalidSignature, msgBadSignature, why} }
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	switch declared := r.Header.Get("X-Amz-Content-Sha256"); {
@@ -208,18 +273,15 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, reg
 		switch name {
 		case "host":
 		case "content-length":
-			re.ContentLength, _ = strconv.ParseInt(r.Header.Get("Content-Length"), 10, 64)
-			if re.ContentLength <= 0 {
-				re.ContentLength = r.ContentLength
-			}
+			re.ContentLength = r.ContentLength
 		default:
 			if values := r.Header.Values(name); len(values) > 0 {
-				re.Header[http.CanonicalHeaderKey(name)] = values
+				re.Header[http.CanonicalHeaderKey(name)] = slices.Clone(values)
 			}
 		}
 	}
 	creds := aws.Credentials{AccessKeyID: id.AccessKeyID, SecretAccessKey: id.SecretAccessKey, SessionToken: id.SessionToken}
-	err = v4.NewSigner().SignHTTP(ctx, creds, re, payloadHash, service, region, signedAt, func(o *v4.SignerOptions) {
+	err := v4.NewSigner().SignHTTP(ctx, creds, re, payloadHash, service, auth.Region, sr.signedAt, func(o *v4.SignerOptions) {
 		// A token sent but not signed stays out, as the client left it.
 		o.DisableSessionToken = !signed["x-amz-security-token"]
 	})

@@ -129,7 +129,37 @@ func TestVerify(t *testing.T) {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20250810/us-east-1/lambda/aws4_request")
 			r.Header.Set("X-Amz-Date", "20250810T141629Z")
 			return r
-		}, wantCode: CodeIncompleteSignature},
+		}, wantCode: CodeIncompleteSignature, reason: "has no SignedHeaders, Signature"},
+		{name: "a pair added to the query", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.URL.RawQuery += "&role=admin"
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "the signature does not match"},
+		{name: "an unparsable pair added to the query", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.URL.RawQuery += "&role=admin%zz"
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "does not parse"},
+		{name: "a semicolon pair added to the query", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.URL.RawQuery += "&role;x=admin"
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "does not parse"},
+		{name: "a second x-amz-date", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.Header.Add("X-Amz-Date", "20990101T000000Z")
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "more than once"},
+		{name: "a second token", req: func() *http.Request {
+			r := signed(t, "POST", url, body, session, "us-east-1", signedAt, nil)
+			r.Header.Add("X-Amz-Security-Token", "other")
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "more than once"},
+		{name: "a value added to a signed header", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.Header.Add("Content-Type", "text/html")
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "the signature does not match"},
 		{name: "presigned", req: func() *http.Request { return httptest.NewRequest("GET", url+"&X-Amz-Signature=abc", nil) },
 			wantCode: CodeMissingAuth, reason: "presigned"},
 	}
@@ -245,7 +275,10 @@ func TestAuthorize(t *testing.T) {
 		{"same account: nothing allows", alice, nil, ImplicitDeny},
 		{"same account: identity policy", aliceWithPolicy, nil, Allow},
 		{"same account: resource policy", alice, allowURL(alice.ARN), Allow},
-		{"same account: resource policy for the account", alice, allowURL("000000000000"), Allow},
+		{"same account: resource policy naming the caller's account leaves it to the caller's policies", alice, allowURL("000000000000"), ImplicitDeny},
+		{"same account: the same, with the caller's own grant", aliceWithPolicy, allowURL("000000000000"), Allow},
+		{"same account: resource policy naming the account's root, for a user", alice, allowURL("arn:aws:iam::000000000000:root"), ImplicitDeny},
+		{"same account: resource policy for everyone", alice, allowURL("*"), Allow},
 		{"same account: root", root, nil, Allow},
 		{"same account: explicit deny wins", aliceDenied, allowURL(alice.ARN), ExplicitDeny},
 		{"cross account: resource policy only", bob, allowURL(bob.ARN), ImplicitDeny},

@@ -61,7 +61,7 @@ func TestCORS(t *testing.T) {
 	}
 
 	status, hh, body2 := curl(t, "-H", "Origin: https://app.example", u)
-	if status != 200 || string(body2) != "GET" || hh.Get("Access-Control-Allow-Origin") != "https://app.example" || hh.Get("Access-Control-Expose-Headers") != "X-Method" ||
+	if status != 200 || string(body2) != "GET" || hh.Get("Access-Control-Allow-Origin") != "https://app.example" || hh.Get("Access-Control-Expose-Headers") != "x-method" ||
 		hh.Get("Access-Control-Allow-Credentials") != "true" || hh.Get("Vary") != "Origin" || hh.Get("Access-Control-Allow-Methods") != "" {
 		t.Fatalf("actual request: %d %v %s", status, hh, body2)
 	}
@@ -90,10 +90,14 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("after the update: %d %v", status, h)
 	}
 
-	// Without a Cors config, nothing is added and a preflight is the
-	// function's to answer.
+	// Without a Cors config (an empty one removes it, as Terraform does),
+	// nothing is added and a preflight is the function's to answer.
 	if _, err := c.UpdateFunctionUrlConfig(ctx(t), &lambda.UpdateFunctionUrlConfigInput{FunctionName: aws.String("api"), Cors: &types.Cors{}}); err != nil {
 		t.Fatal(err)
+	}
+	status, hh, body2 = curl(t, "-X", "OPTIONS", "-H", "Origin: https://app.example", "-H", "Access-Control-Request-Method: GET", u)
+	if status != 200 || string(body2) != "OPTIONS" || hh.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("Cors removed: %d %v %s", status, hh, body2)
 	}
 	createURLFunction(t, c, "plain", 5)
 	plain := publicURL(t, c, "plain", nil) + "method"

@@ -126,6 +126,8 @@ func TestIAMURLWithSDKSigner(t *testing.T) {
 			edit: func(r *http.Request) {
 				r.Body, r.ContentLength = io.NopCloser(strings.NewReader(`{"order":99}`)), 12
 			}},
+		{name: "a pair added to the query", errorType: "InvalidSignatureException", message: "The request signature we calculated does not match", why: "the signature does not match",
+			edit: func(r *http.Request) { r.URL.RawQuery += "&role=admin" }},
 		{name: "stale date", errorType: "InvalidSignatureException", message: "Signature expired: ", why: "more than 15 minutes before",
 			at: now.Add(-20 * time.Minute)},
 		{name: "wrong region", errorType: "InvalidSignatureException", message: "Credential should be scoped to a valid region.", why: "the request was signed for region",
@@ -158,6 +160,15 @@ func TestIAMURLWithSDKSigner(t *testing.T) {
 			f.logs.waitFor(t, tc.why, 5*time.Second)
 		})
 	}
+	t.Run("path form", func(t *testing.T) {
+		// A client that cannot set the URL's host signs the path form,
+		// host 127.0.0.1:<port> included.
+		id := u[len("http://"):strings.Index(u, ".")]
+		status, _, raw := sigv4Do(t, "POST", f.url("/lambda-url/"+id+"/echo?q=1"), body, root, "us-east-1", now, nil)
+		if status != 200 || !strings.Contains(string(raw), `"accessKey":"test"`) {
+			t.Fatalf("%d %s", status, raw)
+		}
+	})
 	t.Run("same account, identity policy", func(t *testing.T) {
 		if status, _, raw := sigv4Do(t, "POST", u, body, aws.Credentials{AccessKeyID: "AKIACAROL", SecretAccessKey: "carol-secret"}, "us-east-1", now, nil); status != 200 {
 			t.Fatalf("%d %s", status, raw)

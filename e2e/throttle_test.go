@@ -100,12 +100,39 @@ func TestThrottleReservedOne(t *testing.T) {
 	if r := throttleReason(t, err); r != "ReservedFunctionConcurrentInvocationLimitExceeded" {
 		t.Fatalf("reason %s", r)
 	}
+	// An asynchronous invocation is accepted, throttled, and tried again
+	// until the function is free, as AWS retries queued events.
+	touched := filepath.Join(t.TempDir(), "event-ran")
+	if out, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("single"), InvocationType: types.InvocationTypeEvent,
+		Payload: []byte(fmt.Sprintf(`{"action":"touch","file":%q}`, touched))}); err != nil || out.StatusCode != 202 {
+		t.Fatalf("Event: %v", err)
+	}
+	f.logs.waitFor(t, "asynchronous invocation throttled; trying again", 10*time.Second)
+	if _, err := os.Stat(touched); err == nil {
+		t.Fatal("the event ran while the function was at its reservation")
+	}
 	os.WriteFile(filepath.Join(barrier, "release"), nil, 0o644)
 	if err := <-first; err != nil {
 		t.Fatalf("the first invocation: %v", err)
 	}
-	if _, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("single"), Payload: []byte(`{"action":"echo"}`)}); err != nil {
-		t.Fatalf("once the first ended: %v", err)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(touched); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the throttled event never ran")
+		}
+	}
+	// The event may still be ending: its execution is free once it has.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("single"), Payload: []byte(`{"action":"echo"}`)})
+		if err == nil {
+			break
+		}
+		throttleReason(t, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("still throttled once the first invocation and the event ended: %v", err)
+		}
 	}
 
 	// The same through a streaming URL, its first request held open.

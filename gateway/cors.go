@@ -13,14 +13,16 @@ import (
 	"github.com/furl-dev/furl/urlconfig"
 )
 
-// urlCORS applies one function URL's Cors config. Two rs/cors handlers
-// share it: one answers preflights, checking origin, method and headers;
-// the other adds headers to actual requests, where Lambda checks only the
-// origin.
+// urlCORS applies one function URL's Cors config. rs/cors answers
+// preflights, checking origin, method and headers; actual requests, for
+// which Lambda checks only the origin, get their headers here.
 type urlCORS struct {
-	key       string // the config it was built from, as JSON
-	preflight *cors.Cors
-	actual    *cors.Cors
+	cfg         *urlconfig.Cors // the config it was built from
+	key         string          // and as JSON
+	preflight   *cors.Cors
+	allowed     func(origin string) bool
+	expose      string
+	credentials bool
 }
 
 // corsCache holds the handlers of URLs by url-id, rebuilt when a URL's
@@ -33,19 +35,25 @@ type corsCache struct {
 // anyMethod stands for a "*" in AllowMethods, which rs/cors does not read.
 var anyMethod = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 
-// corsFor returns the handlers of a URL's Cors config, nil without one.
+// corsFor returns the handlers of a URL's Cors config, nil without one (an
+// empty Cors is none: it is how tools remove a config).
 func (s *Server) corsFor(t *urlconfig.URLTarget) *urlCORS {
-	if t.Cors == nil {
+	cfg := t.Cors
+	if cfg == nil || len(cfg.AllowOrigins)+len(cfg.AllowMethods)+len(cfg.AllowHeaders)+len(cfg.ExposeHeaders) == 0 && cfg.AllowCredentials == nil && cfg.MaxAge == nil {
 		return nil
 	}
-	raw, _ := json.Marshal(t.Cors)
-	key := string(raw)
 	s.cors.mu.Lock()
 	defer s.cors.mu.Unlock()
-	if c := s.cors.byID[t.URLID]; c != nil && c.key == key {
-		return c
+	c := s.cors.byID[t.URLID]
+	if c != nil && c.cfg == cfg {
+		return c // resolved targets are shared until the next write
 	}
-	c := newURLCORS(t.Cors, key)
+	raw, _ := json.Marshal(cfg)
+	if c == nil || c.key != string(raw) {
+		c = newURLCORS(cfg, string(raw))
+	} else {
+		c.cfg = cfg
+	}
 	if s.cors.byID == nil {
 		s.cors.byID = map[string]*urlCORS{}
 	}
@@ -67,12 +75,12 @@ func newURLCORS(cfg *urlconfig.Cors, key string) *urlCORS {
 	if slices.Contains(methods, "*") {
 		methods = anyMethod
 	}
+	credentials := cfg.AllowCredentials != nil && *cfg.AllowCredentials
 	opts := cors.Options{
 		AllowOriginFunc:      allowed,
 		AllowedMethods:       methods,
 		AllowedHeaders:       cfg.AllowHeaders,
-		ExposedHeaders:       cfg.ExposeHeaders,
-		AllowCredentials:     cfg.AllowCredentials != nil && *cfg.AllowCredentials,
+		AllowCredentials:     credentials,
 		OptionsSuccessStatus: http.StatusOK,
 	}
 	if cfg.MaxAge != nil {
@@ -82,9 +90,8 @@ func newURLCORS(cfg *urlconfig.Cors, key string) *urlCORS {
 		// rs/cors would allow a default set; Lambda allows none.
 		opts.AllowedHeaders = []string{""}
 	}
-	preflight := cors.New(opts)
-	opts.AllowedMethods = anyMethod
-	return &urlCORS{key: key, preflight: preflight, actual: cors.New(opts)}
+	return &urlCORS{cfg: cfg, key: key, preflight: cors.New(opts), allowed: allowed,
+		expose: strings.Join(cfg.ExposeHeaders, ", "), credentials: credentials}
 }
 
 // isPreflight is a CORS preflight as Lambda sees it: OPTIONS with an
@@ -105,11 +112,23 @@ func (c *urlCORS) servePreflight(w http.ResponseWriter, r *http.Request, log *sl
 }
 
 // addHeaders adds the CORS headers of an actual request with an allowed
-// Origin; the function's own headers are added to them later, not
-// replacing them, as on Lambda.
+// Origin, whatever its method; the function's own headers are added to
+// them later, not replacing them, as on Lambda.
 func (c *urlCORS) addHeaders(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Origin") == "" {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
 		return
 	}
-	c.actual.ServeHTTP(w, r, func(http.ResponseWriter, *http.Request) {})
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if !c.allowed(origin) {
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	if c.expose != "" {
+		h.Set("Access-Control-Expose-Headers", c.expose)
+	}
+	if c.credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
 }

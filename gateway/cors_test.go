@@ -93,9 +93,9 @@ func TestCORSActualRequest(t *testing.T) {
 		name, method, origin, want string
 	}{
 		{"allowed origin", "GET", "https://app.example",
-			"Access-Control-Allow-Credentials: true\nAccess-Control-Allow-Origin: https://app.example\nAccess-Control-Expose-Headers: X-Request-Id, X-Total\nVary: Origin"},
-		{"any method: only the origin is checked", "DELETE", "https://app.example",
-			"Access-Control-Allow-Credentials: true\nAccess-Control-Allow-Origin: https://app.example\nAccess-Control-Expose-Headers: X-Request-Id, X-Total\nVary: Origin"},
+			"Access-Control-Allow-Credentials: true\nAccess-Control-Allow-Origin: https://app.example\nAccess-Control-Expose-Headers: x-request-id, x-total\nVary: Origin"},
+		{"any method, custom ones too: only the origin is checked", "PROPFIND", "https://app.example",
+			"Access-Control-Allow-Credentials: true\nAccess-Control-Allow-Origin: https://app.example\nAccess-Control-Expose-Headers: x-request-id, x-total\nVary: Origin"},
 		{"foreign origin", "GET", "https://evil.example", "Vary: Origin"},
 		{"no origin", "GET", "", ""},
 	} {
@@ -143,6 +143,16 @@ func TestCORSCacheFollowsConfig(t *testing.T) {
 	}
 	if s.corsFor(&urlconfig.URLTarget{URLID: "u1"}) != nil {
 		t.Fatal("a URL without Cors got handlers")
+	}
+	if s.corsFor(&urlconfig.URLTarget{URLID: "u1", Cors: &urlconfig.Cors{}}) != nil {
+		t.Fatal("an empty Cors, which removes a config, got handlers")
+	}
+	// The same config in a new target (after an unrelated write) keeps
+	// its handlers.
+	t3 := &urlconfig.URLTarget{URLID: "u1", Cors: corsConfig([]string{"https://b.example"}, nil, nil, nil, false, 0)}
+	c3 := s.corsFor(t3)
+	if c4 := s.corsFor(&urlconfig.URLTarget{URLID: "u1", Cors: corsConfig([]string{"https://b.example"}, nil, nil, nil, false, 0)}); c4 != c3 {
+		t.Fatal("an equal config was rebuilt")
 	}
 }
 

@@ -60,18 +60,7 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
 	inv, ver, logType := req.invocation(s, r), req.ver, req.logType
 	if req.invocationType == "Event" {
 		// Queued: run it after answering, detached from the caller.
-		go func() {
-			res, err := s.invokeLimited(context.Background(), ver, inv)
-			if err != nil {
-				s.log.Error("asynchronous invocation failed", "function", ver.FunctionName, "request_id", inv.RequestID, "err", err)
-				return
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if fe := res.Wait(); fe != nil {
-				s.log.Info("asynchronous invocation ended in a function error", "function", ver.FunctionName, "request_id", inv.RequestID, "error_type", fe.Type)
-			}
-		}()
+		go s.runEvent(ver, inv)
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
@@ -179,6 +168,40 @@ func (req *invokeRequest) invocation(s *Server, r *http.Request) *runtimeapi.Inv
 		Payload:       req.payload,
 		ClientContext: req.clientContext,
 		TraceID:       traceID(r.Header.Get("X-Amzn-Trace-Id")),
+	}
+}
+
+// Retries of a throttled asynchronous invocation: AWS keeps such events
+// queued and tries again for up to six hours, backing off.
+const (
+	eventRetryFirst = time.Second
+	eventRetryMax   = time.Minute
+	eventRetryFor   = 6 * time.Hour
+)
+
+// runEvent runs an asynchronous invocation, retrying it while it is
+// throttled. Its result is logged, as nobody waits for it.
+func (s *Server) runEvent(ver *urlconfig.Version, inv *runtimeapi.Invocation) {
+	log := s.log.With("function", ver.FunctionName, "request_id", inv.RequestID)
+	giveUp := time.Now().Add(eventRetryFor)
+	for wait := eventRetryFirst; ; wait = min(2*wait, eventRetryMax) {
+		res, err := s.invokeWithin(context.Background(), ver, inv, false)
+		var te *runtimeapi.ThrottleError
+		if errors.As(err, &te) && time.Now().Before(giveUp) {
+			log.Info("asynchronous invocation throttled; trying again", "reason", te.Reason, "in", wait)
+			time.Sleep(wait)
+			continue
+		}
+		if err != nil {
+			log.Error("asynchronous invocation failed", "err", err)
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if fe := res.Wait(); fe != nil {
+			log.Info("asynchronous invocation ended in a function error", "error_type", fe.Type)
+		}
+		return
 	}
 }
 

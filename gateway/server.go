@@ -167,6 +167,13 @@ const maxSignedAPIBody = 128 << 20
 // the operation. A refusal is answered and logged.
 func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 	log := loggerFrom(r.Context())
+	region := s.store.Account().Region
+	// Who signed is known before the body: an unknown caller costs no read.
+	if serr := s.verifier.Check(r, region, "lambda"); serr != nil {
+		log.Warn("Lambda API request refused: its signature is not accepted", "method", r.Method, "path", r.URL.Path, "error_type", serr.Code, "why", serr.Reason)
+		writeSigError(w, serr, false)
+		return false
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedAPIBody+1))
 	if err != nil {
 		writeError(w, log, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error()))
@@ -177,7 +184,7 @@ func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if _, serr := s.verifier.Verify(r.Context(), r, body, s.store.Account().Region, "lambda"); serr != nil {
+	if _, serr := s.verifier.Verify(r.Context(), r, body, region, "lambda"); serr != nil {
 		log.Warn("Lambda API request refused: its signature is not accepted", "method", r.Method, "path", r.URL.Path, "error_type", serr.Code, "why", serr.Reason)
 		writeSigError(w, serr, false)
 		return false

@@ -51,13 +51,24 @@ func (l *rateLimits) allow(name string, reserved *int) bool {
 // request rate of a reservation, then the concurrency account (in
 // runtimeapi). A throttle is a *runtimeapi.ThrottleError, logged with why.
 func (s *Server) invokeLimited(ctx context.Context, ver *urlconfig.Version, inv *runtimeapi.Invocation) (*runtimeapi.Result, error) {
+	return s.invokeWithin(ctx, ver, inv, true)
+}
+
+// invokeWithin is invokeLimited, with or without the request rate (which
+// asynchronous invocations, queued on AWS, do not draw on).
+func (s *Server) invokeWithin(ctx context.Context, ver *urlconfig.Version, inv *runtimeapi.Invocation, rated bool) (*runtimeapi.Result, error) {
 	inv.Reserved = ver.ReservedConcurrency
 	unreserved, err := s.store.UnreservedConcurrency(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// A limit lowered below the reservations leaves the others nothing
+	// (runtimeapi reads zero as "no share given").
 	inv.Unreserved = unreserved
-	if !s.rates.allow(ver.FunctionName, ver.ReservedConcurrency) {
+	if unreserved <= 0 {
+		inv.Unreserved = -1
+	}
+	if rated && !s.rates.allow(ver.FunctionName, ver.ReservedConcurrency) {
 		err = &runtimeapi.ThrottleError{Reason: runtimeapi.ReasonReservedRate,
 			Why: fmt.Sprintf("%s has a reserved concurrency of %d, which allows %d requests a second", ver.FunctionName, *ver.ReservedConcurrency, 10**ver.ReservedConcurrency)}
 	} else {

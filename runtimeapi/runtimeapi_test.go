@@ -236,7 +236,9 @@ func respondWith(t *testing.T, send func(rt *runtime) (*http.Response, string)) 
 		t.Fatalf("/next: %d", resp.StatusCode)
 	}
 	resp, body := send(rt)
-	return wait(t, out), resp, body
+	o := wait(t, out)
+	assertNoExecutions(t, m)
+	return o, resp, body
 }
 
 const reqPath = "/runtime/invocation/11111111-2222-3333-4444-555555555555"
@@ -337,6 +339,7 @@ func TestInitErrorReachesTheInvoker(t *testing.T) {
 	if o.fe == nil || o.fe.Type != "Runtime.ImportModuleError" || !strings.Contains(string(o.fe.Payload), "Cannot find module") {
 		t.Fatalf("invoker got %+v", o.fe)
 	}
+	assertNoExecutions(t, m)
 	if !strings.Contains(o.log, "INIT_REPORT Init Duration: ") || !strings.Contains(o.log, "Error Type: Runtime.ImportModuleError") {
 		t.Fatalf("log:\n%s", o.log)
 	}
@@ -354,6 +357,7 @@ func TestExitAndTimeout(t *testing.T) {
 			string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Runtime exited with error: exit status 2","errorType":"Runtime.ExitError"}` {
 			t.Fatalf("invoker got %+v", o.fe)
 		}
+		assertNoExecutions(t, m)
 	})
 	t.Run("timeout", func(t *testing.T) {
 		sb := newFakeSandbox()
@@ -373,7 +377,19 @@ func TestExitAndTimeout(t *testing.T) {
 		if !strings.Contains(o.log, "Status: timeout") {
 			t.Fatalf("log:\n%s", o.log)
 		}
+		assertNoExecutions(t, m)
 	})
+}
+
+// assertNoExecutions checks that every execution an invocation took from
+// the concurrency account was given back.
+func assertNoExecutions(t *testing.T, m *Manager) {
+	t.Helper()
+	m.conc.mu.Lock()
+	defer m.conc.mu.Unlock()
+	if len(m.conc.byFunction) != 0 || m.conc.unreserved != 0 {
+		t.Fatalf("executions still counted: %v, %d shared", m.conc.byFunction, m.conc.unreserved)
+	}
 }
 
 func TestReportLine(t *testing.T) {

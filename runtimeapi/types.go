@@ -61,7 +61,8 @@ type Invocation struct {
 	// Reserved is the function's reserved concurrency, nil for none: its
 	// executions in flight, all versions together, may not exceed it.
 	// Without one, the function shares Unreserved executions with every
-	// other function without one (zero: the Manager's MaxEnvironments).
+	// other function without one (zero: the Manager's MaxEnvironments;
+	// negative: none).
 	Reserved   *int
 	Unreserved int
 }
