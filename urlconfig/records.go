@@ -82,6 +82,27 @@ type resolved struct {
 	alias  *storedAlias
 }
 
+// routed resolves a qualifier to the configuration an invocation runs:
+// for an alias with weighted routing, the version picked this time, which
+// routed reports so that it is not cached.
+func (f *fnBucket) routed(qualifier string, missing func() error) (cfg *storedConfig, routed bool, err error) {
+	r, err := f.lookup(qualifier, missing)
+	if err != nil {
+		return nil, false, err
+	}
+	if r.alias == nil || len(r.alias.routing()) == 0 {
+		return r.config, false, nil
+	}
+	if picked := pickWeighted(r.alias.routing()); picked != "" {
+		r2, err := f.lookup(picked, missing)
+		if err != nil {
+			return nil, true, err
+		}
+		return r2.config, true, nil
+	}
+	return r.config, true, nil
+}
+
 // lookup resolves a qualifier ("" or $LATEST, a version number, or an
 // alias) to the version it names. missing builds the error for a qualifier
 // that names nothing.

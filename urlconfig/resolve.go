@@ -106,21 +106,11 @@ func (s *Store) resolveVersion(functionName string, qualifier *string) (_ *Versi
 			return notFoundWithQualifier(err, s.account.QualifiedARN(ref.Name, ref.Qualifier))
 		}
 		missing := func() error { return functionNotFound(s.account.QualifiedARN(ref.Name, ref.Qualifier)) }
-		r, err := f.lookup(ref.Qualifier, missing)
+		cfg, routed, err := f.routed(ref.Qualifier, missing)
 		if err != nil {
 			return err
 		}
-		cfg := r.config
-		if r.alias != nil && len(r.alias.routing()) > 0 {
-			cacheable = false
-			if picked := pickWeighted(r.alias.routing()); picked != "" {
-				r2, err := f.lookup(picked, missing)
-				if err != nil {
-					return err
-				}
-				cfg = r2.config
-			}
-		}
+		cacheable = !routed
 		out = &Version{
 			Config:       cfg.FunctionConfiguration,
 			FunctionName: ref.Name,
@@ -238,22 +228,11 @@ func (s *Store) ResolveURL(ctx context.Context, urlID string) (*URLTarget, error
 		if !ok {
 			return resourceNotFound()
 		}
-		missing := func() error { return resourceNotFound() }
-		r, err := f.lookup(t.Qualifier, missing)
+		cfg, routed, err := f.routed(t.Qualifier, func() error { return resourceNotFound() })
 		if err != nil {
 			return err
 		}
-		cfg := r.config
-		if r.alias != nil && len(r.alias.routing()) > 0 {
-			cacheable = false
-			if picked := pickWeighted(r.alias.routing()); picked != "" {
-				r2, err := f.lookup(picked, missing)
-				if err != nil {
-					return err
-				}
-				cfg = r2.config
-			}
-		}
+		cacheable = !routed
 		out = &URLTarget{
 			URLID: urlID, FunctionName: t.FunctionName, Qualifier: t.Qualifier,
 			AuthType: u.AuthType, InvokeMode: u.InvokeMode, Cors: u.Cors,
