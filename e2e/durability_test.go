@@ -181,6 +181,9 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if _, err := pw.Write(body[:half]); err != nil {
 		t.Fatal(err)
 	}
+	// Signal only once furl has the request: one still in the listen
+	// queue would be refused, rightly, by a server shutting down.
+	f.logs.waitFor(t, `method=PUT path=/2015-03-31/functions/slow/code`, 10*time.Second) // the "request started" line
 	if err := f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	r = r.WithContext(ctx)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		// With its end logged below, this says which requests were under
+		// way when something happened (a shutdown, a crash).
+		loggerFrom(ctx).Debug("request started", "method", r.Method, "path", r.URL.Path)
+	}
 	if id, rawPath, ok := s.urlFor(r); ok && s.invoker != nil {
 		s.serveURL(rec, r, id, rawPath)
 		return
