@@ -44,7 +44,7 @@ func startIAMFurl(t *testing.T, extra ...string) *furl {
 	return startFurl(t, t.TempDir(), "127.0.0.1:0", append([]string{"--iam-config", path}, extra...)...)
 }
 
-// sigv4Get sends a request signed by the AWS SDK for Go's signer, with
+// sigv4Do sends a request signed by the AWS SDK for Go's signer, with
 // edit applied after signing, and returns the status, headers and body.
 func sigv4Do(t *testing.T, method, u string, body []byte, creds aws.Credentials, region string, at time.Time, edit func(*http.Request)) (int, http.Header, []byte) {
 	t.Helper()

@@ -45,13 +45,12 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 			return
 		}
 		if len(prelude.StatusCode) > 0 && string(prelude.StatusCode) != "null" {
-			if status, err = statusCode(prelude.StatusCode); err != nil {
-				log.Info("a streaming URL's function sent an unusable prelude", "err", err)
-				write502(w)
-				return
-			}
+			status, err = statusCode(prelude.StatusCode)
 		}
-		if header, err = resultHeaders(prelude.Headers, true); err != nil {
+		if err == nil {
+			header, err = resultHeaders(prelude.Headers, true)
+		}
+		if err != nil {
 			log.Info("a streaming URL's function sent an unusable prelude", "err", err)
 			write502(w)
 			return
@@ -75,11 +74,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 				return
 			}
 		}
-		ct := res.ContentType()
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		header.Set("Content-Type", ct)
+		header.Set("Content-Type", res.ContentType())
 	}
 	if header.Get("Content-Type") == "" {
 		header.Set("Content-Type", "application/octet-stream")

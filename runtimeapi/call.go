@@ -28,7 +28,6 @@ type call struct {
 
 	mu          sync.Mutex
 	contentType string
-	streamed    bool
 	deliveredAt time.Time
 	timer       *time.Timer
 	started     chan struct{} // closed when the response begins, or at the end
@@ -49,9 +48,9 @@ func newCall(inv *Invocation) *call {
 }
 
 // begin marks the start of the response: its content type is known.
-func (c *call) begin(contentType string, streamed bool) {
+func (c *call) begin(contentType string) {
 	c.mu.Lock()
-	c.contentType, c.streamed = contentType, streamed
+	c.contentType = contentType
 	c.mu.Unlock()
 	c.startOnce.Do(func() { close(c.started) })
 }
@@ -100,7 +99,6 @@ func (c *call) result() *Result {
 	defer c.mu.Unlock()
 	return &Result{
 		ContentType:     c.contentType,
-		Streamed:        c.streamed,
 		ExecutedVersion: c.inv.Function.Version,
 		Body:            c.body,
 		call:            c,

@@ -223,7 +223,9 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusBadRequest, "InvalidFunctionResponseMode", "Invalid function response mode")
 		return
 	}
-	c.begin(r.Header.Get("Content-Type"), mode == "streaming")
+	// Whether the response streams is the invocation's choice, not the
+	// mode header's: aws-lambda-go never sends one.
+	c.begin(r.Header.Get("Content-Type"))
 	limit := c.maxResponse(e.m.streamCap)
 	total, relayed, err := relay(c.body, r.Body, limit)
 	switch {

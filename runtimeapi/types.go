@@ -98,8 +98,6 @@ func newFunctionError(typ, msg string) *FunctionError {
 type Result struct {
 	// ContentType is the runtime's Content-Type for its response.
 	ContentType string
-	// Streamed says the runtime declared a streaming response.
-	Streamed bool
 	// ExecutedVersion is the version that ran.
 	ExecutedVersion string
 	Body            io.ReadCloser
