@@ -29,11 +29,13 @@ type call struct {
 	mu          sync.Mutex
 	contentType string
 	deliveredAt time.Time
-	timer       *time.Timer
-	started     chan struct{} // closed when the response begins, or at the end
-	startOnce   sync.Once
-	done        chan struct{} // closed when the invocation is over
-	doneOnce    sync.Once
+	// timer ends the call at the function's timeout, and its environment
+	// if the runtime has not asked for its next event by then.
+	timer     *time.Timer
+	started   chan struct{} // closed when the response begins, or at the end
+	startOnce sync.Once
+	done      chan struct{} // closed when the invocation is over
+	doneOnce  sync.Once
 	// onDone runs when the invocation is over: it gives back its
 	// execution.
 	onDone func()
@@ -74,9 +76,6 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 		won = true
 		c.mu.Lock()
 		c.err = fe
-		if c.timer != nil {
-			c.timer.Stop()
-		}
 		c.mu.Unlock()
 		c.body.closeWriter()
 		c.startOnce.Do(func() { close(c.started) })
@@ -91,6 +90,17 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 		close(c.done)
 	})
 	return won
+}
+
+// disarm stops the call's timeout: its runtime has asked for its next
+// event, or its environment is gone. Until then the timeout applies even
+// to a call already answered, to a runtime that never comes back.
+func (c *call) disarm() {
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
 }
 
 // result is the invoker's view of the call.

@@ -9,70 +9,204 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // codeCache extracts each deployment package once, into a directory named
 // by its hash, and shares it between the versions and environments that
-// run the same code. It is a cache: furl empties it at start.
+// run the same code. Extracted code is read-only: files keep only their
+// executable bits, directories cannot be written. A directory goes when no
+// environment uses it and no version references its code any more; furl
+// empties the cache at start, so a crash leaves nothing behind for long.
 type codeCache struct {
 	dir string
-	mu  sync.Mutex
-	// busy serialises extractions of the same code.
-	busy map[string]*sync.Mutex
+	// referenced says whether some version still runs the code; nil means
+	// always.
+	referenced func(hash string) bool
+
+	mu      sync.Mutex
+	entries map[string]*codeEntry
 }
 
-func newCodeCache(dir string) (*codeCache, error) {
-	if err := os.RemoveAll(dir); err != nil {
+// codeEntry is one hash's extracted code. users counts the environments
+// that run it; mu serialises its extraction and removal.
+type codeEntry struct {
+	mu    sync.Mutex
+	users int // guarded by codeCache.mu
+}
+
+func newCodeCache(dir string, referenced func(string) bool) (*codeCache, error) {
+	if err := removeTree(dir); err != nil {
 		return nil, fmt.Errorf("clear code cache: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create code cache: %w", err)
 	}
-	return &codeCache{dir: dir, busy: map[string]*sync.Mutex{}}, nil
+	return &codeCache{dir: dir, referenced: referenced, entries: map[string]*codeEntry{}}, nil
 }
 
-// get returns the directory holding the extracted code, extracting it on
-// first use.
-func (c *codeCache) get(hash, zipPath string) (string, error) {
+// acquire returns the directory holding the extracted code, extracting it
+// on first use, for one environment; release gives it back.
+func (c *codeCache) acquire(hash, zipPath string) (dir string, release func(), err error) {
 	c.mu.Lock()
-	lock := c.busy[hash]
-	if lock == nil {
-		lock = &sync.Mutex{}
-		c.busy[hash] = lock
+	ent := c.entries[hash]
+	if ent == nil {
+		ent = &codeEntry{}
+		c.entries[hash] = ent
 	}
+	ent.users++
 	c.mu.Unlock()
-	lock.Lock()
-	defer lock.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { c.release(hash, ent) }) }
 
+	ent.mu.Lock()
+	defer ent.mu.Unlock()
 	dest := filepath.Join(c.dir, hash)
 	if _, err := os.Stat(dest); err == nil {
-		return dest, nil
+		return dest, release, nil
 	}
-	tmp, err := os.MkdirTemp(c.dir, hash+".tmp-")
+	if err := extractInto(c.dir, hash, zipPath); err != nil {
+		release()
+		return "", nil, err
+	}
+	return dest, release, nil
+}
+
+// extractInto extracts a zip beside its final place, then renames it
+// there: an environment never sees half of it.
+func extractInto(cacheDir, hash, zipPath string) error {
+	tmp, err := os.MkdirTemp(cacheDir, hash+".tmp-")
 	if err != nil {
-		return "", fmt.Errorf("extract code: %w", err)
+		return fmt.Errorf("extract code: %w", err)
 	}
 	if err := extractZip(zipPath, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
+		removeTree(tmp)
+		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("extract code: %w", err)
+	if err := sealTree(tmp); err != nil {
+		removeTree(tmp)
+		return fmt.Errorf("extract code: %w", err)
 	}
-	if err := os.Rename(tmp, dest); err != nil {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("extract code: %w", err)
+	if err := os.Rename(tmp, filepath.Join(cacheDir, hash)); err != nil {
+		removeTree(tmp)
+		return fmt.Errorf("extract code: %w", err)
 	}
-	return dest, nil
+	return nil
+}
+
+// release is an environment done with a hash's code: the directory goes
+// when it was the last user and no version references the code.
+func (c *codeCache) release(hash string, ent *codeEntry) {
+	c.mu.Lock()
+	ent.users--
+	unused := ent.users == 0
+	c.mu.Unlock()
+	if unused {
+		c.dropIfUnreferenced(hash, ent)
+	}
+}
+
+// sweep removes every directory no environment uses whose code no version
+// references: after a function's code changed or it was deleted.
+func (c *codeCache) sweep() {
+	c.mu.Lock()
+	var unused []string
+	for hash, ent := range c.entries {
+		if ent.users == 0 {
+			unused = append(unused, hash)
+		}
+	}
+	c.mu.Unlock()
+	for _, hash := range unused {
+		c.mu.Lock()
+		ent := c.entries[hash]
+		c.mu.Unlock()
+		if ent != nil {
+			c.dropIfUnreferenced(hash, ent)
+		}
+	}
+}
+
+func (c *codeCache) dropIfUnreferenced(hash string, ent *codeEntry) {
+	if c.referenced == nil || c.referenced(hash) {
+		return
+	}
+	ent.mu.Lock()
+	defer ent.mu.Unlock()
+	c.mu.Lock()
+	if ent.users > 0 || c.entries[hash] != ent {
+		// Taken again meanwhile: it stays.
+		c.mu.Unlock()
+		return
+	}
+	delete(c.entries, hash)
+	c.mu.Unlock()
+	// Out of the way first, so that a new extraction of the same code can
+	// never meet half a removal.
+	gone := filepath.Join(c.dir, hash+".gone-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Rename(filepath.Join(c.dir, hash), gone); err != nil {
+		return
+	}
+	removeTree(gone)
+}
+
+// sealTree makes extracted code read-only: regular files r--r--r--, or
+// r-xr-xr-x when the archive gave them any executable bit; directories
+// r-xr-xr-x. Nobody but root can then change it without changing the
+// modes first, and group and others can never write it.
+func sealTree(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			dirs = append(dirs, path)
+		case d.Type().IsRegular():
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			mode := fs.FileMode(0o444)
+			if fi.Mode().Perm()&0o111 != 0 {
+				mode = 0o555
+			}
+			return os.Chmod(path, mode)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := os.Chmod(d, 0o555); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeTree removes a directory tree that sealTree made read-only: its
+// directories get their write bit back first (never through a symbolic
+// link, which WalkDir does not follow).
+func removeTree(dir string) error {
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // extractZip unpacks a zip into dir through an os.Root, so that no entry
 // and no symbolic link can write outside dir, whatever the archive holds.
-// File modes are kept (a bootstrap stays executable); entries without
-// permission bits get Lambda's defaults.
+// Files are written owner-only; sealTree then gives them their final,
+// read-only modes (a bootstrap stays executable).
 func extractZip(zipPath, dir string) error {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
@@ -96,7 +230,7 @@ func extractZip(zipPath, dir string) error {
 		mode := f.Mode()
 		switch {
 		case mode.IsDir() || strings.HasSuffix(f.Name, "/"):
-			if err := root.MkdirAll(name, 0o755); err != nil {
+			if err := root.MkdirAll(name, 0o700); err != nil {
 				return fmt.Errorf("extract code: %w", err)
 			}
 		case mode&fs.ModeSymlink != 0:
@@ -119,7 +253,7 @@ func extractZip(zipPath, dir string) error {
 			return fmt.Errorf("extract code: %s: %w", f.Name, err)
 		}
 		if d := path.Dir(name); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
+			if err := root.MkdirAll(d, 0o700); err != nil {
 				return fmt.Errorf("extract code: %w", err)
 			}
 		}
@@ -132,15 +266,13 @@ func extractZip(zipPath, dir string) error {
 
 func extractFile(root *os.Root, f *zip.File, name string, mode fs.FileMode) error {
 	if d := path.Dir(name); d != "." {
-		if err := root.MkdirAll(d, 0o755); err != nil {
+		if err := root.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("extract code: %w", err)
 		}
 	}
-	perm := mode.Perm()
-	if perm == 0 {
-		perm = 0o644 // archives made on Windows carry no Unix modes
-	}
-	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm|0o400)
+	// The executable bits are what sealTree keeps of the archive's mode.
+	perm := fs.FileMode(0o600) | mode.Perm()&0o111
+	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return fmt.Errorf("extract code: %w", err)
 	}
@@ -157,8 +289,9 @@ func extractFile(root *os.Root, f *zip.File, name string, mode fs.FileMode) erro
 	if err != nil {
 		return fmt.Errorf("extract code: %s: %w", f.Name, err)
 	}
-	// OpenFile's mode is filtered by the umask; set it exactly.
-	if err := root.Chmod(name, perm|0o400); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// OpenFile's mode is filtered by the umask, which may drop an
+	// executable bit: set it exactly.
+	if err := root.Chmod(name, perm); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("extract code: %w", err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -35,23 +37,31 @@ func zipOf(t *testing.T, entries ...entry) string {
 	return path
 }
 
-func TestExtractKeepsModesAndLinks(t *testing.T) {
-	c, err := newCodeCache(filepath.Join(t.TempDir(), "cache"))
+func TestExtractSealsModesAndKeepsLinks(t *testing.T) {
+	c, err := newCodeCache(filepath.Join(t.TempDir(), "cache"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	z := zipOf(t,
 		entry{"bootstrap", "#!/bin/sh\n", 0o755},
-		entry{"lib/", "", os.ModeDir | 0o755},
-		entry{"lib/data.txt", "data", 0o644},
+		entry{"lib/", "", os.ModeDir | 0o777},
+		entry{"lib/data.txt", "data", 0o666},
+		entry{"lib/tool", "#!/bin/sh\n", 0o700},
+		entry{"secret.txt", "owner only", 0o600},
 		entry{"current", "lib", os.ModeSymlink | 0o777},
 		entry{"windows.txt", "no unix mode", 0},
 	)
-	dir, err := c.get("abc", z)
+	dir, release, err := c.acquire("abc", z)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]os.FileMode{"bootstrap": 0o755, "lib/data.txt": 0o644, "windows.txt": 0o644} {
+	defer release()
+	// Read-only, whatever the archive said: no write bit for anyone, the
+	// executable bits kept.
+	for name, want := range map[string]os.FileMode{
+		".": 0o555, "bootstrap": 0o555, "lib": 0o555, "lib/data.txt": 0o444, "lib/tool": 0o555,
+		"secret.txt": 0o444, "windows.txt": 0o444,
+	} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, %v; want %v", name, fi.Mode(), err, want)
@@ -63,14 +73,102 @@ func TestExtractKeepsModesAndLinks(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "current", "data.txt")); err != nil || string(b) != "data" {
 		t.Errorf("through the link: %q, %v", b, err)
 	}
-	// A second get is the same directory, not a second extraction.
-	os.WriteFile(filepath.Join(dir, "marker"), nil, 0o644)
-	again, err := c.get("abc", z)
-	if err != nil || again != dir {
-		t.Fatalf("second get: %s, %v", again, err)
+	// A second acquire is the same directory, not a second extraction.
+	inode := func() uint64 {
+		fi, err := os.Stat(filepath.Join(dir, "lib", "data.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
 	}
-	if _, err := os.Stat(filepath.Join(again, "marker")); err != nil {
+	first := inode()
+	again, release2, err := c.acquire("abc", z)
+	if err != nil || again != dir {
+		t.Fatalf("second acquire: %s, %v", again, err)
+	}
+	release2()
+	if inode() != first {
 		t.Fatal("the code was extracted twice")
+	}
+}
+
+// Extracted code goes once no environment uses it and no version
+// references it; it stays while either holds it.
+func TestUnreferencedCodeIsRemoved(t *testing.T) {
+	var mu sync.Mutex
+	referenced := map[string]bool{"a": true, "b": true}
+	c, err := newCodeCache(filepath.Join(t.TempDir(), "cache"), func(h string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return referenced[h]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zipOf(t, entry{"lib/", "", os.ModeDir | 0o755}, entry{"lib/x.txt", "x", 0o644})
+	dirA, releaseA, err := c.acquire("a", z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirB, releaseB, err := c.acquire("b", z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(d string) bool { _, err := os.Stat(d); return err == nil }
+
+	// a loses its last version while an environment runs it: it stays
+	// until that environment ends.
+	mu.Lock()
+	delete(referenced, "a")
+	mu.Unlock()
+	c.sweep()
+	if !exists(dirA) {
+		t.Fatal("code in use was removed")
+	}
+	releaseA()
+	if exists(dirA) {
+		t.Fatal("unused, unreferenced code stayed after its last environment ended")
+	}
+	// b's environment ends while a version still references it: it stays,
+	// and goes at the sweep after its last version goes.
+	releaseB()
+	if !exists(dirB) {
+		t.Fatal("referenced code was removed")
+	}
+	mu.Lock()
+	delete(referenced, "b")
+	mu.Unlock()
+	c.sweep()
+	if exists(dirB) {
+		t.Fatal("the sweep left unreferenced code")
+	}
+	entries, _ := os.ReadDir(c.dir)
+	if len(entries) != 0 {
+		t.Fatalf("the cache still holds %v", entries)
+	}
+	// Needed again, it is extracted again.
+	if _, release, err := c.acquire("a", z); err != nil {
+		t.Fatal(err)
+	} else {
+		release()
+	}
+}
+
+// A restart empties the cache, read-only directories and all.
+func TestCacheEmptiedAtStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	c, err := newCodeCache(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.acquire("a", zipOf(t, entry{"lib/", "", os.ModeDir | 0o755}, entry{"lib/x.txt", "x", 0o644})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newCodeCache(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the cache still holds %v", entries)
 	}
 }
 
@@ -82,11 +180,11 @@ func TestExtractStaysInside(t *testing.T) {
 		{{"../escape.txt", "x", 0o644}},
 		{{"out", outside, os.ModeSymlink | 0o777}, {"out/escape.txt", "x", 0o644}},
 	} {
-		c, err := newCodeCache(filepath.Join(t.TempDir(), "cache"))
+		c, err := newCodeCache(filepath.Join(t.TempDir(), "cache"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.get("h", zipOf(t, entries...))
+		_, _, err = c.acquire("h", zipOf(t, entries...))
 		if err == nil {
 			t.Errorf("%v extracted without error", entries)
 		}

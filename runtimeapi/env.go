@@ -27,6 +27,8 @@ type env struct {
 	srv  *http.Server
 	proc Process
 	out  *lineWriter
+	// releaseCode gives back the extracted code once the process is gone.
+	releaseCode func()
 
 	// deliver hands a call to the runtime's waiting /next; it is
 	// unbuffered, so a call is only ever handed to a runtime that polls.
@@ -37,6 +39,8 @@ type env struct {
 	dead chan struct{}
 
 	// Guarded by the pool's mutex.
+	owner        *waiter // the invocation it was started for
+	idleSince    time.Time
 	polling      bool // the runtime waits in /next
 	claimed      bool // given to an invoker that has not yet delivered a call
 	initializing bool // registered, not yet polled /next
@@ -56,6 +60,7 @@ type env struct {
 	initLog      invocationLog
 	reportInit   bool // the next REPORT carries Init Duration
 	killed       bool
+	polled       chan struct{} // a /next is under way until it closes
 }
 
 // initFailure is why an environment never became ready.
@@ -120,6 +125,12 @@ func renderInvalidState(w http.ResponseWriter, msg string) {
 // next is the runtime's long poll for its next event. The first call ends
 // init; every call returns the environment to its pool.
 func (e *env) next(w http.ResponseWriter, r *http.Request) {
+	if !e.onePoll(r.Context()) {
+		// One runtime, one event at a time: a second poll would take a
+		// second event, whose caller would wait in vain.
+		renderInvalidState(w, "State transition from Ready to Ready failed for runtime. Error: State transition is not allowed")
+		return
+	}
 	e.mu.Lock()
 	if e.cur != nil && !e.cur.responded.Load() {
 		e.mu.Unlock()
@@ -137,6 +148,10 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		e.initDuration = time.Since(e.initStart)
 		e.reportInit = true
 	})
+	if e.cur != nil {
+		// Its runtime is back: the previous invocation is over.
+		e.cur.disarm()
+	}
 	e.cur = nil
 	e.mu.Unlock()
 	if first {
@@ -170,6 +185,45 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		// The runtime stopped waiting: no event for it until it polls again.
 		e.p.withdraw(e)
 	case <-e.dying:
+	}
+}
+
+// pollGrace is how long a /next waits for an earlier one of the same
+// runtime to end before it is refused as a second, concurrent poll: a
+// runtime that gave up on a poll and polls again must not be refused
+// while the server has yet to notice the first one's connection closed.
+const pollGrace = 250 * time.Millisecond
+
+// onePoll makes the caller the environment's only /next until its handler
+// returns; it reports false when another stays under way.
+func (e *env) onePoll(ctx context.Context) bool {
+	timer := time.NewTimer(pollGrace)
+	defer timer.Stop()
+	for {
+		e.mu.Lock()
+		other := e.polled
+		if other == nil {
+			mine := make(chan struct{})
+			e.polled = mine
+			e.mu.Unlock()
+			context.AfterFunc(ctx, func() {
+				e.mu.Lock()
+				if e.polled == mine {
+					e.polled = nil
+				}
+				e.mu.Unlock()
+				close(mine)
+			})
+			return true
+		}
+		e.mu.Unlock()
+		select {
+		case <-other:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -398,11 +452,25 @@ func (e *env) initError(w http.ResponseWriter, r *http.Request) {
 }
 
 // timeout ends a call that ran past the function's timeout, and its
-// environment with it.
+// environment with it. A call already answered whose runtime has not
+// asked for its next event by then ends its environment too: a runtime
+// that streams past its response cap, or answers and never polls again,
+// must not hold a process (and the executions it is counted in) forever.
 func (e *env) timeout(c *call) {
 	secs := c.inv.Function.Timeout.Seconds()
 	fe := newFunctionError("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs))
 	if e.finishCallStatus(c, fe, "timeout", false) {
+		e.proc.Kill()
+		return
+	}
+	e.mu.Lock()
+	stuck := e.cur == c
+	e.mu.Unlock()
+	if stuck {
+		e.m.log.Warn("execution environment did not ask for its next event within the function's timeout after answering; ending it",
+			"function", e.fn.Name, "version", e.fn.Version, "env", e.id, "request_id", c.inv.RequestID, "timeout", c.inv.Function.Timeout)
+		e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+			time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
 		e.proc.Kill()
 	}
 }
@@ -522,12 +590,18 @@ func (e *env) watch() {
 	e.mu.Lock()
 	c := e.cur
 	e.mu.Unlock()
+	if c != nil {
+		c.disarm()
+	}
 	if c != nil && !c.finished() {
 		msg := fmt.Sprintf("RequestId: %s Error: %s", c.inv.RequestID, exit)
 		e.platformLine(c, msg, "Runtime.ExitError")
 		e.finishCall(c, newFunctionError("Runtime.ExitError", msg))
 	}
 	e.failInit(&initFailure{typ: "Runtime.ExitError", exit: exit})
+	if e.releaseCode != nil {
+		e.releaseCode()
+	}
 	e.p.remove(e)
 	e.m.log.Debug("execution environment ended", "function", e.fn.Name, "version", e.fn.Version, "env", e.id, "exit", exit)
 	close(e.dead)
@@ -597,4 +671,46 @@ func (e *env) assign(c *call) bool {
 		e.kill()
 		return false
 	}
+}
+
+// peerCheck is whether one connection to a Runtime API comes from the
+// environment, decided at its first request.
+type peerCheck struct {
+	conn net.Conn
+	once sync.Once
+	err  error
+}
+
+type peerCheckKey struct{}
+
+// withPeerCheck gives each connection its check, for the handler to run:
+// the server's accept loop must not wait for it.
+func withPeerCheck(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, peerCheckKey{}, &peerCheck{conn: c})
+}
+
+// guard answers only the environment's own processes. Any other process
+// that finds the port (they are listed in /proc/net/tcp) gets a 403 and
+// its connection closed, and changes nothing.
+func (e *env) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pc, _ := r.Context().Value(peerCheckKey{}).(*peerCheck)
+		if pc == nil {
+			renderError(w, http.StatusForbidden, "AccessDenied", "furl cannot tell who sent this request")
+			return
+		}
+		pc.once.Do(func() {
+			pc.err = e.proc.Peer(pc.conn)
+			if pc.err != nil {
+				e.m.log.Warn("refused a connection to an execution environment's Runtime API: it does not come from the environment",
+					"function", e.fn.Name, "version", e.fn.Version, "env", e.id, "why", pc.err)
+			}
+		})
+		if pc.err != nil {
+			w.Header().Set("Connection", "close")
+			renderError(w, http.StatusForbidden, "AccessDenied", "This Runtime API answers only its execution environment's runtime.")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

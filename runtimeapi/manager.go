@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,8 +33,19 @@ type Config struct {
 	MaxEnvironments int
 	// MaxStreamedResponse caps a streamed response. Zero means 200 MB.
 	MaxStreamedResponse int64
+	// MaxMemoryMB bounds the memory of all execution environments
+	// together, as the sum of their functions' MemorySize: past it,
+	// invocations wait for an environment (idle ones of other functions
+	// are ended to make room) instead of starting more. One environment
+	// may always run, however large. Zero means no bound.
+	MaxMemoryMB int
 	// Logger receives furl's own logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// CodeReferenced says whether some version still references the code
+	// of a hash (hex SHA-256 of its zip). Extracted code that no
+	// environment uses and no version references is deleted. Nil keeps
+	// extracted code until furl restarts.
+	CodeReferenced func(hash string) bool
 	// FunctionOutput receives every line functions print, and Lambda's
 	// START, END and REPORT lines, each prefixed with the function and the
 	// request id. Nil discards them.
@@ -53,6 +65,9 @@ type Manager struct {
 	out   io.Writer
 
 	conc concurrency
+	mem  memoryBudget
+	// starving counts the pools whose invocations wait for memory.
+	starving atomic.Int32
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -81,7 +96,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.FunctionOutput == nil {
 		cfg.FunctionOutput = io.Discard
 	}
-	code, err := newCodeCache(filepath.Join(cfg.DataDir, "runtime", "code"))
+	code, err := newCodeCache(filepath.Join(cfg.DataDir, "runtime", "code"), cfg.CodeReferenced)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +109,7 @@ func New(cfg Config) (*Manager, error) {
 		log:         cfg.Logger,
 		out:         cfg.FunctionOutput,
 		pools:       map[poolKey]*pool{},
+		mem:         memoryBudget{limit: cfg.MaxMemoryMB},
 	}, nil
 }
 
@@ -208,12 +224,14 @@ func (m *Manager) newEnv(p *pool, fn Function) *env {
 // A runtime that cannot start is an init failure, not an error.
 func (m *Manager) boot(e *env) error {
 	fn := e.fn
-	codeDir, err := m.code.get(fn.CodeHash, fn.CodePath)
+	codeDir, releaseCode, err := m.code.acquire(fn.CodeHash, fn.CodePath)
 	if err != nil {
 		return fmt.Errorf("prepare code of %s: %w", fn.Name, err)
 	}
+	e.releaseCode = releaseCode
 	ln, err := net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
 	if err != nil {
+		releaseCode()
 		return fmt.Errorf("listen for the Runtime API: %w", err)
 	}
 	e.ln = ln
@@ -238,9 +256,10 @@ func (m *Manager) boot(e *env) error {
 		return nil
 	case err != nil:
 		ln.Close()
+		releaseCode()
 		return fmt.Errorf("start %s: %w", fn.Name, err)
 	}
-	e.srv = &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}
+	e.srv = &http.Server{Handler: e.guard(e.routes()), ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeerCheck}
 	e.setProc(proc)
 	go e.srv.Serve(ln)
 	go e.watch()
@@ -260,6 +279,7 @@ func (deadProcess) Err() error                { return nil }
 func (deadProcess) Kill()                     {}
 func (deadProcess) MaxMemoryMB() int          { return 0 }
 func (deadProcess) Quiet(ctx context.Context) {}
+func (deadProcess) Peer(net.Conn) error       { return errors.New("the runtime never started") }
 
 // Retire ends the environments of every version of a function: idle ones
 // at once, busy ones when their invocation is over. Call it when the
@@ -275,6 +295,79 @@ func (m *Manager) Retire(functionName string) {
 	m.mu.Unlock()
 	for _, p := range pools {
 		p.retire()
+	}
+	// Code the change left unreferenced goes now, or when the last
+	// environment running it ends.
+	m.code.sweep()
+}
+
+// memoryBudget is the memory furl may give execution environments, in
+// MB, and how much of it the environments that exist or are starting hold.
+type memoryBudget struct {
+	mu    sync.Mutex
+	limit int // zero: no bound
+	used  int
+}
+
+// reserve takes mb for a new environment, if there is room; the first
+// environment always has room.
+func (b *memoryBudget) reserve(mb int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.limit > 0 && b.used > 0 && b.used+mb > b.limit {
+		return false
+	}
+	b.used += mb
+	return true
+}
+
+func (b *memoryBudget) release(mb int) {
+	b.mu.Lock()
+	b.used -= mb
+	b.mu.Unlock()
+}
+
+// MemoryInUse is the memory, in MB, of the environments that exist or are
+// starting: the sum of their functions' MemorySize.
+func (m *Manager) MemoryInUse() int {
+	m.mem.mu.Lock()
+	defer m.mem.mu.Unlock()
+	return m.mem.used
+}
+
+// snapshot lists the pools.
+func (m *Manager) snapshot() []*pool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pools := make([]*pool, 0, len(m.pools))
+	for _, p := range m.pools {
+		pools = append(pools, p)
+	}
+	return pools
+}
+
+// nudge lets pools whose invocations wait for memory start environments
+// now that some was given back.
+func (m *Manager) nudge() {
+	for _, p := range m.snapshot() {
+		p.spawnWaiting()
+	}
+}
+
+// evictIdle ends the environment idle the longest, of any function, so
+// that its memory goes to an invocation that waits for some.
+func (m *Manager) evictIdle() {
+	for range 3 { // another invocation may take the one chosen first
+		var oldest *env
+		var since time.Time
+		for _, p := range m.snapshot() {
+			if e, t := p.oldestIdle(); e != nil && (oldest == nil || t.Before(since)) {
+				oldest, since = e, t
+			}
+		}
+		if oldest == nil || oldest.p.evict(oldest) {
+			return
+		}
 	}
 }
 
@@ -295,11 +388,8 @@ func (m *Manager) Stats(functionName, version string) (total, idle int) {
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
-	pools := make([]*pool, 0, len(m.pools))
-	for _, p := range m.pools {
-		pools = append(pools, p)
-	}
 	m.mu.Unlock()
+	pools := m.snapshot()
 	var envs []*env
 	for _, p := range pools {
 		envs = append(envs, p.close()...)

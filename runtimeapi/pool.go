@@ -2,6 +2,7 @@ package runtimeapi
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -29,6 +30,11 @@ type pool struct {
 	initializing int
 	waiters      []*waiter
 	closed       bool
+	// blocked says why waiters have no start coming: the pool's cap or
+	// furl's memory for environments; "" when none is held back. announce
+	// is set when that begins, for the next waiter to log.
+	blocked  string
+	announce bool
 }
 
 // waiter is an invocation waiting for an environment. Its channel gets
@@ -71,8 +77,23 @@ func (p *pool) acquire(ctx context.Context, fn Function) (*env, *initFailure, er
 	w := &waiter{ch: make(chan acquired, 1)}
 	p.waiters = append(p.waiters, w)
 	p.spawnLocked()
+	blocked, announce := p.blocked, p.announce
+	p.announce = false
 	p.mu.Unlock()
 	killAll(stale)
+	if blocked != "" {
+		// A caller hanging on a busy function is explained in the log:
+		// when invocations start having to wait, and, in debug logs, for
+		// each one.
+		level := slog.LevelDebug
+		if announce {
+			level = slog.LevelInfo
+		}
+		p.m.log.Log(ctx, level, "invocation waits for an execution environment", "function", fn.Name, "version", fn.Version, "why", blocked)
+		if blocked == blockedMemory {
+			p.m.evictIdle()
+		}
+	}
 
 	select {
 	case a := <-w.ch:
@@ -80,6 +101,9 @@ func (p *pool) acquire(ctx context.Context, fn Function) (*env, *initFailure, er
 	case <-ctx.Done():
 		p.mu.Lock()
 		dropped := p.dropWaiterLocked(w)
+		if p.launching+p.initializing >= len(p.waiters) {
+			p.setBlockedLocked("") // no waiter left without a start
+		}
 		p.mu.Unlock()
 		if !dropped {
 			// Handed over as ctx ended: it is in the channel; give it back.
@@ -101,32 +125,69 @@ func (p *pool) dropWaiterLocked(w *waiter) bool {
 	return false
 }
 
+// Why a start is held back.
+const (
+	blockedCap    = "every environment the function version may have is busy"
+	blockedMemory = "furl's environments already hold all the memory it may give them (--max-env-memory)"
+)
+
 // spawnLocked starts environments for the waiters none is coming for,
-// within the cap.
+// within the pool's cap and furl's memory for environments. Beyond them,
+// waiters wait for an environment to come free, as long as their callers
+// do.
 func (p *pool) spawnLocked() {
-	for !p.closed && p.launching+p.initializing < len(p.waiters) && len(p.all)+p.launching < p.m.maxEnvs {
+	for !p.closed && p.launching+p.initializing < len(p.waiters) {
+		if len(p.all)+p.launching >= p.m.maxEnvs {
+			p.setBlockedLocked(blockedCap)
+			return
+		}
+		if !p.m.mem.reserve(p.fn.MemoryMB) {
+			p.setBlockedLocked(blockedMemory)
+			return
+		}
 		owner := p.waiters[p.launching+p.initializing]
 		p.launching++
 		go p.spawn(p.fn, owner)
 	}
+	p.setBlockedLocked("")
 }
 
-// spawn starts an environment for owner. When its runtime first polls
-// /next it is offered to the waiters; if it fails first, owner learns why.
+// setBlockedLocked records why waiters have no start coming, and counts
+// the pools that wait for memory: while any does, environments that
+// finish their work end instead of idling, to give it theirs.
+func (p *pool) setBlockedLocked(why string) {
+	if p.blocked == "" && why != "" {
+		p.announce = true
+	}
+	if was := p.blocked; (was == blockedMemory) != (why == blockedMemory) {
+		if why == blockedMemory {
+			p.m.starving.Add(1)
+		} else {
+			p.m.starving.Add(-1)
+		}
+	}
+	p.blocked = why
+}
+
+// spawn starts an environment for owner, with the memory spawnLocked
+// reserved for it. When its runtime first polls /next it is offered to the
+// waiters; if it fails first, owner learns why.
 func (p *pool) spawn(fn Function, owner *waiter) {
 	e := p.m.newEnv(p, fn)
+	e.owner = owner
 	if err := p.register(e); err != nil {
+		p.m.mem.release(fn.MemoryMB)
 		p.mu.Lock()
 		p.failOwnerLocked(owner, acquired{err: err})
 		p.mu.Unlock()
 		return
 	}
 	if err := p.m.boot(e); err != nil {
-		p.remove(e)
-		close(e.dead)
 		p.mu.Lock()
 		p.failOwnerLocked(owner, acquired{err: err})
 		p.mu.Unlock()
+		p.remove(e)
+		close(e.dead)
 		return
 	}
 	bound := max(minInitTimeout, fn.Timeout)
@@ -144,12 +205,24 @@ func (p *pool) spawn(fn Function, owner *waiter) {
 	if fail == nil {
 		return
 	}
-	e.kill()
+	// The owner hears of the failure before the environment goes, so that
+	// its end does not look like a waiter left without a start.
 	p.mu.Lock()
-	p.initDoneLocked(e)
-	p.failOwnerLocked(owner, acquired{env: e, fail: fail})
+	p.initFailedLocked(e, fail)
 	p.spawnLocked()
 	p.mu.Unlock()
+	e.kill()
+}
+
+// initFailedLocked stops counting an environment that failed its init as
+// coming, and tells its owner, once, whoever learns of it first: spawn, or
+// the environment's end.
+func (p *pool) initFailedLocked(e *env, fail *initFailure) {
+	if !e.initializing {
+		return
+	}
+	p.initDoneLocked(e)
+	p.failOwnerLocked(e.owner, acquired{env: e, fail: fail})
 }
 
 // initDoneLocked stops counting an environment as coming.
@@ -210,7 +283,12 @@ func (p *pool) offerLocked(e *env) bool {
 		w.ch <- acquired{env: e}
 		return false
 	}
+	if p.m.starving.Load() > 0 {
+		// Another function waits for memory: this one's goes to it.
+		return true
+	}
 	p.idle = append(p.idle, e)
+	e.idleSince = time.Now()
 	e.idleGen++
 	gen := e.idleGen
 	e.idleTimer = time.AfterFunc(p.m.idleTimeout, func() { p.reap(e, gen) })
@@ -280,16 +358,58 @@ func (p *pool) reap(e *env, gen uint64) {
 	}
 }
 
-// remove forgets an environment whose process has ended, and starts
-// another if invocations are waiting.
+// remove forgets an environment whose process has ended, gives back its
+// memory, and starts others if invocations are waiting, here or in other
+// pools held back by memory.
 func (p *pool) remove(e *env) {
+	e.mu.Lock()
+	fail := e.initErr
+	e.mu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	e.gone = true
+	if fail != nil {
+		p.initFailedLocked(e, fail)
+	}
 	p.initDoneLocked(e)
 	delete(p.all, e)
 	p.removeIdleLocked(e)
+	p.m.mem.release(e.fn.MemoryMB)
 	p.spawnLocked()
+	p.mu.Unlock()
+	p.m.nudge()
+}
+
+// spawnWaiting starts environments for waiting invocations, if any may.
+func (p *pool) spawnWaiting() {
+	p.mu.Lock()
+	if p.blocked == blockedMemory {
+		p.spawnLocked()
+	}
+	p.mu.Unlock()
+}
+
+// oldestIdle is the pool's longest idle environment, and since when.
+func (p *pool) oldestIdle() (*env, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) == 0 {
+		return nil, time.Time{}
+	}
+	e := p.idle[0]
+	return e, e.idleSince
+}
+
+// evict ends an idle environment to give its memory to another, unless it
+// was taken meanwhile.
+func (p *pool) evict(e *env) bool {
+	p.mu.Lock()
+	ok := p.removeIdleLocked(e)
+	p.mu.Unlock()
+	if ok {
+		p.m.log.Debug("ending an idle execution environment to make room", "function", e.fn.Name, "version", e.fn.Version, "env", e.id)
+		e.kill()
+	}
+	return ok
 }
 
 // retireLocked marks every environment stale and returns the idle ones,
@@ -319,6 +439,7 @@ func (p *pool) close() []*env {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	p.setBlockedLocked("")
 	for _, w := range p.waiters {
 		w.ch <- acquired{err: ErrClosed}
 	}

@@ -45,6 +45,8 @@ type fakeProcess struct {
 	once sync.Once
 	done chan struct{}
 	err  error
+	// stranger makes Peer refuse every connection.
+	stranger bool
 }
 
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
@@ -52,6 +54,12 @@ func (p *fakeProcess) Err() error            { return p.err }
 func (p *fakeProcess) Kill()                 { p.exit(fmt.Errorf("signal: killed")) }
 func (p *fakeProcess) MaxMemoryMB() int      { return 17 }
 func (p *fakeProcess) Quiet(context.Context) {}
+func (p *fakeProcess) Peer(net.Conn) error {
+	if p.stranger {
+		return fmt.Errorf("not the runtime")
+	}
+	return nil
+}
 func (p *fakeProcess) exit(err error) {
 	p.once.Do(func() {
 		p.err = err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"net"
 	"sort"
 	"strconv"
 	"time"
@@ -58,6 +59,10 @@ type Process interface {
 	// Quiet waits until everything the process wrote so far has reached
 	// Output, or until ctx ends.
 	Quiet(ctx context.Context)
+	// Peer says whether a connection to the environment's Runtime API
+	// comes from the environment: its runtime or a process the runtime
+	// started. The error says why not. The Runtime API answers nothing else.
+	Peer(conn net.Conn) error
 }
 
 // ExecutionEnv is AWS_EXECUTION_ENV for a runtime: empty for OS-only

@@ -107,8 +107,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.AccountConcurrency == 0 {
 		opts.AccountConcurrency = DefaultAccountConcurrency
 	}
+	if err := privateDir(opts.Dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	codeDir := filepath.Join(opts.Dir, "code")
-	if err := os.MkdirAll(codeDir, 0o755); err != nil {
+	if err := os.MkdirAll(codeDir, 0o700); err != nil {
 		return nil, fmt.Errorf("urlconfig: create data directory: %w", err)
 	}
 	dbPath := filepath.Join(opts.Dir, "state.db")
@@ -133,6 +136,33 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// privateDir creates the data directory for its owner alone (0700): it
+// holds every function's code and environment variables. An existing one
+// that others may enter is made private when it is furl's own (owned by
+// furl's user, not a shared, sticky directory such as /tmp); otherwise
+// furl says so and leaves it.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("urlconfig: create data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("urlconfig: data directory: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if fi.Mode()&os.ModeSticky == 0 && ownedByMe(fi) {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("urlconfig: make the data directory private: %w", err)
+		}
+		log.Info("made the data directory private to its owner (0700)", "dir", dir, "was", fi.Mode().Perm())
+		return nil
+	}
+	log.Warn("other users can enter the data directory; its code and environment variables are not private", "dir", dir, "mode", fi.Mode().Perm())
+	return nil
 }
 
 func (s *Store) init() error {

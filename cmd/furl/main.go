@@ -48,6 +48,8 @@ http://<url-id>.lambda-url.<region>.localhost:<port>/.
 `
 
 func main() {
+	// furl's binary is also the supervisor of each execution environment.
+	process.RunSupervisorIfAsked()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -85,6 +87,7 @@ type serveConfig struct {
 	StreamMaxBytes     int64
 	IAMConfig          string
 	VerifyAPI          bool
+	MaxEnvMemoryMB     int
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -109,6 +112,8 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--account-id %q is not a 12-digit AWS account id", c.AccountID)
 	case c.AccountConcurrency < 1:
 		return fmt.Errorf("--account-concurrency must be at least 1, not %d", c.AccountConcurrency)
+	case c.MaxEnvMemoryMB < 128:
+		return fmt.Errorf("--max-env-memory must be at least 128 (MB), not %d", c.MaxEnvMemoryMB)
 	case c.IdleTimeout <= 0:
 		return fmt.Errorf("--idle-timeout must be positive, not %s", c.IdleTimeout)
 	case c.URLPermissions != gateway.PermissionsAWS && c.URLPermissions != gateway.PermissionsLegacy && c.URLPermissions != gateway.PermissionsOpen:
@@ -184,6 +189,16 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		}
 	}
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", idle, "how long an unused execution environment lives (env FURL_IDLE_TIMEOUT)")
+	envMemory := defaultEnvMemoryMB()
+	if v, ok := os.LookupEnv("FURL_MAX_ENV_MEMORY"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			envMemory = n
+		} else {
+			cfg.envError = fmt.Errorf("FURL_MAX_ENV_MEMORY=%q is not a number (of MB)", v)
+		}
+	}
+	fs.IntVar(&cfg.MaxEnvMemoryMB, "max-env-memory", envMemory,
+		"MB all execution environments may hold together, counting each at its function's MemorySize; past it invocations wait for one (default: half this machine's memory) (env FURL_MAX_ENV_MEMORY)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: furl serve [flags]\n\nStart furl: the Lambda API and function URLs on one port.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -256,12 +271,17 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 
 	runtimes, err := runtimeapi.New(runtimeapi.Config{
 		DataDir:             cfg.DataDir,
-		Sandbox:             process.New(filepath.Join(cfg.DataDir, "runtime", "clients")),
+		Sandbox:             process.New(process.Options{ClientsDir: filepath.Join(cfg.DataDir, "runtime", "clients"), Logger: log}),
 		IdleTimeout:         cfg.IdleTimeout,
 		MaxEnvironments:     cfg.AccountConcurrency,
 		MaxStreamedResponse: cfg.StreamMaxBytes,
-		Logger:              log,
-		FunctionOutput:      os.Stdout,
+		MaxMemoryMB:         cfg.MaxEnvMemoryMB,
+		CodeReferenced: func(hash string) bool {
+			_, ok := store.CodePath(hash)
+			return ok
+		},
+		Logger:         log,
+		FunctionOutput: os.Stdout,
 	})
 	if err != nil {
 		return err
@@ -340,6 +360,33 @@ func defaultDataDir() string {
 		return ""
 	}
 	return filepath.Join(base, "furl")
+}
+
+// defaultEnvMemoryMB is half of this machine's memory, in MB, or 4096
+// where furl cannot tell how much there is.
+func defaultEnvMemoryMB() int {
+	if total := hostMemoryMB(); total > 0 {
+		return max(total/2, 128)
+	}
+	return 4096
+}
+
+// hostMemoryMB is MemTotal from /proc/meminfo, in MB, or 0.
+func hostMemoryMB() int {
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, _ := strconv.Atoi(f[0])
+				return kb / 1024
+			}
+		}
+	}
+	return 0
 }
 
 // version is furl's module version, or "dev" for a build from a work tree.

@@ -1,21 +1,24 @@
 // Package process is furl's default sandbox: it runs each execution
-// environment's runtime as a process on the host. It is not isolated: a
-// function can read and write whatever furl's user can.
+// environment's runtime as a process on the host, under a supervisor that
+// ends everything the runtime starts when the environment ends. It is not
+// isolated: a function can read and write whatever furl's user can, except
+// its own code, which it sees read-only. Its Runtime API answers only the
+// runtime and the processes the runtime started.
 package process
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/furl-dev/furl/runtimeapi"
@@ -26,19 +29,40 @@ import (
 // Sandbox runs runtimes as host processes.
 type Sandbox struct {
 	clientsDir string
+	supervisor string
+	log        *slog.Logger
 
 	once       sync.Once
 	nodePath   string
 	pythonPath string
 	clientsErr error
+
+	// noReadOnly is set once a read-only task root turned out to be
+	// impossible here (no right to make a mount namespace).
+	noReadOnly atomic.Bool
 }
 
 var _ runtimeapi.Sandbox = (*Sandbox)(nil)
 
-// New makes a process sandbox that keeps the runtime clients furl ships
-// (for Node.js and Python) under dir.
-func New(dir string) *Sandbox {
-	return &Sandbox{clientsDir: dir}
+// Options configure a Sandbox.
+type Options struct {
+	// ClientsDir is where the runtime clients furl ships (for Node.js and
+	// Python) are written. Required.
+	ClientsDir string
+	// Supervisor is the executable that supervises each environment: one
+	// whose main calls RunSupervisorIfAsked. Empty means this process' own
+	// executable.
+	Supervisor string
+	// Logger receives the sandbox's warnings. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// New makes a process sandbox.
+func New(opts Options) *Sandbox {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Sandbox{clientsDir: opts.ClientsDir, supervisor: opts.Supervisor, log: opts.Logger}
 }
 
 // ListenHost is loopback: the runtime is a host process.
@@ -47,20 +71,42 @@ func (s *Sandbox) ListenHost() string { return "127.0.0.1" }
 // setup writes the runtime clients and finds the host's interpreters, once.
 func (s *Sandbox) setup() error {
 	s.once.Do(func() {
-		if err := os.MkdirAll(s.clientsDir, 0o755); err != nil {
+		if err := writeClients(s.clientsDir); err != nil {
 			s.clientsErr = fmt.Errorf("runtime clients: %w", err)
 			return
 		}
-		for name, content := range map[string][]byte{node.FileName: node.Client, python.FileName: python.Client} {
-			if err := os.WriteFile(filepath.Join(s.clientsDir, name), content, 0o644); err != nil {
-				s.clientsErr = fmt.Errorf("runtime clients: %w", err)
-				return
-			}
-		}
 		s.nodePath, _ = exec.LookPath("node")
 		s.pythonPath = findPython()
+		if s.supervisor == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				s.clientsErr = fmt.Errorf("the process sandbox cannot find its own executable to supervise environments with: %w", err)
+				return
+			}
+			s.supervisor = exe
+		}
 	})
 	return s.clientsErr
+}
+
+// writeClients writes the runtime clients afresh, read-only: functions
+// share them, and none may change what the others run.
+func writeClients(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		os.Chmod(dir, 0o700)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, content := range map[string][]byte{node.FileName: node.Client, python.FileName: python.Client} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o444); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(dir, 0o555)
 }
 
 // findPython finds the host's python3 and resolves shims (pyenv's, for
@@ -122,60 +168,63 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	case strings.HasPrefix(spec.Function.Runtime, "python3"):
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	}
+	return s.start(spec, argv, env)
+}
+
+// startPump makes the pipe a runtime writes its output to and starts
+// passing what comes through it on to dst. The caller gives the write end
+// to the process and closes its own copy.
+func startPump(p *proc, dst io.Writer) (w *os.File, err error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = spec.CodeDir
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = w, w
-	// Its own process group, so that Kill reaches whatever it starts.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}
-		}
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
-	}
-	w.Close() // the child holds its own copy
 	raw, err := r.SyscallConn()
 	if err != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
 		r.Close()
+		w.Close()
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	p := &proc{cmd: cmd, out: r, raw: raw, done: make(chan struct{}), pumped: make(chan struct{}), wake: make(chan struct{})}
-	// Kept open: rereading it is one pread per invocation.
-	p.statm, _ = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/statm")
-	go p.pump(spec.Output)
-	go func() {
-		p.err = cmd.Wait()
-		// The environment ends with its runtime: whatever the runtime
-		// started goes too (and so lets go of the output pipe).
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		p.memMu.Lock()
-		if p.statm != nil {
-			p.statm.Close()
-			p.statm = nil
-		}
-		p.memMu.Unlock()
-		close(p.done)
-	}()
-	return p, nil
+	p.out, p.raw = r, raw
+	p.pumped, p.wake = make(chan struct{}), make(chan struct{})
+	go p.pump(dst)
+	return w, nil
+}
+
+// openStatm opens a process' /proc/<pid>/statm, kept open: rereading it is
+// one pread per invocation. Where there is none, memory goes unreported.
+func (p *proc) openStatm(pid int) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return
+	}
+	p.memMu.Lock()
+	p.statm = f
+	p.memMu.Unlock()
+}
+
+// closeStatm closes the memory file once the process is gone; the peak
+// seen stays.
+func (p *proc) closeStatm() {
+	p.memMu.Lock()
+	if p.statm != nil {
+		p.statm.Close()
+		p.statm = nil
+	}
+	p.memMu.Unlock()
 }
 
 // proc is a runtime process and the pipe its output comes through.
 type proc struct {
-	cmd  *exec.Cmd
-	out  *os.File
-	raw  syscall.RawConn
-	done chan struct{}
-	err  error
+	// cmd is what furl started: the environment's supervisor, or the
+	// runtime itself where there is none.
+	cmd *exec.Cmd
+	// runtimePid is the runtime's process id.
+	runtimePid int
+	out        *os.File
+	raw        syscall.RawConn
+	done       chan struct{}
+	err        error
 
 	// emitMu is held while a chunk is read from the pipe and passed on, so
 	// that what has left the pipe has always been passed on when it is free.
@@ -227,16 +276,6 @@ func (p *proc) Done() <-chan struct{} { return p.done }
 func (p *proc) Err() error {
 	<-p.done
 	return p.err
-}
-
-// Kill ends the process group, unless it has already ended (its id could
-// then name another group).
-func (p *proc) Kill() {
-	select {
-	case <-p.done:
-	default:
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	}
 }
 
 // Quiet waits until everything written to the pipe so far has been passed

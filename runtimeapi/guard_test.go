@@ -1,0 +1,159 @@
+package runtimeapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A connection the sandbox does not recognise as the environment's gets
+// 403 for every request, and none of them changes the environment: its
+// /next does not take the event, its /response does not answer it.
+func TestRuntimeAPIRefusesStrangers(t *testing.T) {
+	sb := &strangerSandbox{fakeSandbox: newFakeSandbox()}
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb.fakeSandbox, testFunction(t, 5*time.Second), `{"x":1}`)
+
+	sb.strangers(true)
+	resp, body := rt.do("GET", "/runtime/invocation/next", nil, nil)
+	assertAPIError(t, resp, body, http.StatusForbidden, "AccessDenied")
+	resp, body = rt.do("POST", reqPath+"/response", strings.NewReader("forged"), nil)
+	assertAPIError(t, resp, body, http.StatusForbidden, "AccessDenied")
+	select {
+	case o := <-out:
+		t.Fatalf("the invocation ended with %+v after a stranger's requests", o)
+	default:
+	}
+
+	// The runtime itself, on a connection of its own, gets the event.
+	sb.strangers(false)
+	rt.c = &http.Client{Transport: &http.Transport{}}
+	resp, body = rt.do("GET", "/runtime/invocation/next", nil, nil)
+	if resp.StatusCode != http.StatusOK || body != `{"x":1}` {
+		t.Fatalf("/next from the runtime: %d %q", resp.StatusCode, body)
+	}
+	rt.do("POST", reqPath+"/response", strings.NewReader("mine"), nil)
+	if o := wait(t, out); o.body != "mine" || o.fe != nil {
+		t.Fatalf("the invoker got %+v", o)
+	}
+}
+
+// strangerSandbox's processes refuse connections while strangers is on.
+type strangerSandbox struct {
+	*fakeSandbox
+}
+
+func (s *strangerSandbox) strangers(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		p.stranger = on
+	}
+}
+
+// Past the memory furl may give environments, an invocation waits rather
+// than start more: an idle environment of another function is ended to
+// make room, and so is a busy one as soon as it is done.
+func TestMemoryBoundWaitsAndEvicts(t *testing.T) {
+	sb := &countingSandbox{fakeSandbox: newFakeSandbox()}
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxMemoryMB: 256, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	serveRuntimes(t, sb.fakeSandbox, 100*time.Millisecond)
+	fns := map[string]Function{}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		fn := testFunction(t, 5*time.Second)
+		fn.Name = name
+		fns[name] = fn
+	}
+
+	// a and b take the 256 MB and go idle; c's environment takes the
+	// place of a's, the one idle the longest.
+	for _, name := range []string{"a", "b", "c"} {
+		if got := invokeOnce(t, m, fns[name], "x"); got != "f1:x" {
+			t.Fatalf("%s: %q", name, got)
+		}
+		waitIdle(t, m, name)
+	}
+	for name, want := range map[string]int{"a": 0, "b": 1, "c": 1} {
+		if total, _ := m.Stats(name, "$LATEST"); total != want {
+			t.Fatalf("%s has %d environments, want %d", name, total, want)
+		}
+	}
+
+	// Four functions at once in room for two: each gets its turn.
+	var wg sync.WaitGroup
+	for _, name := range []string{"a", "b", "c", "d"} {
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if got := invokeOnce(t, m, fns[name], fmt.Sprint(i)); got != "f1:"+fmt.Sprint(i) {
+					t.Errorf("%s: %q", name, got)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if most := sb.most(); most > 2 {
+		t.Fatalf("%d environments ran at once in room for 2", most)
+	}
+	if used := m.MemoryInUse(); used > 256 {
+		t.Fatalf("%d MB in use, past the bound", used)
+	}
+}
+
+// countingSandbox tracks how many of its processes live at once, counted
+// at each start.
+type countingSandbox struct {
+	*fakeSandbox
+	mu   sync.Mutex
+	peak int
+}
+
+func (s *countingSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
+	p, err := s.fakeSandbox.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	live := 0
+	s.fakeSandbox.mu.Lock()
+	for _, q := range s.procs {
+		select {
+		case <-q.done:
+		default:
+			live++
+		}
+	}
+	s.fakeSandbox.mu.Unlock()
+	s.mu.Lock()
+	s.peak = max(s.peak, live)
+	s.mu.Unlock()
+	return p, nil
+}
+
+func (s *countingSandbox) most() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
+// waitIdle waits until a function's environment polls for its next event.
+func waitIdle(t *testing.T, m *Manager, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if _, idle := m.Stats(name, "$LATEST"); idle == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never went idle", name)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
+)
+
+// supervisorStartTimeout bounds the wait for a supervisor to say whether
+// it started the runtime: it only has to exec it.
+const supervisorStartTimeout = 30 * time.Second
+
+// start runs the runtime under a supervisor (see RunSupervisorIfAsked),
+// in a session of its own, in the code directory, which it sees read-only
+// where furl may make mount namespaces (as root).
+func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error) {
+	readOnly := os.Geteuid() == 0 && !s.noReadOnly.Load()
+	p, err := s.startSupervised(spec, argv, env, readOnly)
+	if err != nil && readOnly && errors.Is(err, syscall.EPERM) {
+		// Root without CAP_SYS_ADMIN (as in many containers): the file
+		// modes alone keep the code read-only, for non-root functions.
+		if !s.noReadOnly.Swap(true) {
+			s.log.Warn("furl cannot make mount namespaces here, so task roots are not mounted read-only; functions running as root can write to their code", "err", err)
+		}
+		return s.startSupervised(spec, argv, env, false)
+	}
+	return p, err
+}
+
+func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, readOnly bool) (*proc, error) {
+	args := []string{superviseArg}
+	if readOnly {
+		args = append(args, "-readonly", spec.CodeDir, "-readonly", s.clientsDir)
+	}
+	args = append(append(args, "--"), argv...)
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("status pipe: %w", err)
+	}
+	p := &proc{done: make(chan struct{})}
+	outW, err := startPump(p, spec.Output)
+	if err != nil {
+		statusR.Close()
+		statusW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(s.supervisor, args...)
+	cmd.Dir = spec.CodeDir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = outW, outW
+	cmd.ExtraFiles = []*os.File{statusW}
+	// A session of its own: no terminal signal reaches the environment,
+	// and nothing in it can join a process group of furl's. SIGTERM when
+	// furl ends, however it ends: the supervisor then ends the environment.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	if readOnly {
+		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+	}
+	err = cmd.Start()
+	statusW.Close()
+	outW.Close() // the supervisor holds its own copy; without one, the pump ends
+	if err != nil {
+		statusR.Close()
+		return nil, fmt.Errorf("start the environment supervisor: %w", err)
+	}
+	p.cmd = cmd
+
+	started := make(chan supervisorReport, 1)
+	go func() {
+		var exit *syscall.WaitStatus
+		readReports(statusR, func(r supervisorReport) {
+			switch r.kind {
+			case reportStarted, reportFailed:
+				select {
+				case started <- r:
+				default:
+				}
+			case reportExited:
+				if n, err := strconv.ParseUint(r.arg, 10, 32); err == nil {
+					ws := syscall.WaitStatus(n)
+					exit = &ws
+				}
+			case reportWarning:
+				s.log.Warn("execution environment: "+r.arg, "function", spec.Function.Name)
+			}
+		})
+		statusR.Close()
+		werr := cmd.Wait()
+		p.err = runtimeExit(exit, werr)
+		p.closeStatm()
+		close(p.done)
+	}()
+
+	timer := time.NewTimer(supervisorStartTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-started:
+		if r.kind == reportFailed {
+			<-p.done
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: r.arg}
+		}
+		pid, err := strconv.Atoi(r.arg)
+		if err != nil {
+			p.Kill()
+			<-p.done
+			return nil, fmt.Errorf("the environment supervisor reported runtime pid %q", r.arg)
+		}
+		p.runtimePid = pid
+		p.openStatm(pid)
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("the environment supervisor ended before starting the runtime: %v", p.err)
+	case <-timer.C:
+		p.Kill()
+		<-p.done
+		return nil, fmt.Errorf("the environment supervisor did not start the runtime within %s", supervisorStartTimeout)
+	}
+}
+
+// runtimeExit is how a runtime ended, worded as os/exec words it ("exit
+// status 2", "signal: killed"): from the supervisor's report, or the
+// supervisor's own end when it could not report.
+func runtimeExit(ws *syscall.WaitStatus, supervisorErr error) error {
+	if ws == nil {
+		if supervisorErr == nil {
+			return errors.New("the environment supervisor exited without reporting how the runtime ended")
+		}
+		return fmt.Errorf("the environment supervisor ended: %w", supervisorErr)
+	}
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Exited():
+		return fmt.Errorf("exit status %d", ws.ExitStatus())
+	case ws.Signaled() && ws.CoreDump():
+		return fmt.Errorf("signal: %v (core dumped)", ws.Signal())
+	case ws.Signaled():
+		return fmt.Errorf("signal: %v", ws.Signal())
+	}
+	return fmt.Errorf("wait status %#x", uint32(*ws))
+}
+
+// Kill asks the supervisor to end the environment: it kills the runtime
+// and everything the runtime started, then exits. os.Process.Signal never
+// reaches another process that reused the supervisor's id.
+func (p *proc) Kill() {
+	select {
+	case <-p.done:
+	default:
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+}

@@ -1,0 +1,278 @@
+package process
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// superviseArg, as the first argument, makes furl's binary the supervisor
+// of one execution environment instead of furl: see RunSupervisorIfAsked.
+const superviseArg = "__furl-environment"
+
+// RunSupervisorIfAsked turns the process into an environment's supervisor
+// when it was started as one, and then never returns. Call it first in
+// main, before anything else, in every binary that runs the process
+// sandbox (furl, and tests that start real runtimes).
+//
+// The supervisor sits between furl and a runtime. It is a child
+// subreaper, so everything the runtime starts stays its descendant, even a
+// process that calls setsid() or whose parent exits; and it dies with furl
+// (its parent-death signal), taking the runtime and all of them with it.
+// When the runtime exits, or furl asks it to stop, it kills every
+// descendant left, waits for them all, reports the runtime's exit status to
+// furl and exits: no process a function starts outlives its environment.
+func RunSupervisorIfAsked() {
+	if len(os.Args) < 2 || os.Args[1] != superviseArg {
+		return
+	}
+	os.Exit(supervise(os.Args[2:]))
+}
+
+// The supervisor's reports to furl, one line each on the status pipe
+// (file descriptor 3): "started <pid>" once the runtime runs, or "failed
+// <message>" when it could not be started, then "exited <wait status>"
+// when every process of the environment is gone; "warning <message>" at
+// any time for something furl should log.
+const (
+	reportStarted = "started"
+	reportFailed  = "failed"
+	reportExited  = "exited"
+	reportWarning = "warning"
+)
+
+func supervise(args []string) int {
+	status := os.NewFile(3, "status")
+	if status == nil {
+		fmt.Fprintln(os.Stderr, "furl: the environment supervisor was started without its status pipe")
+		return 2
+	}
+	fs := flag.NewFlagSet(superviseArg, flag.ContinueOnError)
+	var readOnly []string
+	fs.Func("readonly", "bind this directory read-only over itself, in the mount namespace furl made (repeatable)", func(dir string) error {
+		readOnly = append(readOnly, dir)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		fmt.Fprintf(status, "%s the supervisor was started without a runtime to run\n", reportFailed)
+		return 2
+	}
+	argv := fs.Args()
+	report := func(kind, msg string) {
+		fmt.Fprintf(status, "%s %s\n", kind, strings.ReplaceAll(msg, "\n", " "))
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		report(reportWarning, "processes the function starts could outlive it: PR_SET_CHILD_SUBREAPER: "+err.Error())
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		report(reportFailed, "the supervisor cannot tell its working directory: "+err.Error())
+		return 2
+	}
+	if len(readOnly) > 0 {
+		for _, d := range readOnly {
+			if err := bindReadOnly(d); err != nil {
+				report(reportWarning, d+" is writable to the function: "+err.Error())
+			}
+		}
+		// The working directory still names the writable mount below the
+		// read-only one: enter the directory again, through the new mount.
+		if err := os.Chdir(dir); err != nil {
+			report(reportFailed, "the supervisor cannot enter "+dir+": "+err.Error())
+			return 2
+		}
+	}
+
+	// Signals that end the environment: furl's SIGTERM and, through the
+	// parent-death signal furl set, furl's own end.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		report(reportFailed, "the supervisor cannot open "+os.DevNull+": "+err.Error())
+		return 2
+	}
+	rt, err := os.StartProcess(argv[0], argv, &os.ProcAttr{
+		Dir:   dir,
+		Env:   os.Environ(),
+		Files: []*os.File{devNull, os.Stdout, os.Stderr},
+		// Its own process group, which furl kills at once on a timeout;
+		// and it dies if the supervisor does.
+		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	})
+	devNull.Close()
+	if err != nil {
+		report(reportFailed, err.Error())
+		return 0
+	}
+	report(reportStarted, strconv.Itoa(rt.Pid))
+	return reap(rt.Pid, sigs, func(ws syscall.WaitStatus) {
+		report(reportExited, strconv.FormatUint(uint64(ws), 10))
+	})
+}
+
+// reap waits for every child, its own and those reparented to it, until
+// none is left. The environment ends when its runtime exits or a signal
+// says so: from then on every child is killed as soon as it is seen.
+func reap(runtimePid int, sigs <-chan os.Signal, exited func(syscall.WaitStatus)) int {
+	var mu sync.Mutex
+	ending := false
+	end := func() {
+		mu.Lock()
+		ending = true
+		mu.Unlock()
+		killChildren(runtimePid)
+	}
+	go func() {
+		for range sigs {
+			end()
+		}
+	}()
+	var runtimeStatus syscall.WaitStatus
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			// ECHILD: nothing of the environment is left.
+			break
+		}
+		if pid == runtimePid {
+			runtimeStatus = ws
+			end()
+			continue
+		}
+		mu.Lock()
+		e := ending
+		mu.Unlock()
+		if e {
+			// A child that died may have left children of its own, now
+			// the supervisor's.
+			killChildren(runtimePid)
+		}
+	}
+	exited(runtimeStatus)
+	return 0
+}
+
+// killChildren kills the runtime's process group and every child of the
+// supervisor with its process group. Grandchildren become children when
+// their parents die, and are killed when reap next sees one die. Every
+// group killed is the environment's own: the supervisor leads a session of
+// its own, and a process can only join a group of its session.
+func killChildren(runtimePid int) {
+	syscall.Kill(-runtimePid, syscall.SIGKILL)
+	for _, pid := range childrenOf(os.Getpid()) {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid != os.Getpid() && pgid > 1 {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// childrenOf lists the children of a process, from every one of its
+// threads' /proc children lists; where the kernel has none, from the
+// parent ids of all processes.
+func childrenOf(pid int) []int {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, task := range tasks {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			return childrenByScan(pid)
+		}
+		for _, f := range strings.Fields(string(raw)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, n)
+			}
+		}
+	}
+	return kids
+}
+
+// childrenByScan finds a process' children by reading every process'
+// parent id: slower, but it needs nothing more than /proc.
+func childrenByScan(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if parentOf(n) == pid {
+			kids = append(kids, n)
+		}
+	}
+	return kids
+}
+
+// parentOf reads a process' parent id from /proc/<pid>/stat, whose second
+// field (the command) may hold spaces and parentheses: the fields after
+// the last ')' are state, then the parent id.
+func parentOf(pid int) int {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
+
+// bindReadOnly makes dir read-only for the supervisor and its
+// descendants: furl started the supervisor in a mount namespace of its
+// own, with every mount private (Go does that with CLONE_NEWNS), so a bind
+// mount of dir over itself, remounted read-only, is seen by them alone.
+func bindReadOnly(dir string) error {
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", dir, err)
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+	if err := unix.Mount("", dir, "", flags, ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", dir, err)
+	}
+	return nil
+}
+
+// supervisorReport is one line of a supervisor's status pipe.
+type supervisorReport struct {
+	kind, arg string
+}
+
+// readReports reads the supervisor's status lines until the pipe closes.
+func readReports(r io.Reader, each func(supervisorReport)) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		kind, arg, _ := strings.Cut(sc.Text(), " ")
+		each(supervisorReport{kind, arg})
+	}
+}
