@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,7 +74,18 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 
 	started := make(chan supervisorReport, 1)
 	go func() {
-		var exit *syscall.WaitStatus
+		// The environment is over when the supervisor says every process
+		// in it is gone, which may be a while before the supervisor
+		// itself has exited (a race-enabled build sleeps a second at
+		// exit).
+		var once sync.Once
+		end := func(err error) {
+			once.Do(func() {
+				p.err = err
+				p.closeStatm()
+				close(p.done)
+			})
+		}
 		readReports(statusR, func(r supervisorReport) {
 			switch r.kind {
 			case reportStarted, reportFailed:
@@ -84,7 +96,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 			case reportExited:
 				if n, err := strconv.ParseUint(r.arg, 10, 32); err == nil {
 					ws := syscall.WaitStatus(n)
-					exit = &ws
+					end(runtimeExit(&ws))
 				}
 			case reportWarning:
 				s.log.Warn("execution environment: "+r.arg, "function", spec.Function.Name)
@@ -92,9 +104,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 		})
 		statusR.Close()
 		werr := cmd.Wait()
-		p.err = runtimeExit(exit, werr)
-		p.closeStatm()
-		close(p.done)
+		end(supervisorEnd(werr))
 	}()
 
 	timer := time.NewTimer(supervisorStartTimeout)
@@ -124,15 +134,8 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 }
 
 // runtimeExit is how a runtime ended, worded as os/exec words it ("exit
-// status 2", "signal: killed"): from the supervisor's report, or the
-// supervisor's own end when it could not report.
-func runtimeExit(ws *syscall.WaitStatus, supervisorErr error) error {
-	if ws == nil {
-		if supervisorErr == nil {
-			return errors.New("the environment supervisor exited without reporting how the runtime ended")
-		}
-		return fmt.Errorf("the environment supervisor ended: %w", supervisorErr)
-	}
+// status 2", "signal: killed").
+func runtimeExit(ws *syscall.WaitStatus) error {
 	switch {
 	case ws.Exited() && ws.ExitStatus() == 0:
 		return nil
@@ -144,6 +147,15 @@ func runtimeExit(ws *syscall.WaitStatus, supervisorErr error) error {
 		return fmt.Errorf("signal: %v", ws.Signal())
 	}
 	return fmt.Errorf("wait status %#x", uint32(*ws))
+}
+
+// supervisorEnd is how an environment ended whose supervisor could not
+// report its runtime's end.
+func supervisorEnd(err error) error {
+	if err == nil {
+		return errors.New("the environment supervisor exited without reporting how the runtime ended")
+	}
+	return fmt.Errorf("the environment supervisor ended: %w", err)
 }
 
 // Kill asks the supervisor to end the environment: it kills the runtime
