@@ -210,6 +210,8 @@ func (s *Server) createFunction(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	defer upload.Close()
+	// The upload takes the place of the empty placeholder the decoding
+	// left, unless a later member (a null Code, say) took it first.
 	if upload != nil && in.Code != nil && in.Code.ZipFile != nil {
 		in.Code.ZipFile, in.Code.Upload = nil, upload
 	}
@@ -281,6 +283,7 @@ func (s *Server) updateFunctionCode(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	defer upload.Close()
+	// As in createFunction: the upload replaces the placeholder.
 	if upload != nil && in.ZipFile != nil {
 		in.ZipFile, in.Upload = nil, upload
 	}

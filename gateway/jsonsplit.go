@@ -34,7 +34,6 @@ type blobSplitter struct {
 
 	kept  []byte // the document without the elided text
 	edits []edit // where text was elided, to map offsets back
-	read  int64  // bytes of the body seen
 
 	space   spaceTracker
 	scanned bool  // false once the scan stopped early
@@ -141,7 +140,6 @@ func newBlobSplitter(path []string, maxKept int, open func() (blobSink, error)) 
 // Write reads the next part of the body. Its error is the sink's; what is
 // wrong with the document is reported by decode.
 func (b *blobSplitter) Write(p []byte) (int, error) {
-	b.read += int64(len(p))
 	b.space.write(p)
 	if !b.scanned {
 		return len(p), nil
@@ -265,78 +263,83 @@ const (
 
 // step advances the syntax check by one byte.
 func (b *blobSplitter) step(c byte) stepResult {
-	for {
-		switch b.state {
-		case stValue, stArrayFirst:
-			if isSpace(c) {
-				return stepOK
-			}
-			if b.state == stArrayFirst && c == ']' {
-				return b.pop()
-			}
-			return b.beginValue(c)
-		case stObjectFirst, stKey:
-			switch {
-			case isSpace(c):
-				return stepOK
-			case c == '}' && b.state == stObjectFirst:
-				return b.pop()
-			case c == '"':
-				b.beginString(strKey)
-				return stepOK
-			}
-			return stepBad
-		case stColon:
-			switch {
-			case isSpace(c):
-				return stepOK
-			case c == ':':
-				b.state = stValue
-				return stepOK
-			}
-			return stepBad
-		case stAfterValue:
-			top := b.stack[len(b.stack)-1]
-			switch {
-			case isSpace(c):
-				return stepOK
-			case c == ',' && top.object:
-				b.state = stKey
-				return stepOK
-			case c == ',':
-				b.state = stValue
-				return stepOK
-			case c == '}' && top.object, c == ']' && !top.object:
-				return b.pop()
-			}
-			return stepBad
-		case stEnd:
-			if isSpace(c) {
-				return stepOK
-			}
-			return stepBad
-		case stString:
-			return b.stringByte(c)
-		case stEscape:
-			return b.escapeByte(c)
-		case stUnicode:
-			return b.unicodeByte(c)
-		case stLiteral:
-			if c != b.lit[0] {
-				return stepBad
-			}
-			if b.lit = b.lit[1:]; b.lit == "" {
-				b.endValue()
-			}
-			return stepOK
-		default:
-			if r, done := b.numberByte(c); !done {
-				return r
-			}
-			// The number ended before c: c is read after it.
-			b.endValue()
+	switch b.state {
+	case stString:
+		return b.stringByte(c)
+	case stEscape:
+		return b.escapeByte(c)
+	case stUnicode:
+		return b.unicodeByte(c)
+	case stLiteral:
+		return b.literalByte(c)
+	case stMinus, stZero, stInt, stDot, stFrac, stExp, stExpSign, stExpInt:
+		if r, ended := b.numberByte(c); !ended {
+			return r
 		}
+		// The number ended before c: c is read after it.
+		b.endValue()
 	}
+	return b.between(c)
+}
+
+// between reads a byte outside any string, number or literal.
+func (b *blobSplitter) between(c byte) stepResult {
+	if isSpace(c) {
+		return stepOK
+	}
+	switch b.state {
+	case stArrayFirst:
+		if c == ']' {
+			return b.pop()
+		}
+		return b.beginValue(c)
+	case stValue:
+		return b.beginValue(c)
+	case stObjectFirst:
+		if c == '}' {
+			return b.pop()
+		}
+		fallthrough
+	case stKey:
+		if c == '"' {
+			b.beginString(strKey)
+			return stepOK
+		}
+	case stColon:
+		if c == ':' {
+			b.state = stValue
+			return stepOK
+		}
+	case stAfterValue:
+		return b.afterValue(c)
+	}
+	return stepBad
+}
+
+// afterValue reads what follows a value inside an array or object.
+func (b *blobSplitter) afterValue(c byte) stepResult {
+	object := b.stack[len(b.stack)-1].object
+	switch {
+	case c == ',' && object:
+		b.state = stKey
+	case c == ',':
+		b.state = stValue
+	case c == '}' && object, c == ']' && !object:
+		return b.pop()
+	default:
+		return stepBad
+	}
+	return stepOK
+}
+
+func (b *blobSplitter) literalByte(c byte) stepResult {
+	if c != b.lit[0] {
+		return stepBad
+	}
+	if b.lit = b.lit[1:]; b.lit == "" {
+		b.endValue()
+	}
+	return stepOK
 }
 
 // beginValue reads the first byte of a value.
@@ -514,9 +517,9 @@ func (b *blobSplitter) endString() stepResult {
 	return stepOK
 }
 
-// numberByte reads c as part of a number. done says the number ended
+// numberByte reads c as part of a number. ended says the number ended
 // before c.
-func (b *blobSplitter) numberByte(c byte) (r stepResult, done bool) {
+func (b *blobSplitter) numberByte(c byte) (r stepResult, ended bool) {
 	digit := '0' <= c && c <= '9'
 	next := b.state
 	switch b.state {
