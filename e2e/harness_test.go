@@ -134,8 +134,14 @@ var servingLine = regexp.MustCompile(`msg="furl serving" addr=(\S+)`)
 // given data directory and extra flags, and waits until it is healthy.
 func startFurl(t testing.TB, dataDir, listen string, extra ...string) *furl {
 	t.Helper()
+	return startFurlBinary(t, furlBin, dataDir, listen, extra...)
+}
+
+// startFurlBinary is startFurl with a given furl binary.
+func startFurlBinary(t testing.TB, bin, dataDir, listen string, extra ...string) *furl {
+	t.Helper()
 	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "debug"}, extra...)
-	cmd := exec.Command(furlBin, args...)
+	cmd := exec.Command(bin, args...)
 	addrc := make(chan string, 1)
 	logs := &syncBuffer{changed: make(chan struct{}), onLine: func(line string) {
 		if m := servingLine.FindStringSubmatch(line); m != nil {

@@ -131,13 +131,19 @@ func decode(r *http.Request, v any) error {
 	if int64(len(raw)) > body.limit {
 		return newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", body.limit, body.op))
 	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := unmarshalBody(raw, v); err != nil {
 		return newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: "+describeJSONError(err))
 	}
 	return nil
+}
+
+// unmarshalBody decodes a whole request body into v; an empty body (white
+// space only) is an empty object.
+func unmarshalBody(raw []byte, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // describeJSONError says what is wrong with a request body and where.
@@ -199,8 +205,15 @@ func queryInt(r *http.Request, name, path string) (*int, error) {
 
 func (s *Server) createFunction(r *http.Request) (int, any, error) {
 	var in urlconfig.CreateFunctionInput
-	if err := decode(r, &in); err != nil {
+	upload, err := s.decodeCode(r, &in, "Code", "ZipFile")
+	if err != nil {
 		return 0, nil, err
+	}
+	defer upload.Close()
+	// The upload takes the place of the empty placeholder the decoding
+	// left, unless a later member (a null Code, say) took it first.
+	if upload != nil && in.Code != nil && in.Code.ZipFile != nil {
+		in.Code.ZipFile, in.Code.Upload = nil, upload
 	}
 	out, err := s.store.CreateFunction(r.Context(), &in)
 	return http.StatusCreated, out, err
@@ -265,8 +278,14 @@ func (s *Server) updateFunctionConfiguration(r *http.Request) (int, any, error) 
 
 func (s *Server) updateFunctionCode(r *http.Request) (int, any, error) {
 	var in urlconfig.UpdateFunctionCodeInput
-	if err := decode(r, &in); err != nil {
+	upload, err := s.decodeCode(r, &in, "ZipFile")
+	if err != nil {
 		return 0, nil, err
+	}
+	defer upload.Close()
+	// As in createFunction: the upload replaces the placeholder.
+	if upload != nil && in.ZipFile != nil {
+		in.ZipFile, in.Upload = nil, upload
 	}
 	in.FunctionName = r.PathValue("FunctionName")
 	out, err := s.store.UpdateFunctionCode(r.Context(), &in)

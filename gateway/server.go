@@ -51,6 +51,11 @@ type Config struct {
 	// VerifyAPISignatures makes the Lambda API, too, refuse requests that
 	// are not signed by a known identity.
 	VerifyAPISignatures bool
+	// MaxConcurrentUploads bounds how many code uploads (CreateFunction
+	// and UpdateFunctionCode requests over 1 MiB or of unknown length)
+	// are read at once; the others wait their turn for as long as their
+	// request lives. Zero means DefaultMaxConcurrentUploads.
+	MaxConcurrentUploads int
 }
 
 // The choices of Config.StreamBandwidth.
@@ -75,6 +80,7 @@ type Server struct {
 	verifyAPI      bool
 	cors           corsCache
 	rates          rateLimits
+	uploads        chan struct{} // a slot per code upload being read
 }
 
 // New builds a Server.
@@ -88,9 +94,13 @@ func New(cfg Config) *Server {
 	if cfg.APIEndpoint == "" {
 		cfg.APIEndpoint = "http://127.0.0.1:4580"
 	}
+	if cfg.MaxConcurrentUploads <= 0 {
+		cfg.MaxConcurrentUploads = DefaultMaxConcurrentUploads
+	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
-		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures}
+		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures,
+		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}

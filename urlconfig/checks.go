@@ -210,6 +210,31 @@ func checkEnvironment(env *Environment) error {
 	return nil
 }
 
+// checkRunnable refuses the settings that reach a runtime's environment
+// and that no process can be started with: the operating system ends every
+// environment string at a NUL byte, so a handler or a variable value
+// holding one would make every start of the function fail. (Variable names
+// have a pattern; the other settings a runtime sees have patterns or enums.)
+func checkRunnable(handler *string, env *Environment) error {
+	if handler != nil && strings.IndexByte(*handler, 0) >= 0 {
+		return invalidParam("The handler must not contain a NUL character (\\u0000): no runtime can be started with it.")
+	}
+	if env == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(env.Variables))
+	for k, v := range env.Variables {
+		if strings.IndexByte(v, 0) >= 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		sort.Strings(keys)
+		return invalidParam("Lambda was unable to configure your environment variables because the values of these variables contain a NUL character (\\u0000), which no process environment can hold: %s", strings.Join(keys, ", "))
+	}
+	return nil
+}
+
 // checkTags applies the tagging rules to tags being added to a function
 // that already has existing ones.
 func checkTags(existing, add map[string]string) error {

@@ -65,10 +65,35 @@ func TestInspectZip(t *testing.T) {
 		{"entry under a link", buildZip(t, zipEntry{name: "out", content: "lib", mode: link}, zipEntry{name: "out/x.js", content: "x"}), 0,
 			` The entry "out/x.js" lies under the symbolic link "out".`},
 		{"not a zip", []byte("PK nope"), 0, "-"},
+		{"file where a directory is", buildZip(t, zipEntry{name: "x/", mode: os.ModeDir | 0o755}, zipEntry{name: "x", content: "x"}), 0,
+			` The entries "x/" and "x" would be extracted to the same path.`},
+		{"directory where a file is", buildZip(t, zipEntry{name: "x", content: "x"}, zipEntry{name: "x/"}), 0,
+			` The entries "x" and "x/" would be extracted to the same path.`},
+		{"entry under a file", buildZip(t, zipEntry{name: "x", content: "x"}, zipEntry{name: "x/y", content: "y"}), 0,
+			` The entry "x/y" lies under the file "x".`},
+		{"file over an implicit directory", buildZip(t, zipEntry{name: "x/y/z", content: "z"}, zipEntry{name: "x/y", content: "y"}), 0,
+			` The entry "x/y/z" lies under the file "x/y".`},
+		{"link where a directory is", buildZip(t, zipEntry{name: "lib/", mode: os.ModeDir | 0o755}, zipEntry{name: "lib", content: "x", mode: link}), 0,
+			` The entries "lib/" and "lib" would be extracted to the same path.`},
+		{"file twice", buildZip(t, zipEntry{name: "a.js", content: "1"}, zipEntry{name: "a.js", content: "2"}), 0, ` The entry "a.js" appears twice.`},
+		{"file twice, spelled differently", buildZip(t, zipEntry{name: "lib/a.js", content: "1"}, zipEntry{name: "lib/./a.js", content: "2"}), 0,
+			` The entries "lib/a.js" and "lib/./a.js" would be extracted to the same path.`},
+		{"link twice", buildZip(t, zipEntry{name: "l", content: "a", mode: link}, zipEntry{name: "l", content: "b", mode: link}), 0, ` The entry "l" appears twice.`},
+		{"directory twice", buildZip(t, zipEntry{name: "d/"}, zipEntry{name: "d/"}, zipEntry{name: "d/f", content: "f"}), 1, ""},
+		{"directory made by a file, then named", buildZip(t, zipEntry{name: "d/f", content: "f"}, zipEntry{name: "d/"}), 1, ""},
+		{"function directory named", buildZip(t, zipEntry{name: "./"}, zipEntry{name: "f", content: "f"}), 1, ""},
+		{"NUL in a name", buildZip(t, zipEntry{name: "a\x00b", content: "x"}), 0, ` The entry "a\x00b" has a NUL byte in its name.`},
+		{"name component over NAME_MAX", buildZip(t, zipEntry{name: "d/" + strings.Repeat("n", 256), content: "x"}), 0,
+			` The entry "d/` + strings.Repeat("n", 256) + `" has a name component longer than 255 bytes.`},
+		{"name component at NAME_MAX", buildZip(t, zipEntry{name: strings.Repeat("n", 255), content: "x"}), 1, ""},
+		{"link with an empty target", buildZip(t, zipEntry{name: "l", mode: link}), 0, ` The entry "l" is a symbolic link with an empty target.`},
+		{"link with NUL in its target", buildZip(t, zipEntry{name: "l", content: "a\x00", mode: link}), 0, ` The entry "l" is a symbolic link whose target holds a NUL byte.`},
+		{"link with an overlong target", buildZip(t, zipEntry{name: "l", content: strings.Repeat("a/", 3000), mode: link}), 0,
+			` The entry "l" is a symbolic link with an overlong target.`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			size, err := inspectZip(tc.zip)
+			size, err := inspectZip(bytes.NewReader(tc.zip), int64(len(tc.zip)))
 			if tc.wantErr == "" {
 				if err != nil || size != tc.size {
 					t.Fatalf("got %d, %v; want %d, nil", size, err, tc.size)
@@ -90,7 +115,7 @@ func TestInspectZipRefusesCorruptContent(t *testing.T) {
 	z := buildZip(t, zipEntry{name: "a.txt", content: strings.Repeat("lambda ", 100)})
 	// Flip a byte inside the compressed data: the CRC check must catch it.
 	z[45] ^= 0x55
-	_, err := inspectZip(z)
+	_, err := inspectZip(bytes.NewReader(z), int64(len(z)))
 	if e, ok := AsError(err); !ok || e.Message != unzipFailed {
 		t.Fatalf("corrupt entry: %v", err)
 	}
@@ -101,7 +126,7 @@ func FuzzInspectZip(f *testing.F) {
 	f.Add(buildZip(f, zipEntry{name: "l", content: "../x", mode: os.ModeSymlink | 0o777}))
 	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		size, err := inspectZip(b)
+		size, err := inspectZip(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			e, ok := AsError(err)
 			if !ok || e.Type != ErrInvalidParameter {

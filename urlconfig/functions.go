@@ -87,6 +87,10 @@ type UpdateFunctionCodeInput struct {
 	RevisionId      *string  `json:"RevisionId"`
 	Architectures   []string `json:"Architectures"`
 	SourceKMSKeyArn *string  `json:"SourceKMSKeyArn"`
+
+	// Upload, when set, is the zip the gateway received for ZipFile and
+	// takes its place. The caller closes it.
+	Upload *CodeUpload `json:"-"`
 }
 
 // CreateFunction creates a function from a zip archive, and publishes
@@ -141,7 +145,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 	if in.ImageConfig != nil {
 		return nil, invalidParam("ImageConfig is only supported for functions with PackageType Image.")
 	}
-	zipBytes, err := zipFromCode(in.Code.ZipFile, in.Code.S3Bucket, in.Code.S3Key, in.Code.ImageUri)
+	zipSrc, err := zipFromCode(zipSource{upload: in.Code.Upload, bytes: in.Code.ZipFile}, in.Code.S3Bucket, in.Code.S3Key, in.Code.ImageUri)
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +163,13 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
+	if err := checkRunnable(in.Handler, in.Environment); err != nil {
+		return nil, err
+	}
 	if err := checkTags(nil, in.Tags); err != nil {
 		return nil, err
 	}
-	archive, err := s.code.stage(zipBytes)
+	archive, err := s.code.stage(zipSrc)
 	if err != nil {
 		return nil, err
 	}
@@ -362,6 +369,9 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 	if err := checkEnvironment(in.Environment); err != nil {
 		return nil, err
 	}
+	if err := checkRunnable(in.Handler, in.Environment); err != nil {
+		return nil, err
+	}
 	var out FunctionConfiguration
 	err = s.update(func(t *txn) error {
 		f, c, err := s.latestAt(t.Tx, ref.Name, in.RevisionId)
@@ -453,11 +463,11 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	if in.ImageUri != nil {
 		return nil, invalidParam("Please don't provide ImageUri when updating a function with packageType Zip.")
 	}
-	zipBytes, err := zipFromCode(in.ZipFile, in.S3Bucket, in.S3Key, nil)
+	zipSrc, err := zipFromCode(zipSource{upload: in.Upload, bytes: in.ZipFile}, in.S3Bucket, in.S3Key, nil)
 	if err != nil {
 		return nil, err
 	}
-	archive, err := s.code.stage(zipBytes)
+	archive, err := s.code.stage(zipSrc)
 	if err != nil {
 		return nil, err
 	}
@@ -760,18 +770,18 @@ func pageSize(maxItems *int) int {
 }
 
 // zipFromCode picks the deployment package out of a Code member.
-func zipFromCode(zipFile []byte, s3Bucket, s3Key, imageURI *string) ([]byte, error) {
+func zipFromCode(zip zipSource, s3Bucket, s3Key, imageURI *string) (zipSource, error) {
 	switch {
 	case s3Bucket != nil || s3Key != nil:
-		return nil, invalidParam("furl does not support deploying code from S3 yet (Code.S3Bucket): upload the zip itself with ZipFile.")
+		return zipSource{}, invalidParam("furl does not support deploying code from S3 yet (Code.S3Bucket): upload the zip itself with ZipFile.")
 	case imageURI != nil:
-		return nil, invalidParam("furl does not support container image functions yet (ImageUri): upload a zip with ZipFile.")
-	case zipFile == nil:
-		return nil, invalidParam("Please provide a source for function code.")
-	case len(zipFile) > MaxZippedCodeSize:
-		return nil, &Error{Type: ErrRequestTooLarge, Message: "Zipped size must be smaller than 52428800 bytes", NoUserType: true}
+		return zipSource{}, invalidParam("furl does not support container image functions yet (ImageUri): upload a zip with ZipFile.")
+	case zip.upload == nil && zip.bytes == nil:
+		return zipSource{}, invalidParam("Please provide a source for function code.")
+	case zip.size() > MaxZippedCodeSize:
+		return zipSource{}, &Error{Type: ErrRequestTooLarge, Message: "Zipped size must be smaller than 52428800 bytes", NoUserType: true}
 	}
-	return zipFile, nil
+	return zip, nil
 }
 
 func vpcResponse(in *VpcConfig) *VpcConfigResponse {

@@ -2,6 +2,8 @@ package urlconfig
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"sort"
@@ -216,4 +218,153 @@ func TestValidationMessages(t *testing.T) {
 	if !ok || e.Type != ErrValidation || e.Message != want {
 		t.Fatalf("got %v\nwant %s", v.err(), want)
 	}
+}
+
+// Settings no runtime can start with are refused with the member named,
+// and nothing changes.
+func TestUnrunnableSettingsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir())
+	zip := buildZip(t, zipEntry{name: "bootstrap", content: "#!/bin/sh", mode: 0o755})
+	if _, err := s.CreateFunction(ctx, createIn("f", zip)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.GetFunctionConfiguration(ctx, "f", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := codeFiles(t, s)
+	const handlerMsg = `The handler must not contain a NUL character (\u0000): no runtime can be started with it.`
+	envMsg := func(keys string) string {
+		return `Lambda was unable to configure your environment variables because the values of these variables contain a NUL character (\u0000), which no process environment can hold: ` + keys
+	}
+	env := func(vars map[string]string) *Environment { return &Environment{Variables: vars} }
+	tests := []struct {
+		name    string
+		handler *string
+		env     *Environment
+		want    string // "" for accepted
+	}{
+		{"NUL in the handler", str("index\x00.handler"), nil, handlerMsg},
+		{"NUL in a variable", nil, env(map[string]string{"OK": "fine", "BAD": "x\x00y"}), envMsg("BAD")},
+		{"NUL in two variables", nil, env(map[string]string{"Z1": "\x00", "A1": "a\x00"}), envMsg("A1, Z1")},
+		{"control characters other than NUL", str("bootstrap"), env(map[string]string{"TABS": "a\tb\nc\x01"}), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := createIn("g", zip)
+			if tc.handler != nil {
+				in.Handler = tc.handler
+			}
+			in.Environment = tc.env
+			_, createErr := s.CreateFunction(ctx, in)
+			_, updateErr := s.UpdateFunctionConfiguration(ctx, &UpdateFunctionConfigurationInput{FunctionName: "f", Handler: tc.handler, Environment: tc.env})
+			for op, err := range map[string]error{"CreateFunction": createErr, "UpdateFunctionConfiguration": updateErr} {
+				if tc.want == "" {
+					if err != nil {
+						t.Errorf("%s: %v", op, err)
+					}
+					continue
+				}
+				if e, ok := AsError(err); !ok || e.Type != ErrInvalidParameter || e.Message != tc.want {
+					t.Errorf("%s: got %v\n want InvalidParameterValueException: %s", op, err, tc.want)
+				}
+			}
+			if tc.want != "" {
+				after, err := s.GetFunctionConfiguration(ctx, "f", nil)
+				if err != nil || after.RevisionId != before.RevisionId || after.Handler != before.Handler || after.Environment != nil {
+					t.Errorf("a refused update changed f: %+v, %v", after, err)
+				}
+				if _, _, err := s.GetFunction(ctx, "g", nil); err == nil {
+					t.Error("a refused create stored g")
+				}
+				if got := codeFiles(t, s); strings.Join(got, ",") != strings.Join(files, ",") {
+					t.Errorf("files %v after a refusal, want %v", got, files)
+				}
+			}
+		})
+	}
+}
+
+// A received upload is staged from its file: the function gets the upload's
+// code and hash, and no temporary file remains, whatever the outcome.
+func TestCodeUploads(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir())
+	zipA := buildZip(t, zipEntry{name: "bootstrap", content: "A", mode: 0o755})
+	zipB := buildZip(t, zipEntry{name: "bootstrap", content: "B", mode: 0o755})
+	upload := func(parts ...[]byte) *CodeUpload {
+		t.Helper()
+		u, err := s.NewCodeUpload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { u.Close() })
+		for i, p := range parts {
+			if i > 0 {
+				if err := u.Reset(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := u.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return u
+	}
+	noTemp := func(when string) {
+		t.Helper()
+		for _, f := range codeFiles(t, s) {
+			if !strings.HasSuffix(f, ".zip") {
+				t.Errorf("%s: temporary file %s remains", when, f)
+			}
+		}
+	}
+
+	// An upload reset for a second ZipFile member keeps only the second.
+	u := upload([]byte("an earlier, longer member that is not a zip at all"), zipA)
+	in := createIn("f", nil)
+	in.Code.Upload = u
+	out, err := s.CreateFunction(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := codeSha(zipA); out.CodeSha256 != want || out.CodeSize != int64(len(zipA)) {
+		t.Fatalf("CodeSha256 %s, size %d; want %s, %d", out.CodeSha256, out.CodeSize, want, len(zipA))
+	}
+	u.Close()
+	noTemp("after a create")
+
+	dry := upload(zipB)
+	out, err = s.UpdateFunctionCode(ctx, &UpdateFunctionCodeInput{FunctionName: "f", Upload: dry, DryRun: true})
+	if err != nil || out.CodeSha256 != codeSha(zipB) {
+		t.Fatalf("dry run: %v, %v", out, err)
+	}
+	dry.Close()
+	noTemp("after a dry run")
+
+	bad := upload([]byte("PK not a zip"))
+	if _, err := s.UpdateFunctionCode(ctx, &UpdateFunctionCodeInput{FunctionName: "f", Upload: bad}); err == nil {
+		t.Fatal("a bad zip was accepted")
+	}
+	bad.Close()
+	noTemp("after a refused update")
+
+	big := upload(make([]byte, MaxZippedCodeSize+1))
+	_, err = s.UpdateFunctionCode(ctx, &UpdateFunctionCodeInput{FunctionName: "f", Upload: big})
+	if e, ok := AsError(err); !ok || e.Type != ErrRequestTooLarge {
+		t.Fatalf("an upload over 50 MB: %v", err)
+	}
+	big.Close()
+	noTemp("after a refused upload")
+
+	cfg, err := s.GetFunctionConfiguration(ctx, "f", nil)
+	if err != nil || cfg.CodeSha256 != codeSha(zipA) {
+		t.Fatalf("after refusals the code is %s, want A's: %v", cfg.CodeSha256, err)
+	}
+}
+
+func codeSha(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -133,6 +133,10 @@ type FunctionCode struct {
 	S3ObjectVersion *string `json:"S3ObjectVersion,omitempty"`
 	ImageUri        *string `json:"ImageUri,omitempty"`
 	SourceKMSKeyArn *string `json:"SourceKMSKeyArn,omitempty"`
+
+	// Upload, when set, is the zip the gateway received for ZipFile and
+	// takes its place. The caller closes it.
+	Upload *CodeUpload `json:"-"`
 }
 
 // FunctionCodeLocation is GetFunction's Code member.
