@@ -6,6 +6,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -49,8 +51,13 @@ type Config struct {
 	// means only the account's root, test/test.
 	Identities *authz.Identities
 	// VerifyAPISignatures makes the Lambda API, too, refuse requests that
-	// are not signed by a known identity.
+	// are not signed by a known identity, and authorizes every operation
+	// with the caller's policies and the function's resource policy.
 	VerifyAPISignatures bool
+	// SpoolDir is where a signed API request's body larger than 64 KiB is
+	// kept while it is checked and read (an unlinked file, gone when the
+	// request ends). Empty means os.TempDir().
+	SpoolDir string
 }
 
 // The choices of Config.StreamBandwidth.
@@ -73,6 +80,7 @@ type Server struct {
 	streamShaping  bool
 	verifier       *authz.Verifier
 	verifyAPI      bool
+	spoolDir       string
 	cors           corsCache
 	rates          rateLimits
 }
@@ -90,7 +98,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
-		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures}
+		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
@@ -167,9 +175,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // signature: above the largest request any operation takes.
 const maxSignedAPIBody = 128 << 20
 
+// spoolThreshold is the largest signed body furl keeps in memory while it
+// hashes it; a larger one goes to a file the operation then reads.
+const spoolThreshold = 64 << 10
+
 // verifyAPIRequest checks a Lambda API request's SigV4 signature
-// (--verify-api-signatures). The body is read to hash it and given back to
-// the operation. A refusal is answered and logged.
+// (--verify-api-signatures) and keeps the caller for authorization. The
+// body is hashed as it is read and given back to the operation. A refusal
+// is answered and logged.
 func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 	log := loggerFrom(r.Context())
 	region := s.store.Account().Region
@@ -179,22 +192,80 @@ func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 		writeSigError(w, serr, false)
 		return false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedAPIBody+1))
+	body, hash, err := s.spoolBody(r)
 	if err != nil {
-		writeError(w, log, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error()))
+		writeError(w, log, err)
 		return false
 	}
-	if len(body) > maxSignedAPIBody {
-		writeError(w, log, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes", maxSignedAPIBody)))
-		return false
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if _, serr := s.verifier.Verify(r.Context(), r, body, region, "lambda"); serr != nil {
+	r.Body = body
+	id, serr := s.verifier.Verify(r.Context(), r, hash, region, "lambda")
+	if serr != nil {
 		log.Warn("Lambda API request refused: its signature is not accepted", "method", r.Method, "path", r.URL.Path, "error_type", serr.Code, "why", serr.Reason)
 		writeSigError(w, serr, false)
 		return false
 	}
+	if ri, ok := r.Context().Value(requestKey{}).(*requestInfo); ok {
+		ri.caller = id
+	}
 	return true
+}
+
+// spoolBody reads a request's body whole, hashing it as it goes, and
+// returns a body that reads it again and its hex SHA-256. Up to
+// spoolThreshold stays in memory; the rest goes to an unlinked temporary
+// file in the spool directory, closed (and so freed) when the request ends.
+func (s *Server) spoolBody(r *http.Request) (io.ReadCloser, string, error) {
+	h := sha256.New()
+	src := io.TeeReader(io.LimitReader(r.Body, maxSignedAPIBody+1), h)
+	head, err := io.ReadAll(io.LimitReader(src, spoolThreshold+1))
+	if err != nil {
+		return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if len(head) <= spoolThreshold {
+		return io.NopCloser(bytes.NewReader(head)), hex.EncodeToString(h.Sum(nil)), nil
+	}
+	f, err := os.CreateTemp(s.spoolDir, "furl-body-")
+	if err != nil {
+		return nil, "", fmt.Errorf("spool a request body: %w", err)
+	}
+	// Unlinked at once, the file needs no cleanup after a crash; the
+	// descriptor keeps it until the request's end closes it.
+	os.Remove(f.Name())
+	context.AfterFunc(r.Context(), func() { f.Close() })
+	rest := &readRecorder{r: src}
+	n, err := f.Write(head)
+	if err == nil {
+		var m int64
+		m, err = io.Copy(f, rest)
+		n += int(m)
+	}
+	switch {
+	case rest.err != nil:
+		return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+rest.err.Error())
+	case err != nil:
+		return nil, "", fmt.Errorf("spool a request body: %w", err)
+	case n > maxSignedAPIBody:
+		return nil, "", newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes", maxSignedAPIBody))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, "", fmt.Errorf("spool a request body: %w", err)
+	}
+	return io.NopCloser(f), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readRecorder keeps the error of the reader it wraps, to tell a client
+// that failed to send from a disk that failed to keep.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (rr *readRecorder) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	if err != nil && err != io.EOF {
+		rr.err = err
+	}
+	return n, err
 }
 
 // trimTrailingSlash drops a path's final slash: older AWS SDK models spell
@@ -234,6 +305,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 type requestInfo struct {
 	id  string
 	log *slog.Logger
+	// caller is who signed an API request, once its signature is
+	// verified (--verify-api-signatures); nil otherwise.
+	caller *authz.Identity
 }
 
 type requestKey struct{}

@@ -275,7 +275,8 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	srv := &http.Server{
 		Handler: gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
 			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
-			StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI}),
+			StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
+			SpoolDir: cfg.DataDir}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
