@@ -6,6 +6,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +86,10 @@ type Server struct {
 	spoolDir       string
 	cors           corsCache
 	rates          rateLimits
+
+	// codeKey signs the code locations GetFunction hands out under
+	// --verify-api-signatures; it lives as long as the server.
+	codeKey [32]byte
 }
 
 // New builds a Server.
@@ -103,6 +110,7 @@ func New(cfg Config) *Server {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
 	s.verifier = &authz.Verifier{Identities: cfg.Identities}
+	rand.Read(s.codeKey[:])
 	s.routes()
 	return s
 }
@@ -114,9 +122,9 @@ func (s *Server) routes() {
 		patterns[op.method+" "+op.path] = true
 	}
 	if s.invoker != nil {
-		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.invoke)
+		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.authorized("Invoke", s.invoke))
 		patterns["POST /2015-03-31/functions/{FunctionName}/invocations"] = true
-		s.mux.HandleFunc("POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations", s.invokeWithResponseStream)
+		s.mux.HandleFunc("POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations", s.authorized("InvokeWithResponseStream", s.invokeWithResponseStream))
 		patterns["POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations"] = true
 	}
 	for _, op := range unsupportedOperations {
@@ -344,13 +352,29 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 var codeFile = regexp.MustCompile(`^([0-9a-f]{64})\.zip$`)
 
+// codeURLLifetime is how long a code location stays valid under
+// --verify-api-signatures: AWS's presigned Code.Location lasts 10 minutes.
+const codeURLLifetime = 10 * time.Minute
+
 // code serves a deployment package: GetFunction's Code.Location points
-// here.
+// here. Under --verify-api-signatures the location is presigned, as AWS's
+// is: it carries an expiry and furl's signature over the archive and the
+// expiry, so only a caller that lambda:GetFunction allowed (and whoever
+// it hands the address to, until it expires) can fetch the code; the
+// archive's SHA-256, which other operations disclose, is not enough.
 func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	m := codeFile.FindStringSubmatch(r.PathValue("file"))
 	if m == nil {
 		writeError(w, loggerFrom(r.Context()), newError(urlconfig.ErrNotFound, "No such code archive."))
 		return
+	}
+	if s.verifyAPI {
+		if why := s.checkCodeSignature(r, m[1]); why != "" {
+			loggerFrom(r.Context()).Warn("code archive request refused (403)", "why", why)
+			msg := "The code location is not valid: " + why + ". Call GetFunction for a new one."
+			writeError(w, loggerFrom(r.Context()), &awsError{Status: http.StatusForbidden, Type: urlconfig.ErrAccessDenied, Message: &msg, MessageKey: "Message"})
+			return
+		}
 	}
 	path, ok := s.store.CodePath(m[1])
 	if !ok {
@@ -378,13 +402,45 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 }
 
 // codeLocation is the address GetFunction gives for a version's code: on
-// this server, as the caller reached it.
-func codeLocation(r *http.Request, hexSum string) string {
+// this server, as the caller reached it; presigned under
+// --verify-api-signatures.
+func (s *Server) codeLocation(r *http.Request, hexSum string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/_furl/code/" + hexSum + ".zip"
+	loc := scheme + "://" + r.Host + "/_furl/code/" + hexSum + ".zip"
+	if !s.verifyAPI {
+		return loc
+	}
+	expires := strconv.FormatInt(time.Now().Add(codeURLLifetime).Unix(), 10)
+	return loc + "?Expires=" + expires + "&Signature=" + s.codeSignature(hexSum, expires)
+}
+
+// codeSignature is furl's signature of a code location: an HMAC-SHA256
+// of the archive's hash and the expiry.
+func (s *Server) codeSignature(hexSum, expires string) string {
+	mac := hmac.New(sha256.New, s.codeKey[:])
+	io.WriteString(mac, hexSum+"\n"+expires)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// checkCodeSignature says what is wrong with a presigned code location,
+// or "" when nothing is.
+func (s *Server) checkCodeSignature(r *http.Request, hexSum string) string {
+	q := r.URL.Query()
+	expires, sig := q.Get("Expires"), q.Get("Signature")
+	if expires == "" || sig == "" {
+		return "it is not signed"
+	}
+	if !hmac.Equal([]byte(sig), []byte(s.codeSignature(hexSum, expires))) {
+		return "its signature does not match"
+	}
+	at, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || time.Now().Unix() > at {
+		return "it has expired"
+	}
+	return ""
 }
 
 func (s *Server) notImplemented(path, method string) http.HandlerFunc {
