@@ -165,7 +165,7 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 			cfg.envError = fmt.Errorf("FURL_VERIFY_API_SIGNATURES=%q is not true or false", v)
 		}
 	}
-	fs.BoolVar(&cfg.VerifyAPI, "verify-api-signatures", verify, "refuse Lambda API requests not signed (SigV4) by a known identity (env FURL_VERIFY_API_SIGNATURES)")
+	fs.BoolVar(&cfg.VerifyAPI, "verify-api-signatures", verify, "refuse Lambda API requests not signed (SigV4) by a known identity, and authorize each with the caller's and the function's policies (env FURL_VERIFY_API_SIGNATURES)")
 	concurrency := urlconfig.DefaultAccountConcurrency
 	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
