@@ -246,6 +246,23 @@ func TestAPIAuthorization(t *testing.T) {
 		})
 	}
 
+	t.Run("a signed upload larger than what is kept in memory", func(t *testing.T) {
+		zip := urlFunction(t)
+		out, err := root.CreateFunction(ctx(t), &lambda.CreateFunctionInput{FunctionName: aws.String("big"), Runtime: types.RuntimeProvidedal2023,
+			Role: aws.String(testRole), Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zip}})
+		if err != nil || aws.ToString(out.CodeSha256) != codeSha256(zip) {
+			t.Fatalf("CreateFunction with a %d-byte zip: %v", len(zip), err)
+		}
+		t.Logf("created a function from a %d-byte signed upload", len(zip))
+		// The spooled body was unlinked at once: nothing is left behind.
+		if leftovers, _ := filepath.Glob(filepath.Join(f.dataDir, "furl-body-*")); len(leftovers) > 0 {
+			t.Errorf("spooled bodies left: %v", leftovers)
+		}
+		if _, err := root.DeleteFunction(ctx(t), &lambda.DeleteFunctionInput{FunctionName: aws.String("big")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("reads granted by an identity policy", func(t *testing.T) {
 		denied := f.clientAs("AKIADENIED", "denied-secret")
 		out, err := denied.GetFunctionConfiguration(ctx(t), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("app")})
