@@ -151,12 +151,33 @@ func defaultUserID(arn, account string) string {
 	}
 }
 
+// Verdict is Authorize's answer.
+type Verdict struct {
+	Decision Decision
+	// By is the kind of policy that refused: IdentityBased (the caller's
+	// own policies deny, or none allows) or ResourceBased (the resource
+	// policy denies, or, for a caller of another account, does not
+	// allow). Empty when allowed.
+	By PolicyKind
+	// Why says what denies or what grant is missing, for a log.
+	Why string
+}
+
+// PolicyKind names the two sides IAM weighs, in the words of AWS's
+// access-denied messages.
+type PolicyKind string
+
+// The kinds of policy a refusal names.
+const (
+	IdentityBased PolicyKind = "identity-based"
+	ResourceBased PolicyKind = "resource-based"
+)
+
 // Authorize decides a signed caller's request the way IAM does for a
 // resource with a resource policy: any explicit Deny wins; otherwise, in
 // the resource's own account, the identity's policies or the resource
-// policy must allow it, and across accounts both must. why says what is
-// missing, for a log.
-func Authorize(id *Identity, resourceAccount string, resource *Policy, req Request) (Decision, string) {
+// policy must allow it, and across accounts both must.
+func Authorize(id *Identity, resourceAccount string, resource *Policy, req Request) Verdict {
 	req.Principal = id.Principal()
 	onResource := Evaluate(resource, req)
 	onIdentity := Result{Decision: Allow, Statement: "(the account root)"}
@@ -175,30 +196,32 @@ func Authorize(id *Identity, resourceAccount string, resource *Policy, req Reque
 	}
 	switch {
 	case onResource.Decision == ExplicitDeny:
-		return ExplicitDeny, fmt.Sprintf("statement %q of the resource policy denies %s to %s", onResource.Statement, req.Action, id.ARN)
+		return Verdict{ExplicitDeny, ResourceBased, fmt.Sprintf("statement %q of the resource policy denies %s to %s", onResource.Statement, req.Action, id.ARN)}
 	case onIdentity.Decision == ExplicitDeny:
-		return ExplicitDeny, fmt.Sprintf("statement %q of a policy of %s denies %s", onIdentity.Statement, id.ARN, req.Action)
+		return Verdict{ExplicitDeny, IdentityBased, fmt.Sprintf("statement %q of a policy of %s denies %s", onIdentity.Statement, id.ARN, req.Action)}
 	}
 	if id.Account == resourceAccount {
 		// A resource policy that names the caller grants on its own; one
 		// that names only the account leaves it to the caller's policies.
 		if onResource.Decision == Allow && !onResource.ByAccount || onIdentity.Decision == Allow {
-			return Allow, ""
+			return Verdict{Decision: Allow}
 		}
 		if onResource.Decision == Allow {
-			return ImplicitDeny, fmt.Sprintf("the resource policy grants %s to the account %s, not to %s itself, and no policy of %s allows it", req.Action, id.Account, id.ARN, id.ARN)
+			return Verdict{ImplicitDeny, IdentityBased, fmt.Sprintf("the resource policy grants %s to the account %s, not to %s itself, and no policy of %s allows it", req.Action, id.Account, id.ARN, id.ARN)}
 		}
-		return ImplicitDeny, fmt.Sprintf("neither a policy of %s nor the resource policy allows %s", id.ARN, req.Action)
+		return Verdict{ImplicitDeny, IdentityBased, fmt.Sprintf("neither a policy of %s nor the resource policy allows %s", id.ARN, req.Action)}
 	}
 	var missing []string
+	by := ResourceBased
 	if onIdentity.Decision != Allow {
+		by = IdentityBased
 		missing = append(missing, fmt.Sprintf("no policy of %s allows %s (a caller from another account needs its own grant)", id.ARN, req.Action))
 	}
 	if onResource.Decision != Allow {
 		missing = append(missing, fmt.Sprintf("the resource policy does not allow %s to %s (a caller from another account needs a grant there too)", req.Action, id.ARN))
 	}
 	if len(missing) > 0 {
-		return ImplicitDeny, strings.Join(missing, "; ")
+		return Verdict{ImplicitDeny, by, strings.Join(missing, "; ")}
 	}
-	return Allow, ""
+	return Verdict{Decision: Allow}
 }

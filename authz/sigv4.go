@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -242,29 +241,65 @@ func (v *Verifier) check(r *http.Request, region, service string) (*signedReques
 	return &signedRequest{auth: auth, id: id, signedAt: signedAt, signed: signed}, nil
 }
 
+// RawPath is the path of r's request target exactly as the client sent
+// it, still escaped: the path part of r.RequestURI. It is what a SigV4
+// signature covers and what a function URL's event calls rawPath; Go's
+// parsed r.URL may spell it otherwise (it decodes, and re-escapes what it
+// cannot keep), and two raw paths that Go parses alike must not pass for
+// one another. A request made in-process, without a RequestURI, gives its
+// URL's escaped path.
+func RawPath(r *http.Request) string {
+	uri := r.RequestURI
+	if uri == "" {
+		return r.URL.EscapedPath()
+	}
+	if uri[0] != '/' {
+		// The absolute form, scheme://authority/path?query, as sent to
+		// proxies: the path starts at the first slash after the authority.
+		_, rest, ok := strings.Cut(uri, "://")
+		if !ok {
+			return uri // "*", or nothing a client signs
+		}
+		i := strings.IndexAny(rest, "/?#")
+		if i < 0 || rest[i] != '/' {
+			return "/"
+		}
+		uri = rest[i:]
+	}
+	path, _, _ := strings.Cut(uri, "?")
+	return path
+}
+
 // Verify checks r's SigV4 signature (Authorization header form) for
-// service in region, body being the body received, and returns the
-// caller. The signature is recomputed with the AWS SDK's signer from the
-// request as it arrived and compared in constant time.
-func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, region, service string) (*Identity, *SigError) {
+// service in region, payloadHash being the hex SHA-256 of the body
+// received, and returns the caller. The signature is recomputed with the
+// AWS SDK's signer from the request as it arrived and compared in
+// constant time. The path signed is the raw path received (RawPath), which
+// the signer escapes once more, as AWS does for every service but S3: two
+// different raw paths never share a canonical URI.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash, region, service string) (*Identity, *SigError) {
 	sr, serr := v.check(r, region, service)
 	if serr != nil {
 		return nil, serr
 	}
 	auth, id, signed := sr.auth, sr.id, sr.signed
 	bad := func(why string) *SigError { return &SigError{CodeInvalidSignature, msgBadSignature, why} }
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
 	switch declared := r.Header.Get("X-Amz-Content-Sha256"); {
 	case declared == "UNSIGNED-PAYLOAD" || strings.HasPrefix(declared, "STREAMING-"):
 		return nil, bad("x-amz-content-sha256 is " + declared + ": Lambda accepts only signed payloads")
 	case declared != "" && declared != payloadHash:
 		return nil, bad("x-amz-content-sha256 is not the SHA-256 of the body received")
 	}
+	rawPath := RawPath(r)
+	if !strings.HasPrefix(rawPath, "/") {
+		return nil, bad(fmt.Sprintf("the request target %q is not a path", r.RequestURI))
+	}
 
-	// The request as the client signed it: its method, path, query and the
-	// headers it says it signed, with their values as received.
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	// The request as the client signed it: its method, raw path, query and
+	// the headers it says it signed, with their values as received. The
+	// signer takes an opaque URL's path as it is, where it would re-escape
+	// a parsed one; the "//h" before the path is the authority it skips.
+	u := &url.URL{Scheme: "http", Host: r.Host, Opaque: "//h" + rawPath, RawQuery: r.URL.RawQuery}
 	if r.TLS != nil {
 		u.Scheme = "https"
 	}

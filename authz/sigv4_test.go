@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -42,6 +43,11 @@ func signed(t *testing.T, method, target string, body []byte, creds aws.Credenti
 	return req
 }
 
+func hashOf(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
+
 func TestVerify(t *testing.T) {
 	v := &Verifier{Identities: testIdentities(), Now: func() time.Time { return signedAt.Add(3 * time.Minute) }}
 	root := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
@@ -79,9 +85,36 @@ func TestVerify(t *testing.T) {
 		}, wantCode: CodeInvalidSignature},
 		{name: "tampered path", req: func() *http.Request {
 			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
-			r.URL.Path, r.URL.RawPath = "/orders/other", ""
+			r.RequestURI = "/orders/other?x=1&y=%2F"
 			return r
 		}, wantCode: CodeInvalidSignature},
+		{name: "origin form of the path signed", req: func() *http.Request {
+			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
+			r.RequestURI = "/orders/a%20b?x=1&y=%2F"
+			return r
+		}, wantARN: "arn:aws:iam::000000000000:root"},
+		{name: "a raw path Go decodes alike", req: func() *http.Request {
+			// Signed for /a/b%22c, sent as /a%2Fb"c: both are /a/b"c to
+			// Go's parser, but the function would see the second.
+			r := signed(t, "POST", "http://h/a/b%22c", body, root, "us-east-1", signedAt, nil)
+			r.RequestURI = `/a%2Fb"c`
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "the signature does not match"},
+		{name: "an escape in other case", req: func() *http.Request {
+			r := signed(t, "POST", "http://h/a%2Fb", body, root, "us-east-1", signedAt, nil)
+			r.RequestURI = "/a%2fb"
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "the signature does not match"},
+		{name: "a dot segment", req: func() *http.Request {
+			r := signed(t, "POST", "http://h/a/b", body, root, "us-east-1", signedAt, nil)
+			r.RequestURI = "/a/./b"
+			return r
+		}, wantCode: CodeInvalidSignature, reason: "the signature does not match"},
+		{name: "asterisk form", req: func() *http.Request {
+			r := signed(t, "OPTIONS", "http://h/", nil, root, "us-east-1", signedAt, nil)
+			r.RequestURI = "*"
+			return r
+		}, body: []byte{}, wantCode: CodeInvalidSignature, reason: "is not a path"},
 		{name: "an unsigned header may change", req: func() *http.Request {
 			r := signed(t, "POST", url, body, root, "us-east-1", signedAt, nil)
 			r.Header.Set("User-Agent", "changed")
@@ -170,7 +203,7 @@ func TestVerify(t *testing.T) {
 			if tc.body != nil {
 				received = tc.body
 			}
-			id, err := v.Verify(context.Background(), req, received, "us-east-1", "lambda")
+			id, err := v.Verify(context.Background(), req, hashOf(received), "us-east-1", "lambda")
 			if tc.wantCode != "" {
 				if err == nil || err.Code != tc.wantCode || !strings.Contains(err.Reason, tc.reason) {
 					t.Fatalf("got %v, want %s (%s)", err, tc.wantCode, tc.reason)
@@ -191,7 +224,7 @@ func TestVerify(t *testing.T) {
 func TestVerifyExpiredMessage(t *testing.T) {
 	v := &Verifier{Identities: testIdentities(), Now: func() time.Time { return signedAt.Add(20 * time.Minute) }}
 	req := signed(t, "GET", "http://h/", nil, aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, "us-east-1", signedAt, nil)
-	_, err := v.Verify(context.Background(), req, nil, "us-east-1", "lambda")
+	_, err := v.Verify(context.Background(), req, hashOf(nil), "us-east-1", "lambda")
 	want := "Signature expired: 20250810T141629Z is now earlier than 20250810T142129Z (20250810T143629Z - 15 min.)"
 	if err == nil || err.Message != want {
 		t.Fatalf("got %+v, want %q", err, want)
@@ -256,6 +289,14 @@ func TestAuthorize(t *testing.T) {
 		}
 		return p
 	}
+	denyURL := func(principal string) *Policy {
+		p, err := ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"no","Effect":"Deny","Principal":{"AWS":"` + principal +
+			`"},"Action":"lambda:InvokeFunctionUrl","Resource":"` + fnARN + `"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	identityAllow, _ := ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunctionUrl","Resource":"*"}]}`))
 	identityDeny, _ := ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"no","Effect":"Deny","Action":"lambda:*","Resource":"*"}]}`))
 	alice := &Identity{ARN: "arn:aws:iam::000000000000:user/alice", Account: "000000000000"}
@@ -271,29 +312,31 @@ func TestAuthorize(t *testing.T) {
 		id     *Identity
 		policy *Policy
 		want   Decision
+		by     PolicyKind
 	}{
-		{"same account: nothing allows", alice, nil, ImplicitDeny},
-		{"same account: identity policy", aliceWithPolicy, nil, Allow},
-		{"same account: resource policy", alice, allowURL(alice.ARN), Allow},
-		{"same account: resource policy naming the caller's account leaves it to the caller's policies", alice, allowURL("000000000000"), ImplicitDeny},
-		{"same account: the same, with the caller's own grant", aliceWithPolicy, allowURL("000000000000"), Allow},
-		{"same account: resource policy naming the account's root, for a user", alice, allowURL("arn:aws:iam::000000000000:root"), ImplicitDeny},
-		{"same account: resource policy for everyone", alice, allowURL("*"), Allow},
-		{"same account: root", root, nil, Allow},
-		{"same account: explicit deny wins", aliceDenied, allowURL(alice.ARN), ExplicitDeny},
-		{"cross account: resource policy only", bob, allowURL(bob.ARN), ImplicitDeny},
-		{"cross account: identity policy only", bobWithPolicy, nil, ImplicitDeny},
-		{"cross account: both", bobWithPolicy, allowURL("111111111111"), Allow},
-		{"cross account root: resource policy", otherRoot, allowURL("arn:aws:iam::111111111111:root"), Allow},
-		{"cross account root: no grant", otherRoot, nil, ImplicitDeny},
+		{"same account: nothing allows", alice, nil, ImplicitDeny, IdentityBased},
+		{"same account: identity policy", aliceWithPolicy, nil, Allow, ""},
+		{"same account: resource policy", alice, allowURL(alice.ARN), Allow, ""},
+		{"same account: resource policy naming the caller's account leaves it to the caller's policies", alice, allowURL("000000000000"), ImplicitDeny, IdentityBased},
+		{"same account: the same, with the caller's own grant", aliceWithPolicy, allowURL("000000000000"), Allow, ""},
+		{"same account: resource policy naming the account's root, for a user", alice, allowURL("arn:aws:iam::000000000000:root"), ImplicitDeny, IdentityBased},
+		{"same account: resource policy for everyone", alice, allowURL("*"), Allow, ""},
+		{"same account: root", root, nil, Allow, ""},
+		{"same account: explicit deny wins", aliceDenied, allowURL(alice.ARN), ExplicitDeny, IdentityBased},
+		{"same account: a resource policy's deny", aliceWithPolicy, denyURL(alice.ARN), ExplicitDeny, ResourceBased},
+		{"cross account: resource policy only", bob, allowURL(bob.ARN), ImplicitDeny, IdentityBased},
+		{"cross account: identity policy only", bobWithPolicy, nil, ImplicitDeny, ResourceBased},
+		{"cross account: both", bobWithPolicy, allowURL("111111111111"), Allow, ""},
+		{"cross account root: resource policy", otherRoot, allowURL("arn:aws:iam::111111111111:root"), Allow, ""},
+		{"cross account root: no grant", otherRoot, nil, ImplicitDeny, ResourceBased},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, why := Authorize(tc.id, "000000000000", tc.policy, req)
-			if d != tc.want {
-				t.Fatalf("%v (%s), want %v", d, why, tc.want)
+			v := Authorize(tc.id, "000000000000", tc.policy, req)
+			if v.Decision != tc.want || v.By != tc.by {
+				t.Fatalf("%v by %q (%s), want %v by %q", v.Decision, v.By, v.Why, tc.want, tc.by)
 			}
-			if d != Allow && why == "" {
+			if v.Decision != Allow && v.Why == "" {
 				t.Fatal("a refusal without a reason")
 			}
 		})
@@ -360,7 +403,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.Run("furl-verify", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := v.Verify(context.Background(), req, body, "us-east-1", "lambda"); err != nil {
+			if _, err := v.Verify(context.Background(), req, hashOf(body), "us-east-1", "lambda"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -372,6 +415,76 @@ func BenchmarkVerify(b *testing.B) {
 			if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(s[:]), "lambda", "us-east-1", signedAt); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// FuzzSignedPath signs a request for any path with the AWS SDK's signer,
+// sends it as Go's HTTP client does and reads it back as Go's server does:
+// it must verify, and furl must read back the very path the SDK signed.
+// The same signature with any other raw path must be refused.
+func FuzzSignedPath(f *testing.F) {
+	for _, seed := range [][2]string{
+		{`/a/b"c`, `/a%2Fb"c`},
+		{"/orders/a b", "/orders/a+b"},
+		{"/a%2Fb", "/a/b"},
+		{"/a%2Fb", "/a%2fb"},
+		{"/", "//"},
+		{"/x", "/x/"},
+		{"/café", "/caf%C3%A9"},
+		{"/a/./b", "/a/b"},
+		{"/a/../b", "/b"},
+		{"/a+b", "/a%2Bb"},
+		{"/~user", "/%7Euser"},
+		{"/a;b=c,d", "/a%3Bb=c,d"},
+		{"", "/"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	v := &Verifier{Identities: testIdentities(), Now: func() time.Time { return signedAt }}
+	creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	f.Fuzz(func(t *testing.T, path, other string) {
+		req, err := http.NewRequest("GET", "http://abc.lambda-url.us-east-1.localhost:4580/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Path = path
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hashOf(nil), "lambda", "us-east-1", signedAt); err != nil {
+			t.Fatal(err)
+		}
+		var wire bytes.Buffer
+		if err := req.Write(&wire); err != nil {
+			return // Go's client would not send it
+		}
+		got, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(wire.Bytes())))
+		if err != nil {
+			return // nor Go's server take it
+		}
+		if !strings.HasPrefix(got.RequestURI, "/") {
+			// Go's client writes a path without its leading slash as it
+			// is ("*", "A:"): not the origin form, it names no path, and
+			// Verify refuses it (TestVerify).
+			return
+		}
+		if want := req.URL.EscapedPath(); RawPath(got) != want && !(want == "" && RawPath(got) == "/") {
+			t.Fatalf("the SDK signed path %q, furl read %q", want, RawPath(got))
+		}
+		if _, serr := v.Verify(context.Background(), got, hashOf(nil), "us-east-1", "lambda"); serr != nil {
+			t.Fatalf("path %q, sent as %q: refused: %v", path, got.RequestURI, serr)
+		}
+
+		// The same bytes with another request target.
+		line, rest, _ := bytes.Cut(wire.Bytes(), []byte("\r\n"))
+		if !bytes.HasPrefix(line, []byte("GET ")) {
+			t.Fatalf("request line %q", line)
+		}
+		replayed := append([]byte("GET "+other+" HTTP/1.1\r\n"), rest...)
+		alt, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(replayed)))
+		if err != nil || RawPath(alt) == RawPath(got) || alt.URL.RawQuery != "" || alt.Host != got.Host {
+			return // not a request with another raw path
+		}
+		if id, serr := v.Verify(context.Background(), alt, hashOf(nil), "us-east-1", "lambda"); serr == nil {
+			t.Fatalf("signed for %q, accepted as %q (caller %s)", got.RequestURI, alt.RequestURI, id.ARN)
 		}
 	})
 }

@@ -75,6 +75,10 @@ func (s *Server) operations() []operation {
 func (s *Server) serveAPI(op operation) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		log := loggerFrom(r.Context()).With("op", op.name)
+		if err := s.authorizeOperation(r, op.name); err != nil {
+			writeError(w, log, err)
+			return
+		}
 		r.Body = &opBody{ReadCloser: r.Body, op: op.name, limit: op.limit}
 		status, body, err := op.handler(r)
 		if err != nil {
@@ -215,6 +219,13 @@ func (s *Server) createFunction(r *http.Request) (int, any, error) {
 	if upload != nil && in.Code != nil && in.Code.ZipFile != nil {
 		in.Code.ZipFile, in.Code.Upload = nil, upload
 	}
+	name := ""
+	if in.FunctionName != nil {
+		name = *in.FunctionName
+	}
+	if err := s.authorizeBody(r, "CreateFunction", name, nil); err != nil {
+		return 0, nil, err
+	}
 	out, err := s.store.CreateFunction(r.Context(), &in)
 	return http.StatusCreated, out, err
 }
@@ -238,7 +249,7 @@ func (s *Server) getFunction(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out.Code.Location = codeLocation(r, hash)
+	out.Code.Location = s.codeLocation(r, hash)
 	return http.StatusOK, out, nil
 }
 
@@ -358,6 +369,16 @@ func (s *Server) addPermission(r *http.Request) (int, any, error) {
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
+	keys := map[string][]string{}
+	if in.Principal != nil {
+		keys["lambda:Principal"] = []string{*in.Principal}
+	}
+	if in.FunctionUrlAuthType != nil {
+		keys["lambda:FunctionUrlAuthType"] = []string{*in.FunctionUrlAuthType}
+	}
+	if err := s.authorizeBody(r, "AddPermission", r.PathValue("FunctionName"), keys); err != nil {
+		return 0, nil, err
+	}
 	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
 	statement, err := s.store.AddPermission(r.Context(), &in)
 	return http.StatusCreated, map[string]string{"Statement": statement}, err
@@ -378,6 +399,9 @@ func (s *Server) createURLConfig(r *http.Request) (int, any, error) {
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
+	if err := s.authorizeURLConfig(r, "CreateFunctionUrlConfig", in.AuthType); err != nil {
+		return 0, nil, err
+	}
 	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
 	out, err := s.store.CreateFunctionURLConfig(r.Context(), &in)
 	return http.StatusCreated, out, err
@@ -391,6 +415,9 @@ func (s *Server) getURLConfig(r *http.Request) (int, any, error) {
 func (s *Server) updateURLConfig(r *http.Request) (int, any, error) {
 	var in urlconfig.URLConfigInput
 	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if err := s.authorizeURLConfig(r, "UpdateFunctionUrlConfig", in.AuthType); err != nil {
 		return 0, nil, err
 	}
 	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")

@@ -6,6 +6,10 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,13 +54,18 @@ type Config struct {
 	// means only the account's root, test/test.
 	Identities *authz.Identities
 	// VerifyAPISignatures makes the Lambda API, too, refuse requests that
-	// are not signed by a known identity.
+	// are not signed by a known identity, and authorizes every operation
+	// with the caller's policies and the function's resource policy.
 	VerifyAPISignatures bool
 	// MaxConcurrentUploads bounds how many code uploads (CreateFunction
 	// and UpdateFunctionCode requests over 1 MiB or of unknown length)
 	// are read at once; the others wait their turn for as long as their
 	// request lives. Zero means DefaultMaxConcurrentUploads.
 	MaxConcurrentUploads int
+	// SpoolDir is where a signed API request's body larger than 64 KiB is
+	// kept while it is checked and read (an unlinked file, gone when the
+	// request ends). Empty means os.TempDir().
+	SpoolDir string
 }
 
 // The choices of Config.StreamBandwidth.
@@ -78,9 +88,14 @@ type Server struct {
 	streamShaping  bool
 	verifier       *authz.Verifier
 	verifyAPI      bool
+	spoolDir       string
 	cors           corsCache
 	rates          rateLimits
 	uploads        chan struct{} // a slot per code upload being read
+
+	// codeKey signs the code locations GetFunction hands out under
+	// --verify-api-signatures; it lives as long as the server.
+	codeKey [32]byte
 }
 
 // New builds a Server.
@@ -99,12 +114,13 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
-		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures,
+		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
 	s.verifier = &authz.Verifier{Identities: cfg.Identities}
+	rand.Read(s.codeKey[:])
 	s.routes()
 	return s
 }
@@ -116,9 +132,9 @@ func (s *Server) routes() {
 		patterns[op.method+" "+op.path] = true
 	}
 	if s.invoker != nil {
-		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.invoke)
+		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.authorized("Invoke", s.invoke))
 		patterns["POST /2015-03-31/functions/{FunctionName}/invocations"] = true
-		s.mux.HandleFunc("POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations", s.invokeWithResponseStream)
+		s.mux.HandleFunc("POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations", s.authorized("InvokeWithResponseStream", s.invokeWithResponseStream))
 		patterns["POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations"] = true
 	}
 	for _, op := range unsupportedOperations {
@@ -177,9 +193,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // signature: above the largest request any operation takes.
 const maxSignedAPIBody = 128 << 20
 
+// spoolThreshold is the largest signed body furl keeps in memory while it
+// hashes it; a larger one goes to a file the operation then reads.
+const spoolThreshold = 64 << 10
+
 // verifyAPIRequest checks a Lambda API request's SigV4 signature
-// (--verify-api-signatures). The body is read to hash it and given back to
-// the operation. A refusal is answered and logged.
+// (--verify-api-signatures) and keeps the caller for authorization. The
+// body is hashed as it is read and given back to the operation. A refusal
+// is answered and logged.
 func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 	log := loggerFrom(r.Context())
 	region := s.store.Account().Region
@@ -189,22 +210,80 @@ func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 		writeSigError(w, serr, false)
 		return false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedAPIBody+1))
+	body, hash, err := s.spoolBody(r)
 	if err != nil {
-		writeError(w, log, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error()))
+		writeError(w, log, err)
 		return false
 	}
-	if len(body) > maxSignedAPIBody {
-		writeError(w, log, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes", maxSignedAPIBody)))
-		return false
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if _, serr := s.verifier.Verify(r.Context(), r, body, region, "lambda"); serr != nil {
+	r.Body = body
+	id, serr := s.verifier.Verify(r.Context(), r, hash, region, "lambda")
+	if serr != nil {
 		log.Warn("Lambda API request refused: its signature is not accepted", "method", r.Method, "path", r.URL.Path, "error_type", serr.Code, "why", serr.Reason)
 		writeSigError(w, serr, false)
 		return false
 	}
+	if ri, ok := r.Context().Value(requestKey{}).(*requestInfo); ok {
+		ri.caller = id
+	}
 	return true
+}
+
+// spoolBody reads a request's body whole, hashing it as it goes, and
+// returns a body that reads it again and its hex SHA-256. Up to
+// spoolThreshold stays in memory; the rest goes to an unlinked temporary
+// file in the spool directory, closed (and so freed) when the request ends.
+func (s *Server) spoolBody(r *http.Request) (io.ReadCloser, string, error) {
+	h := sha256.New()
+	src := io.TeeReader(io.LimitReader(r.Body, maxSignedAPIBody+1), h)
+	head, err := io.ReadAll(io.LimitReader(src, spoolThreshold+1))
+	if err != nil {
+		return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if len(head) <= spoolThreshold {
+		return io.NopCloser(bytes.NewReader(head)), hex.EncodeToString(h.Sum(nil)), nil
+	}
+	f, err := os.CreateTemp(s.spoolDir, "furl-body-")
+	if err != nil {
+		return nil, "", fmt.Errorf("spool a request body: %w", err)
+	}
+	// Unlinked at once, the file needs no cleanup after a crash; the
+	// descriptor keeps it until the request's end closes it.
+	os.Remove(f.Name())
+	context.AfterFunc(r.Context(), func() { f.Close() })
+	rest := &readRecorder{r: src}
+	n, err := f.Write(head)
+	if err == nil {
+		var m int64
+		m, err = io.Copy(f, rest)
+		n += int(m)
+	}
+	switch {
+	case rest.err != nil:
+		return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+rest.err.Error())
+	case err != nil:
+		return nil, "", fmt.Errorf("spool a request body: %w", err)
+	case n > maxSignedAPIBody:
+		return nil, "", newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes", maxSignedAPIBody))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, "", fmt.Errorf("spool a request body: %w", err)
+	}
+	return io.NopCloser(f), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readRecorder keeps the error of the reader it wraps, to tell a client
+// that failed to send from a disk that failed to keep.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (rr *readRecorder) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	if err != nil && err != io.EOF {
+		rr.err = err
+	}
+	return n, err
 }
 
 // trimTrailingSlash drops a path's final slash: older AWS SDK models spell
@@ -244,6 +323,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 type requestInfo struct {
 	id  string
 	log *slog.Logger
+	// caller is who signed an API request, once its signature is
+	// verified (--verify-api-signatures); nil otherwise.
+	caller *authz.Identity
 }
 
 type requestKey struct{}
@@ -280,13 +362,29 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 var codeFile = regexp.MustCompile(`^([0-9a-f]{64})\.zip$`)
 
+// codeURLLifetime is how long a code location stays valid under
+// --verify-api-signatures: AWS's presigned Code.Location lasts 10 minutes.
+const codeURLLifetime = 10 * time.Minute
+
 // code serves a deployment package: GetFunction's Code.Location points
-// here.
+// here. Under --verify-api-signatures the location is presigned, as AWS's
+// is: it carries an expiry and furl's signature over the archive and the
+// expiry, so only a caller that lambda:GetFunction allowed (and whoever
+// it hands the address to, until it expires) can fetch the code; the
+// archive's SHA-256, which other operations disclose, is not enough.
 func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	m := codeFile.FindStringSubmatch(r.PathValue("file"))
 	if m == nil {
 		writeError(w, loggerFrom(r.Context()), newError(urlconfig.ErrNotFound, "No such code archive."))
 		return
+	}
+	if s.verifyAPI {
+		if why := s.checkCodeSignature(r, m[1]); why != "" {
+			loggerFrom(r.Context()).Warn("code archive request refused (403)", "why", why)
+			msg := "The code location is not valid: " + why + ". Call GetFunction for a new one."
+			writeError(w, loggerFrom(r.Context()), &awsError{Status: http.StatusForbidden, Type: urlconfig.ErrAccessDenied, Message: &msg, MessageKey: "Message"})
+			return
+		}
 	}
 	path, ok := s.store.CodePath(m[1])
 	if !ok {
@@ -314,13 +412,45 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 }
 
 // codeLocation is the address GetFunction gives for a version's code: on
-// this server, as the caller reached it.
-func codeLocation(r *http.Request, hexSum string) string {
+// this server, as the caller reached it; presigned under
+// --verify-api-signatures.
+func (s *Server) codeLocation(r *http.Request, hexSum string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/_furl/code/" + hexSum + ".zip"
+	loc := scheme + "://" + r.Host + "/_furl/code/" + hexSum + ".zip"
+	if !s.verifyAPI {
+		return loc
+	}
+	expires := strconv.FormatInt(time.Now().Add(codeURLLifetime).Unix(), 10)
+	return loc + "?Expires=" + expires + "&Signature=" + s.codeSignature(hexSum, expires)
+}
+
+// codeSignature is furl's signature of a code location: an HMAC-SHA256
+// of the archive's hash and the expiry.
+func (s *Server) codeSignature(hexSum, expires string) string {
+	mac := hmac.New(sha256.New, s.codeKey[:])
+	io.WriteString(mac, hexSum+"\n"+expires)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// checkCodeSignature says what is wrong with a presigned code location,
+// or "" when nothing is.
+func (s *Server) checkCodeSignature(r *http.Request, hexSum string) string {
+	q := r.URL.Query()
+	expires, sig := q.Get("Expires"), q.Get("Signature")
+	if expires == "" || sig == "" {
+		return "it is not signed"
+	}
+	if !hmac.Equal([]byte(sig), []byte(s.codeSignature(hexSum, expires))) {
+		return "its signature does not match"
+	}
+	at, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || time.Now().Unix() > at {
+		return "it has expired"
+	}
+	return ""
 }
 
 func (s *Server) notImplemented(path, method string) http.HandlerFunc {

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
@@ -33,10 +36,8 @@ func (s *Server) urlFor(r *http.Request) (id, rawPath string, ok bool) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	raw := r.URL.EscapedPath()
-	if r.RequestURI != "" && r.RequestURI[0] == '/' {
-		raw, _, _ = strings.Cut(r.RequestURI, "?")
-	}
+	// The path as received, which is also the one a signature covers.
+	raw := authz.RawPath(r)
 	if m := urlHost.FindStringSubmatch(strings.ToLower(host)); m != nil {
 		return m[1], raw, true
 	}
@@ -137,7 +138,8 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	}
 	var caller *urlIAM
 	if t.AuthType == urlconfig.AuthTypeAWSIAM {
-		id, serr := s.verifier.Verify(r.Context(), r, body, s.store.Account().Region, "lambda")
+		sum := sha256.Sum256(body)
+		id, serr := s.verifier.Verify(r.Context(), r, hex.EncodeToString(sum[:]), s.store.Account().Region, "lambda")
 		if serr != nil {
 			log.Warn("function URL request refused (403): its signature is not accepted", "function", t.FunctionName, "error_type", serr.Code, "why", serr.Reason)
 			writeSigError(w, serr, true)

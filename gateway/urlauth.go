@@ -119,8 +119,8 @@ func (s *Server) authorizeIAM(ctx context.Context, t *urlconfig.URLTarget, id *a
 	}
 	var why []string
 	for _, req := range checks {
-		if d, reason := authz.Authorize(id, account, t.Policy, req); d != authz.Allow {
-			why = append(why, reason)
+		if v := authz.Authorize(id, account, t.Policy, req); v.Decision != authz.Allow {
+			why = append(why, v.Why)
 		}
 	}
 	if len(why) == 0 {

@@ -89,6 +89,16 @@ func (a Account) parseFunctionName(s string, pat pattern, maxLen int) (funcRef, 
 	return ref, nil
 }
 
+// ParseFunctionName splits a FunctionName as any operation accepts it (a
+// name, a partial ARN or a full ARN of this account and region, each with
+// an optional :qualifier) into the function's name and the qualifier
+// written into it. It is as lenient as the most lenient operation: a name
+// it refuses, every operation refuses.
+func (a Account) ParseFunctionName(s string) (name, qualifier string, err error) {
+	ref, err := a.parseFunctionName(s, patNamespacedFunctionName, 256)
+	return ref.Name, ref.Qualifier, err
+}
+
 // overlongName reports a plain function name that fits the model's
 // pattern but is longer than a function name may be.
 func overlongName(s string) bool {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/furl-dev/furl/authz"
 )
 
 // maxPolicyBytes is the limit on a resource policy's size.
@@ -304,6 +307,48 @@ func (s *Store) GetPolicy(ctx context.Context, functionName string, qualifier *s
 		return nil, err
 	}
 	return &out, nil
+}
+
+// ResourcePolicy is the resource policy that governs requests for the
+// function name with qualifier ("" for none; $LATEST is the function's
+// own): the function's, a version's or an alias'. It is nil when there is
+// none, or no such function, version or alias. The answer is shared:
+// callers must not change it.
+func (s *Store) ResourcePolicy(ctx context.Context, name, qualifier string) (*authz.Policy, error) {
+	q := normalQualifier(qualifier)
+	gen := s.gen.Load()
+	key := name + "\x00" + q
+	if p, ok := s.policies.get(key, gen); ok {
+		return p, nil
+	}
+	var out *authz.Policy
+	err := s.view(func(tx *bolt.Tx) error {
+		f, err := s.openFunction(tx, name)
+		if err != nil {
+			if e, ok := AsError(err); ok && e.Type == ErrNotFound {
+				return nil
+			}
+			return err
+		}
+		p, ok, err := f.policy(q)
+		if err != nil || !ok {
+			return err
+		}
+		if out, err = authz.ParsePolicy(p.document()); err != nil {
+			return fmt.Errorf("urlconfig: stored policy of %s: %w", s.account.QualifiedARN(name, q), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out != nil {
+		// Only policies that exist are kept, so that the cache holds no
+		// more entries than the store holds policies, whatever names
+		// callers ask about.
+		s.policies.put(key, gen, out)
+	}
+	return out, nil
 }
 
 // normalQualifier maps an explicit $LATEST to the unqualified function,

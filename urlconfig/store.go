@@ -21,6 +21,8 @@ import (
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/furl-dev/furl/authz"
 )
 
 // Options configure a Store. The zero value of each field is documented.
@@ -67,6 +69,7 @@ type Store struct {
 	gen        atomic.Uint64
 	resolved   resolveCache[*Version]
 	urlTargets resolveCache[*URLTarget]
+	policies   resolveCache[*authz.Policy]
 	unreserved resolveCache[int]
 }
 

@@ -170,7 +170,7 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 			cfg.envError = fmt.Errorf("FURL_VERIFY_API_SIGNATURES=%q is not true or false", v)
 		}
 	}
-	fs.BoolVar(&cfg.VerifyAPI, "verify-api-signatures", verify, "refuse Lambda API requests not signed (SigV4) by a known identity (env FURL_VERIFY_API_SIGNATURES)")
+	fs.BoolVar(&cfg.VerifyAPI, "verify-api-signatures", verify, "refuse Lambda API requests not signed (SigV4) by a known identity, and authorize each with the caller's and the function's policies (env FURL_VERIFY_API_SIGNATURES)")
 	concurrency := urlconfig.DefaultAccountConcurrency
 	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -295,7 +295,8 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	srv := &http.Server{
 		Handler: gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
 			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
-			StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI}),
+			StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
+			SpoolDir: cfg.DataDir}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
