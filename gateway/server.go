@@ -51,6 +51,9 @@ type Config struct {
 	// VerifyAPISignatures makes the Lambda API, too, refuse requests that
 	// are not signed by a known identity.
 	VerifyAPISignatures bool
+	// Events configures how queued Event invocations run (with an
+	// Invoker); its zero value is AWS's timing with 10 workers.
+	Events EventDispatch
 }
 
 // The choices of Config.StreamBandwidth.
@@ -75,6 +78,7 @@ type Server struct {
 	verifyAPI      bool
 	cors           corsCache
 	rates          rateLimits
+	events         *Dispatcher
 }
 
 // New builds a Server.
@@ -95,9 +99,16 @@ func New(cfg Config) *Server {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
 	s.verifier = &authz.Verifier{Identities: cfg.Identities}
+	if s.invoker != nil {
+		s.events = newDispatcher(s, cfg.Store.Events(), cfg.Events)
+	}
 	s.routes()
 	return s
 }
+
+// Dispatcher is the runner of queued Event invocations, nil without an
+// Invoker. Its owner starts it and shuts it down.
+func (s *Server) Dispatcher() *Dispatcher { return s.events }
 
 func (s *Server) routes() {
 	patterns := map[string]bool{}

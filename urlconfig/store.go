@@ -39,6 +39,12 @@ type Options struct {
 	// FunctionURL builds the FunctionUrl a url-id answers at. Nil means
 	// DefaultFunctionURL(Account.Region, 80).
 	FunctionURL func(urlID string) string
+	// EventQueueMaxBytes bounds the payload bytes the asynchronous queue
+	// holds. Zero means DefaultEventQueueMaxBytes.
+	EventQueueMaxBytes int64
+	// EventQueueMaxEvents bounds the events the asynchronous queue holds.
+	// Zero means DefaultEventQueueMaxEvents.
+	EventQueueMaxEvents int
 }
 
 // DefaultAccountConcurrency is AWS's default concurrent-execution limit.
@@ -58,6 +64,7 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	urlFor  func(urlID string) string
+	events  *EventQueue
 
 	// codeMu orders code-file renames and removals with the transactions
 	// that add or drop references to them.
@@ -107,6 +114,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.AccountConcurrency == 0 {
 		opts.AccountConcurrency = DefaultAccountConcurrency
 	}
+	if opts.EventQueueMaxBytes == 0 {
+		opts.EventQueueMaxBytes = DefaultEventQueueMaxBytes
+	}
+	if opts.EventQueueMaxEvents == 0 {
+		opts.EventQueueMaxEvents = DefaultEventQueueMaxEvents
+	}
 	codeDir := filepath.Join(opts.Dir, "code")
 	if err := os.MkdirAll(codeDir, 0o755); err != nil {
 		return nil, fmt.Errorf("urlconfig: create data directory: %w", err)
@@ -132,8 +145,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	// The queue's directory is opened under the database's lock, so that
+	// no other furl reads it at the same time.
+	if s.events, err = openEventQueue(filepath.Join(opts.Dir, "events"), opts.EventQueueMaxBytes, opts.EventQueueMaxEvents, opts.Logger); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
+
+// Events is the account's queue of asynchronous invocations.
+func (s *Store) Events() *EventQueue { return s.events }
 
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
