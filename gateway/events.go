@@ -38,10 +38,13 @@ var (
 )
 
 // Dispatcher runs the asynchronous queue: a fixed set of workers takes
-// the events that are due, oldest first, runs each through the same
-// invocation path as Invoke, and retries as the function's event invoke
-// config says. Its owner starts it with Start and ends it with Shutdown,
-// then Wait once the execution environments are gone.
+// the events that are due, runs each through the same invocation path as
+// Invoke, and retries as the function's event invoke config says. Each
+// function's events run oldest first, and a free worker serves the
+// function with the fewest running, so one function's backlog does not
+// hold back the others' for longer than a worker is busy. Its owner starts
+// it with Start and ends it with Shutdown, then Wait once the execution
+// environments are gone.
 type Dispatcher struct {
 	s       *Server
 	q       *urlconfig.EventQueue
@@ -50,9 +53,9 @@ type Dispatcher struct {
 	log     *slog.Logger
 
 	mu       sync.Mutex
-	due      dueHeap
+	fns      map[string]*fnEvents // by function name
 	seq      uint64
-	changed  chan struct{} // closed and replaced when due changes
+	changed  chan struct{} // closed and replaced when an event is added
 	stopping bool
 	running  int
 	idle     chan struct{} // closed and replaced when running drops
@@ -73,6 +76,13 @@ type pending struct {
 	throttles int
 }
 
+// fnEvents are one function's waiting events and how many of its events
+// run.
+type fnEvents struct {
+	due     dueHeap
+	running int
+}
+
 func newDispatcher(s *Server, q *urlconfig.EventQueue, cfg EventDispatch) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 10
@@ -81,7 +91,7 @@ func newDispatcher(s *Server, q *urlconfig.EventQueue, cfg EventDispatch) *Dispa
 		cfg.TimeScale = 1
 	}
 	d := &Dispatcher{s: s, q: q, workers: cfg.Workers, scale: cfg.TimeScale, log: s.log,
-		changed: make(chan struct{}), idle: make(chan struct{})}
+		fns: map[string]*fnEvents{}, changed: make(chan struct{}), idle: make(chan struct{})}
 	d.abandonCtx, d.abandon = context.WithCancel(context.Background())
 	for _, ev := range q.Pending() {
 		d.push(&pending{ev: ev, at: ev.Enqueued})
@@ -89,7 +99,7 @@ func newDispatcher(s *Server, q *urlconfig.EventQueue, cfg EventDispatch) *Dispa
 	return d
 }
 
-// Start starts the workers. Events queued before a restart run first.
+// Start starts the workers, which resume what was queued before.
 func (d *Dispatcher) Start() {
 	if n, _ := d.q.Len(); n > 0 {
 		d.log.Info("resuming queued asynchronous invocations", "count", n)
@@ -131,7 +141,7 @@ func (d *Dispatcher) Shutdown(ctx context.Context) int {
 // environments are closed, which ends the invocations that were running.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// Add queues an acknowledged event: durably first, then for a worker.
+// add queues an acknowledged event: durably first, then for a worker.
 func (d *Dispatcher) add(ev *urlconfig.QueuedEvent, payload []byte) error {
 	if err := d.q.Enqueue(ev, payload); err != nil {
 		return err
@@ -147,7 +157,12 @@ func (d *Dispatcher) add(ev *urlconfig.QueuedEvent, payload []byte) error {
 func (d *Dispatcher) push(p *pending) {
 	d.seq++
 	p.seq = d.seq
-	heap.Push(&d.due, p)
+	fe := d.fns[p.ev.FunctionName]
+	if fe == nil {
+		fe = &fnEvents{}
+		d.fns[p.ev.FunctionName] = fe
+	}
+	heap.Push(&fe.due, p)
 	d.broadcastLocked()
 }
 
@@ -167,14 +182,18 @@ func (d *Dispatcher) work() {
 		d.handle(p)
 		d.mu.Lock()
 		d.running--
+		fe := d.fns[p.ev.FunctionName]
+		if fe.running--; fe.running == 0 && len(fe.due) == 0 {
+			delete(d.fns, p.ev.FunctionName)
+		}
 		close(d.idle)
 		d.idle = make(chan struct{})
 		d.mu.Unlock()
 	}
 }
 
-// next waits for the oldest due event, or returns nil once the dispatcher
-// stops. The wait is on a timer for the next due event and on changes.
+// next waits for an event that is due, or returns nil once the dispatcher
+// stops. The wait is on a timer for the next due event and on additions.
 func (d *Dispatcher) next() *pending {
 	for {
 		d.mu.Lock()
@@ -182,15 +201,10 @@ func (d *Dispatcher) next() *pending {
 			d.mu.Unlock()
 			return nil
 		}
-		var wait time.Duration = -1
-		if len(d.due) > 0 {
-			top := d.due[0]
-			if wait = time.Until(top.at); wait <= 0 {
-				heap.Pop(&d.due)
-				d.running++
-				d.mu.Unlock()
-				return top
-			}
+		p, wait := d.takeLocked(time.Now())
+		if p != nil {
+			d.mu.Unlock()
+			return p
 		}
 		changed := d.changed
 		d.mu.Unlock()
@@ -205,6 +219,36 @@ func (d *Dispatcher) next() *pending {
 		}
 		t.Stop()
 	}
+}
+
+// takeLocked takes the due event of the function with the fewest events
+// running (the oldest, among equals), and counts it as running. When none
+// is due it says how long until one is, or -1 when none waits.
+func (d *Dispatcher) takeLocked(now time.Time) (*pending, time.Duration) {
+	var best *fnEvents
+	wait := time.Duration(-1)
+	for _, fe := range d.fns {
+		if len(fe.due) == 0 {
+			continue
+		}
+		top := fe.due[0]
+		if w := top.at.Sub(now); w > 0 {
+			if wait < 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
+		if best == nil || fe.running < best.running || (fe.running == best.running && earlier(top, best.due[0])) {
+			best = fe
+		}
+	}
+	if best == nil {
+		return nil, wait
+	}
+	p := heap.Pop(&best.due).(*pending)
+	best.running++
+	d.running++
+	return p, 0
 }
 
 // retry puts an event back, due after wait.
@@ -299,14 +343,18 @@ func (d *Dispatcher) finish(p *pending, log *slog.Logger, pol urlconfig.EventPol
 // furl's own), waiting longer each time in a row, but never past the
 // event's maximum age, when it is dropped.
 func (d *Dispatcher) backoff(p *pending, log *slog.Logger, pol urlconfig.EventPolicy, msg string, attrs ...any) {
-	wait := d.scaled(backoffFirst << min(p.throttles, 16))
-	wait = min(wait, d.scaled(backoffMax))
-	if left := d.scaled(pol.MaximumEventAge) - time.Since(p.ev.Enqueued); wait > left {
-		wait = max(left, 0)
-	}
+	wait := d.backoffWait(p.throttles, d.scaled(pol.MaximumEventAge)-time.Since(p.ev.Enqueued))
 	p.throttles++
 	log.Info(msg, append(attrs, "in", wait)...)
 	d.retry(p, wait)
+}
+
+// backoffWait is the wait after n throttles in a row: 1 s doubling up to
+// 5 minutes on the dispatcher's clock, and no longer than the event has
+// left to live.
+func (d *Dispatcher) backoffWait(n int, left time.Duration) time.Duration {
+	wait := min(d.scaled(backoffFirst<<min(n, 16)), d.scaled(backoffMax))
+	return max(min(wait, left), 0)
 }
 
 // unrunnable handles an event whose function, version or alias cannot be
@@ -357,18 +405,21 @@ func qualifierOf(s *Server, ver *urlconfig.Version) string {
 	return strings.TrimPrefix(q, ":")
 }
 
-// dueHeap orders waiting events by when they are due, then by arrival.
+// earlier orders waiting events by when they are due, then by arrival.
+func earlier(a, b *pending) bool {
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	return a.seq < b.seq
+}
+
+// dueHeap is one function's waiting events, the earliest first.
 type dueHeap []*pending
 
-func (h dueHeap) Len() int { return len(h) }
-func (h dueHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h dueHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *dueHeap) Push(x any)   { *h = append(*h, x.(*pending)) }
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return earlier(h[i], h[j]) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(*pending)) }
 func (h *dueHeap) Pop() any {
 	old := *h
 	p := old[len(old)-1]
