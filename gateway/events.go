@@ -111,10 +111,9 @@ func (d *Dispatcher) Start() {
 }
 
 // Shutdown stops taking events and gives those running until ctx ends to
-// finish. It returns how many were still running then: they are
-// interrupted (when the environments are closed) and stay queued, never
-// reported as their function's failure.
-func (d *Dispatcher) Shutdown(ctx context.Context) int {
+// finish. Those still running then are interrupted when the environments
+// are closed, and stay queued, never reported as their function's failure.
+func (d *Dispatcher) Shutdown(ctx context.Context) {
 	d.mu.Lock()
 	d.stopping = true
 	d.broadcastLocked()
@@ -125,14 +124,14 @@ func (d *Dispatcher) Shutdown(ctx context.Context) int {
 		d.mu.Unlock()
 		if running == 0 {
 			d.abandon()
-			return 0
+			return
 		}
 		select {
 		case <-idle:
 		case <-ctx.Done():
 			d.abandon()
 			d.log.Warn("asynchronous invocations still running at the end of the shutdown grace; they stay queued", "count", running)
-			return running
+			return
 		}
 	}
 }
