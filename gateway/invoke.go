@@ -213,7 +213,8 @@ func (s *Server) queueEvent(w http.ResponseWriter, r *http.Request, req *invokeR
 	var full *urlconfig.QueueFullError
 	if errors.As(err, &full) {
 		loggerFrom(r.Context()).Warn("asynchronous invocation refused (429): the queue is full", "function", ev.FunctionName, "why", full.Error())
-		return newError(errTooManyRequests, "furl's asynchronous invocation queue is full ("+full.Error()+"); try again later or raise --event-queue-max-events or --event-queue-max-bytes.")
+		return newError(errTooManyRequests, fmt.Sprintf("furl's asynchronous invocation queue is full: it holds %d events (at most %d, --event-queue-max-events) and %d bytes of payloads (at most %d, --event-queue-max-bytes). Try again later.",
+			full.Events, full.MaxEvents, full.Bytes, full.MaxBytes))
 	}
 	if err != nil {
 		return fmt.Errorf("queue an asynchronous invocation of %s: %w", ev.FunctionName, err)

@@ -60,6 +60,7 @@ type FunctionEventInvokeConfig struct {
 // epoch, with milliseconds.
 type EpochTime time.Time
 
+// MarshalJSON writes the time as a JSON number of seconds.
 func (t EpochTime) MarshalJSON() ([]byte, error) {
 	ms := time.Time(t).UnixMilli()
 	return []byte(strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)), nil
