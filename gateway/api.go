@@ -37,6 +37,7 @@ type operation struct {
 func (s *Server) operations() []operation {
 	const fn = "/2015-03-31/functions/{FunctionName}"
 	const urlPath = "/2021-10-31/functions/{FunctionName}/url"
+	const eventConfig = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 	return []operation{
 		{"CreateFunction", "POST", "/2015-03-31/functions", maxCodeRequestBytes, s.createFunction},
 		{"ListFunctions", "GET", "/2015-03-31/functions", 0, s.listFunctions},
@@ -64,6 +65,11 @@ func (s *Server) operations() []operation {
 		{"GetFunctionConcurrency", "GET", "/2019-09-30/functions/{FunctionName}/concurrency", 0, s.getConcurrency},
 		{"DeleteFunctionConcurrency", "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", 0, s.deleteConcurrency},
 		{"GetAccountSettings", "GET", "/2016-08-19/account-settings", 0, s.getAccountSettings},
+		{"PutFunctionEventInvokeConfig", "PUT", eventConfig, maxOtherRequestBytes, s.putEventInvokeConfig},
+		{"UpdateFunctionEventInvokeConfig", "POST", eventConfig, maxOtherRequestBytes, s.updateEventInvokeConfig},
+		{"GetFunctionEventInvokeConfig", "GET", eventConfig, 0, s.getEventInvokeConfig},
+		{"DeleteFunctionEventInvokeConfig", "DELETE", eventConfig, 0, s.deleteEventInvokeConfig},
+		{"ListFunctionEventInvokeConfigs", "GET", eventConfig + "/list", 0, s.listEventInvokeConfigs},
 		{"TagResource", "POST", "/2017-03-31/tags/{Resource}", maxOtherRequestBytes, s.tagResource},
 		{"UntagResource", "DELETE", "/2017-03-31/tags/{Resource}", 0, s.untagResource},
 		{"ListTags", "GET", "/2017-03-31/tags/{Resource}", 0, s.listTags},
@@ -479,5 +485,44 @@ func (s *Server) untagResource(r *http.Request) (int, any, error) {
 
 func (s *Server) listTags(r *http.Request) (int, any, error) {
 	out, err := s.store.ListTags(r.Context(), r.PathValue("Resource"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) putEventInvokeConfig(r *http.Request) (int, any, error) {
+	var in urlconfig.EventInvokeConfigInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
+	out, err := s.store.PutFunctionEventInvokeConfig(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) updateEventInvokeConfig(r *http.Request) (int, any, error) {
+	var in urlconfig.EventInvokeConfigInput
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	in.FunctionName, in.Qualifier = r.PathValue("FunctionName"), query(r, "Qualifier")
+	out, err := s.store.UpdateFunctionEventInvokeConfig(r.Context(), &in)
+	return http.StatusOK, out, err
+}
+
+func (s *Server) getEventInvokeConfig(r *http.Request) (int, any, error) {
+	out, err := s.store.GetFunctionEventInvokeConfig(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusOK, out, err
+}
+
+func (s *Server) deleteEventInvokeConfig(r *http.Request) (int, any, error) {
+	err := s.store.DeleteFunctionEventInvokeConfig(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	return http.StatusNoContent, nil, err
+}
+
+func (s *Server) listEventInvokeConfigs(r *http.Request) (int, any, error) {
+	maxItems, err := queryInt(r, "MaxItems", "maxItems")
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := s.store.ListFunctionEventInvokeConfigs(r.Context(), r.PathValue("FunctionName"), query(r, "Marker"), maxItems)
 	return http.StatusOK, out, err
 }

@@ -95,6 +95,7 @@ func testZip(t testing.TB, content string) string {
 func apiScenario(t testing.TB) []step {
 	fn := "/2015-03-31/functions/shop"
 	url := "/2021-10-31/functions/shop/url"
+	eic := "/2019-09-25/functions/shop/event-invoke-config"
 	return []step{
 		{"CreateFunction", "POST", "/2015-03-31/functions", map[string]any{
 			"FunctionName": "shop", "Runtime": "nodejs22.x", "Handler": "index.handler", "Role": "arn:aws:iam::000000000000:role/r",
@@ -129,6 +130,22 @@ func apiScenario(t testing.TB) []step {
 		{"GetPolicy", "GET", fn + "/policy", nil},
 		{"RemovePermission", "DELETE", fn + "/policy/FunctionURLInvokeAllowPublicAccess", nil},
 		{"RemovePermission missing", "DELETE", fn + "/policy/nope", nil},
+		{"PutFunctionEventInvokeConfig", "PUT", eic, map[string]any{"MaximumRetryAttempts": 0}},
+		{"PutFunctionEventInvokeConfig alias", "PUT", eic + "?Qualifier=live", map[string]any{"MaximumEventAgeInSeconds": 3600,
+			"DestinationConfig": map[string]any{"OnFailure": map[string]any{"Destination": "arn:aws:sqs:us-east-1:000000000000:failed"}}}},
+		{"PutFunctionEventInvokeConfig nothing", "PUT", eic, map[string]any{}},
+		{"PutFunctionEventInvokeConfig out of range", "PUT", eic, map[string]any{"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 59}},
+		{"PutFunctionEventInvokeConfig bad destination", "PUT", eic, map[string]any{"DestinationConfig": map[string]any{"OnSuccess": map[string]any{"Destination": "arn:aws:iam::000000000000:role/r"}}}},
+		{"PutFunctionEventInvokeConfig itself", "PUT", eic, map[string]any{"DestinationConfig": map[string]any{"OnSuccess": map[string]any{"Destination": "arn:aws:lambda:us-east-1:000000000000:function:shop"}}}},
+		{"PutFunctionEventInvokeConfig missing version", "PUT", eic + "?Qualifier=9", map[string]any{"MaximumRetryAttempts": 1}},
+		{"UpdateFunctionEventInvokeConfig", "POST", eic, map[string]any{"MaximumEventAgeInSeconds": 120}},
+		{"UpdateFunctionEventInvokeConfig none", "POST", eic + "?Qualifier=1", map[string]any{"MaximumRetryAttempts": 1}},
+		{"GetFunctionEventInvokeConfig", "GET", eic, nil},
+		{"GetFunctionEventInvokeConfig none", "GET", eic + "?Qualifier=1", nil},
+		{"ListFunctionEventInvokeConfigs", "GET", eic + "/list", nil},
+		{"ListFunctionEventInvokeConfigs page", "GET", eic + "/list?MaxItems=1", nil},
+		{"DeleteFunctionEventInvokeConfig", "DELETE", eic, nil},
+		{"DeleteFunctionEventInvokeConfig again", "DELETE", eic, nil},
 		{"PutFunctionConcurrency", "PUT", "/2017-10-31/functions/shop/concurrency", map[string]any{"ReservedConcurrentExecutions": 5}},
 		{"GetFunctionConcurrency", "GET", "/2019-09-30/functions/shop/concurrency", nil},
 		{"GetAccountSettings", "GET", "/2016-08-19/account-settings", nil},
@@ -142,6 +159,7 @@ func apiScenario(t testing.TB) []step {
 		{"Invoke", "POST", fn + "/invocations", map[string]any{}},
 		{"DeleteFunctionUrlConfig", "DELETE", url, nil},
 		{"DeleteAlias", "DELETE", fn + "/aliases/live", nil},
+		{"ListFunctionEventInvokeConfigs after DeleteAlias", "GET", eic + "/list", nil},
 		{"DeleteFunction", "DELETE", fn, nil},
 		{"ListFunctions empty", "GET", "/2015-03-31/functions", nil},
 	}

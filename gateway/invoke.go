@@ -33,6 +33,9 @@ var _ invoker = (*runtimeapi.Manager)(nil)
 const (
 	// maxInvokePayload is the largest synchronous request payload.
 	maxInvokePayload = 6291456
+	// maxEventPayload is the largest asynchronous payload: 1 MB since
+	// AWS raised it from 256 KB in 2025.
+	maxEventPayload = 1 << 20
 	// maxClientContext is the largest X-Amz-Client-Context, in bytes.
 	maxClientContext = 3583
 	// tailBytes is how much log X-Amz-Log-Result carries.
@@ -57,13 +60,10 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	inv, ver, logType := req.invocation(s, r), req.ver, req.logType
 	if req.invocationType == "Event" {
-		// Queued: run it after answering, detached from the caller.
-		go s.runEvent(ver, inv)
-		w.WriteHeader(http.StatusAccepted)
-		return nil
+		return s.queueEvent(w, r, req)
 	}
+	inv, ver, logType := req.invocation(s, r), req.ver, req.logType
 
 	res, err := s.invokeLimited(r.Context(), ver, inv)
 	var te *runtimeapi.ThrottleError
@@ -137,12 +137,9 @@ func (s *Server) readInvoke(r *http.Request, types []string) (*invokeRequest, er
 	if req.clientContext, err = decodeClientContext(r.Header.Get("X-Amz-Client-Context")); err != nil {
 		return nil, err
 	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, maxInvokePayload+1))
+	payload, err := readPayload(r.Body, req.invocationType == "Event")
 	if err != nil {
-		return nil, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
-	}
-	if len(payload) > maxInvokePayload {
-		return nil, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxInvokePayload))
+		return nil, err
 	}
 	if len(payload) == 0 {
 		payload = []byte("{}")
@@ -171,38 +168,59 @@ func (req *invokeRequest) invocation(s *Server, r *http.Request) *runtimeapi.Inv
 	}
 }
 
-// Retries of a throttled asynchronous invocation: AWS keeps such events
-// queued and tries again for up to six hours, backing off.
-const (
-	eventRetryFirst = time.Second
-	eventRetryMax   = time.Minute
-	eventRetryFor   = 6 * time.Hour
-)
-
-// runEvent runs an asynchronous invocation, retrying it while it is
-// throttled. Its result is logged, as nobody waits for it.
-func (s *Server) runEvent(ver *urlconfig.Version, inv *runtimeapi.Invocation) {
-	log := s.log.With("function", ver.FunctionName, "request_id", inv.RequestID)
-	giveUp := time.Now().Add(eventRetryFor)
-	for wait := eventRetryFirst; ; wait = min(2*wait, eventRetryMax) {
-		res, err := s.invokeWithin(context.Background(), ver, inv, false)
-		var te *runtimeapi.ThrottleError
-		if errors.As(err, &te) && time.Now().Before(giveUp) {
-			log.Info("asynchronous invocation throttled; trying again", "reason", te.Reason, "in", wait)
-			time.Sleep(wait)
-			continue
-		}
-		if err != nil {
-			log.Error("asynchronous invocation failed", "err", err)
-			return
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if fe := res.Wait(); fe != nil {
-			log.Info("asynchronous invocation ended in a function error", "error_type", fe.Type)
-		}
-		return
+// readPayload reads an invoke request's payload within its limit: 6 MB,
+// or 1 MB for an Event. An Event's payload is held in memory only up to
+// its limit; the rest of a larger one is counted, for AWS's message, and
+// dropped.
+func readPayload(body io.Reader, event bool) ([]byte, error) {
+	limit := maxInvokePayload
+	if event {
+		limit = maxEventPayload
 	}
+	payload, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
+	if err != nil {
+		return nil, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	size := int64(len(payload))
+	if event && size > maxEventPayload {
+		rest, err := io.Copy(io.Discard, io.LimitReader(body, maxInvokePayload+1-size))
+		if err != nil {
+			return nil, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+		}
+		if size += rest; size <= maxInvokePayload {
+			return nil, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("%d byte payload is too large for the Event invocation type (limit %d bytes)", size, maxEventPayload))
+		}
+	}
+	if size > maxInvokePayload {
+		return nil, newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxInvokePayload))
+	}
+	return payload, nil
+}
+
+// queueEvent acknowledges an Event invocation once it is durably queued.
+// A full queue is answered like a throttle, 429 TooManyRequestsException:
+// it is AWS's answer when Lambda will not take an invocation now but may
+// later, and the AWS SDKs retry it with backoff.
+func (s *Server) queueEvent(w http.ResponseWriter, r *http.Request, req *invokeRequest) error {
+	ev := &urlconfig.QueuedEvent{
+		ID:           requestIDFrom(r.Context()),
+		FunctionName: req.ver.FunctionName,
+		Qualifier:    qualifierOf(s, req.ver),
+		TraceID:      traceID(r.Header.Get("X-Amzn-Trace-Id")),
+		Enqueued:     time.Now(),
+	}
+	err := s.events.add(ev, req.payload)
+	var full *urlconfig.QueueFullError
+	if errors.As(err, &full) {
+		loggerFrom(r.Context()).Warn("asynchronous invocation refused (429): the queue is full", "function", ev.FunctionName, "why", full.Error())
+		return newError(errTooManyRequests, fmt.Sprintf("furl's asynchronous invocation queue is full: it holds %d events (at most %d, --event-queue-max-events) and %d bytes of payloads (at most %d, --event-queue-max-bytes). Try again later.",
+			full.Events, full.MaxEvents, full.Bytes, full.MaxBytes))
+	}
+	if err != nil {
+		return fmt.Errorf("queue an asynchronous invocation of %s: %w", ev.FunctionName, err)
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // function turns a resolved version into what an environment runs.

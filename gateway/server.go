@@ -66,6 +66,9 @@ type Config struct {
 	// kept while it is checked and read (an unlinked file, gone when the
 	// request ends). Empty means os.TempDir().
 	SpoolDir string
+	// Events configures how queued Event invocations run (with an
+	// Invoker); its zero value is AWS's timing with 10 workers.
+	Events EventDispatch
 }
 
 // The choices of Config.StreamBandwidth.
@@ -96,6 +99,7 @@ type Server struct {
 	// codeKey signs the code locations GetFunction hands out under
 	// --verify-api-signatures; it lives as long as the server.
 	codeKey [32]byte
+	events  *Dispatcher
 }
 
 // New builds a Server.
@@ -121,9 +125,16 @@ func New(cfg Config) *Server {
 	}
 	s.verifier = &authz.Verifier{Identities: cfg.Identities}
 	rand.Read(s.codeKey[:])
+	if s.invoker != nil {
+		s.events = newDispatcher(s, cfg.Store.Events(), cfg.Events)
+	}
 	s.routes()
 	return s
 }
+
+// Dispatcher is the runner of queued Event invocations, nil without an
+// Invoker. Its owner starts it and shuts it down.
+func (s *Server) Dispatcher() *Dispatcher { return s.events }
 
 func (s *Server) routes() {
 	patterns := map[string]bool{}

@@ -20,7 +20,6 @@ var unsupportedOperations = []struct {
 	{"DeleteCodeSigningConfig", "DELETE", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}"},
 	{"DeleteEventSourceMapping", "DELETE", "/2015-03-31/event-source-mappings/{UUID}"},
 	{"DeleteFunctionCodeSigningConfig", "DELETE", "/2020-06-30/functions/{FunctionName}/code-signing-config"},
-	{"DeleteFunctionEventInvokeConfig", "DELETE", "/2019-09-25/functions/{FunctionName}/event-invoke-config"},
 	{"DeleteLayerVersion", "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"},
 	{"DeleteProvisionedConcurrencyConfig", "DELETE", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
 	{"GetCapacityProvider", "GET", "/2025-11-30/capacity-providers/{CapacityProviderName}"},
@@ -30,7 +29,6 @@ var unsupportedOperations = []struct {
 	{"GetDurableExecutionState", "GET", "/2025-12-01/durable-executions/{DurableExecutionArn}/state"},
 	{"GetEventSourceMapping", "GET", "/2015-03-31/event-source-mappings/{UUID}"},
 	{"GetFunctionCodeSigningConfig", "GET", "/2020-06-30/functions/{FunctionName}/code-signing-config"},
-	{"GetFunctionEventInvokeConfig", "GET", "/2019-09-25/functions/{FunctionName}/event-invoke-config"},
 	{"GetFunctionRecursionConfig", "GET", "/2024-08-31/functions/{FunctionName}/recursion-config"},
 	{"GetFunctionScalingConfig", "GET", "/2025-11-30/functions/{FunctionName}/function-scaling-config"},
 	{"GetLayerVersion", "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"},
@@ -45,7 +43,6 @@ var unsupportedOperations = []struct {
 	{"ListCodeSigningConfigs", "GET", "/2020-04-22/code-signing-configs"},
 	{"ListDurableExecutionsByFunction", "GET", "/2025-12-01/functions/{FunctionName}/durable-executions"},
 	{"ListEventSourceMappings", "GET", "/2015-03-31/event-source-mappings"},
-	{"ListFunctionEventInvokeConfigs", "GET", "/2019-09-25/functions/{FunctionName}/event-invoke-config/list"},
 	{"ListFunctionVersionsByCapacityProvider", "GET", "/2025-11-30/capacity-providers/{CapacityProviderName}/function-versions"},
 	{"ListFunctionsByCodeSigningConfig", "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions"},
 	{"ListLayerVersions", "GET", "/2018-10-31/layers/{LayerName}/versions"},
@@ -53,7 +50,6 @@ var unsupportedOperations = []struct {
 	{"ListProvisionedConcurrencyConfigs", "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL"},
 	{"PublishLayerVersion", "POST", "/2018-10-31/layers/{LayerName}/versions"},
 	{"PutFunctionCodeSigningConfig", "PUT", "/2020-06-30/functions/{FunctionName}/code-signing-config"},
-	{"PutFunctionEventInvokeConfig", "PUT", "/2019-09-25/functions/{FunctionName}/event-invoke-config"},
 	{"PutFunctionRecursionConfig", "PUT", "/2024-08-31/functions/{FunctionName}/recursion-config"},
 	{"PutFunctionScalingConfig", "PUT", "/2025-11-30/functions/{FunctionName}/function-scaling-config"},
 	{"PutProvisionedConcurrencyConfig", "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
@@ -66,7 +62,6 @@ var unsupportedOperations = []struct {
 	{"UpdateCapacityProvider", "PUT", "/2025-11-30/capacity-providers/{CapacityProviderName}"},
 	{"UpdateCodeSigningConfig", "PUT", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}"},
 	{"UpdateEventSourceMapping", "PUT", "/2015-03-31/event-source-mappings/{UUID}"},
-	{"UpdateFunctionEventInvokeConfig", "POST", "/2019-09-25/functions/{FunctionName}/event-invoke-config"},
 }
 
 // unsupportedName names the operation a request to an unsupported route

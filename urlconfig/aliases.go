@@ -307,8 +307,8 @@ func (s *Store) UpdateAlias(ctx context.Context, in *UpdateAliasInput) (*AliasCo
 	return &out, nil
 }
 
-// DeleteAlias deletes an alias with its function URL and its resource
-// policy. Deleting an alias that does not exist succeeds, as on AWS.
+// DeleteAlias deletes an alias with its function URL, its resource policy
+// and its event invoke config. Deleting an alias that does not exist succeeds, as on AWS.
 func (s *Store) DeleteAlias(ctx context.Context, functionName, name string) error {
 	ref, err := s.aliasRef(functionName, name, nil)
 	if err != nil {
@@ -326,6 +326,9 @@ func (s *Store) DeleteAlias(ctx context.Context, functionName, name string) erro
 			return err
 		}
 		if err := f.b.Bucket(bucketPolicies).Delete([]byte(name)); err != nil {
+			return err
+		}
+		if err := f.deleteEventConfig(name); err != nil {
 			return err
 		}
 		return f.b.Bucket(bucketAliases).Delete([]byte(name))

@@ -658,6 +658,9 @@ func (s *Store) deleteVersion(t *txn, f *fnBucket, q string) error {
 	if err := f.b.Bucket(bucketPolicies).Delete([]byte(q)); err != nil {
 		return err
 	}
+	if err := f.deleteEventConfig(q); err != nil {
+		return err
+	}
 	return f.b.Bucket(bucketVersions).Delete(versionKey(n))
 }
 

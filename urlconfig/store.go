@@ -41,6 +41,12 @@ type Options struct {
 	// FunctionURL builds the FunctionUrl a url-id answers at. Nil means
 	// DefaultFunctionURL(Account.Region, 80).
 	FunctionURL func(urlID string) string
+	// EventQueueMaxBytes bounds the payload bytes the asynchronous queue
+	// holds. Zero means DefaultEventQueueMaxBytes.
+	EventQueueMaxBytes int64
+	// EventQueueMaxEvents bounds the events the asynchronous queue holds.
+	// Zero means DefaultEventQueueMaxEvents.
+	EventQueueMaxEvents int
 }
 
 // DefaultAccountConcurrency is AWS's default concurrent-execution limit.
@@ -60,6 +66,7 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	urlFor  func(urlID string) string
+	events  *EventQueue
 
 	// codeMu orders code-file renames and removals with the transactions
 	// that add or drop references to them.
@@ -110,6 +117,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.AccountConcurrency == 0 {
 		opts.AccountConcurrency = DefaultAccountConcurrency
 	}
+	if opts.EventQueueMaxBytes == 0 {
+		opts.EventQueueMaxBytes = DefaultEventQueueMaxBytes
+	}
+	if opts.EventQueueMaxEvents == 0 {
+		opts.EventQueueMaxEvents = DefaultEventQueueMaxEvents
+	}
 	if err := privateDir(opts.Dir, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -135,6 +148,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		urlFor:  opts.FunctionURL,
 	}
 	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The queue's directory is opened under the database's lock, so that
+	// no other furl reads it at the same time.
+	if s.events, err = openEventQueue(filepath.Join(opts.Dir, "events"), opts.EventQueueMaxBytes, opts.EventQueueMaxEvents, opts.Logger); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -167,6 +186,9 @@ func privateDir(dir string, log *slog.Logger) error {
 	log.Warn("other users can enter the data directory; its code and environment variables are not private", "dir", dir, "mode", fi.Mode().Perm())
 	return nil
 }
+
+// Events is the account's queue of asynchronous invocations.
+func (s *Store) Events() *EventQueue { return s.events }
 
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {

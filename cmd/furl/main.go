@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -88,6 +89,10 @@ type serveConfig struct {
 	IAMConfig          string
 	VerifyAPI          bool
 	MaxEnvMemoryMB     int
+	EventQueueBytes    int64
+	EventQueueEvents   int
+	EventWorkers       int
+	EventTimeScale     float64
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -100,6 +105,14 @@ var (
 // maxStreamMaxBytes bounds --stream-max-bytes: far above AWS's 200 MB, far
 // below where byte counts could overflow.
 const maxStreamMaxBytes = 1 << 40
+
+// Bounds of the asynchronous queue's flags: the queue must hold at least
+// one largest (1 MB) event, and the workers are goroutines and
+// environments, so a typo must not start a million.
+const (
+	minEventQueueBytes = 1 << 20
+	maxEventWorkers    = 1000
+)
 
 // Validate reports the first setting furl cannot run with.
 func (c serveConfig) Validate() error {
@@ -124,6 +137,14 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--stream-max-bytes must be from 1 to %d (1 TiB), not %d", int64(maxStreamMaxBytes), c.StreamMaxBytes)
 	case c.DataDir == "":
 		return errors.New("--data-dir is empty and there is no home directory to default to")
+	case c.EventQueueBytes < minEventQueueBytes:
+		return fmt.Errorf("--event-queue-max-bytes must be at least %d (one largest event), not %d", minEventQueueBytes, c.EventQueueBytes)
+	case c.EventQueueEvents < 1:
+		return fmt.Errorf("--event-queue-max-events must be at least 1, not %d", c.EventQueueEvents)
+	case c.EventWorkers < 1 || c.EventWorkers > maxEventWorkers:
+		return fmt.Errorf("--event-workers must be from 1 to %d, not %d", maxEventWorkers, c.EventWorkers)
+	case !(c.EventTimeScale > 0 && c.EventTimeScale <= 1):
+		return fmt.Errorf("--event-time-scale must be above 0 and at most 1, not %g", c.EventTimeScale)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
@@ -199,12 +220,38 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 	}
 	fs.IntVar(&cfg.MaxEnvMemoryMB, "max-env-memory", envMemory,
 		"MB all execution environments may hold together, counting each at its function's MemorySize; past it invocations wait for one (default: half this machine's memory) (env FURL_MAX_ENV_MEMORY)")
+	fs.Int64Var(&cfg.EventQueueBytes, "event-queue-max-bytes", envNumber(cfg, "FURL_EVENT_QUEUE_MAX_BYTES", int64(urlconfig.DefaultEventQueueMaxBytes), parseInt64),
+		"the most payload bytes queued Event invocations may hold; past it Invoke answers 429 (env FURL_EVENT_QUEUE_MAX_BYTES)")
+	fs.IntVar(&cfg.EventQueueEvents, "event-queue-max-events", envNumber(cfg, "FURL_EVENT_QUEUE_MAX_EVENTS", urlconfig.DefaultEventQueueMaxEvents, strconv.Atoi),
+		"the most Event invocations the queue may hold; past it Invoke answers 429 (env FURL_EVENT_QUEUE_MAX_EVENTS)")
+	fs.IntVar(&cfg.EventWorkers, "event-workers", envNumber(cfg, "FURL_EVENT_WORKERS", 10, strconv.Atoi),
+		"how many queued Event invocations run at once (env FURL_EVENT_WORKERS)")
+	fs.Float64Var(&cfg.EventTimeScale, "event-time-scale", envNumber(cfg, "FURL_EVENT_TIME_SCALE", 1.0, parseFloat),
+		"multiplies the asynchronous queue's waits (retry delays, backoff, maximum event age); 1 is AWS's timing, tests use less (env FURL_EVENT_TIME_SCALE)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: furl serve [flags]\n\nStart furl: the Lambda API and function URLs on one port.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return fs
 }
+
+// envNumber is a flag's default from a FURL_* variable, or def when it is
+// unset. A value that does not parse is kept for Validate to report.
+func envNumber[T any](cfg *serveConfig, env string, def T, parse func(string) (T, error)) T {
+	v, ok := os.LookupEnv(env)
+	if !ok {
+		return def
+	}
+	n, err := parse(v)
+	if err != nil {
+		cfg.envError = fmt.Errorf("%s=%q is not a number", env, v)
+		return def
+	}
+	return n
+}
+
+func parseInt64(s string) (int64, error)   { return strconv.ParseInt(s, 10, 64) }
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 func serve(args []string, stdout, stderr io.Writer) int {
 	var cfg serveConfig
@@ -254,11 +301,13 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	store, err := urlconfig.Open(ctx, urlconfig.Options{
-		Dir:                cfg.DataDir,
-		Account:            urlconfig.Account{ID: cfg.AccountID, Region: cfg.Region},
-		AccountConcurrency: cfg.AccountConcurrency,
-		Logger:             log,
-		FunctionURL:        urlconfig.DefaultFunctionURL(cfg.Region, port),
+		Dir:                 cfg.DataDir,
+		Account:             urlconfig.Account{ID: cfg.AccountID, Region: cfg.Region},
+		AccountConcurrency:  cfg.AccountConcurrency,
+		Logger:              log,
+		FunctionURL:         urlconfig.DefaultFunctionURL(cfg.Region, port),
+		EventQueueMaxBytes:  cfg.EventQueueBytes,
+		EventQueueMaxEvents: cfg.EventQueueEvents,
 	})
 	if err != nil {
 		return err
@@ -286,17 +335,22 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	if err != nil {
 		return err
 	}
-	defer runtimes.Close()
+	// The environments are closed once, by the shutdown below or on an
+	// early return: queued events must see their end before the store
+	// closes.
+	closeRuntimes := sync.OnceFunc(func() { runtimes.Close() })
+	defer closeRuntimes()
 	log.Warn("functions run as processes on this host, not isolated from it or from each other")
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	gw := gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
+		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
+		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
+		SpoolDir: cfg.DataDir, Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
 	srv := &http.Server{
-		Handler: gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
-			URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
-			StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
-			SpoolDir: cfg.DataDir}),
+		Handler:           gw,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -311,10 +365,16 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		}
 	}
 
+	events := gw.Dispatcher()
+	events.Start()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
+		expired, cancel := context.WithCancel(context.Background())
+		cancel()
+		events.Shutdown(expired)
+		endEvents(events, closeRuntimes, store, log)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -323,11 +383,29 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	// Running events get the same grace as requests, at the same time.
+	eventsStopped := make(chan struct{})
+	go func() {
+		defer close(eventsStopped)
+		events.Shutdown(shutdownCtx)
+	}()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("in-flight requests did not finish in time; closing them", "err", err)
 		srv.Close()
 	}
+	<-eventsStopped
+	endEvents(events, closeRuntimes, store, log)
 	return nil
+}
+
+// endEvents ends a stopped asynchronous queue: closing the environments
+// interrupts the events still running, which stay queued, and the log says
+// how many events the next start will run.
+func endEvents(events *gateway.Dispatcher, closeRuntimes func(), store *urlconfig.Store, log *slog.Logger) {
+	closeRuntimes()
+	events.Wait()
+	n, size := store.Events().Len()
+	log.Info("asynchronous invocations remain queued for the next start", "count", n, "bytes", size)
 }
 
 func parseLevel(s string) (slog.Level, error) {

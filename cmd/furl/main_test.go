@@ -28,6 +28,11 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--stream-bandwidth", "fast"}, code: 2, stderr: `--stream-bandwidth "fast" is not one of unshaped, aws`},
 		{args: []string{"serve", "--stream-max-bytes", "0"}, code: 2, stderr: "--stream-max-bytes must be from 1 to 1099511627776 (1 TiB), not 0"},
 		{args: []string{"serve", "--stream-max-bytes", "9223372036854775807"}, code: 2, stderr: "--stream-max-bytes must be from 1 to"},
+		{args: []string{"serve", "--event-queue-max-bytes", "1048575"}, code: 2, stderr: "--event-queue-max-bytes must be at least 1048576 (one largest event), not 1048575"},
+		{args: []string{"serve", "--event-queue-max-events", "0"}, code: 2, stderr: "--event-queue-max-events must be at least 1, not 0"},
+		{args: []string{"serve", "--event-workers", "0"}, code: 2, stderr: "--event-workers must be from 1 to 1000, not 0"},
+		{args: []string{"serve", "--event-time-scale", "0"}, code: 2, stderr: "--event-time-scale must be above 0 and at most 1, not 0"},
+		{args: []string{"serve", "--event-time-scale", "NaN"}, code: 2, stderr: "--event-time-scale must be above 0 and at most 1, not NaN"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -46,7 +51,9 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 	for _, want := range []string{"-listen", "FURL_LISTEN", "-data-dir", "FURL_DATA_DIR", "-region", "FURL_REGION",
 		"-account-id", "FURL_ACCOUNT_ID", "-log-level", "FURL_LOG_LEVEL", "-account-concurrency", "FURL_ACCOUNT_CONCURRENCY",
 		"-idle-timeout", "FURL_IDLE_TIMEOUT", "-stream-bandwidth", "FURL_STREAM_BANDWIDTH",
-		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES"} {
+		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES", "-event-queue-max-bytes", "FURL_EVENT_QUEUE_MAX_BYTES",
+		"-event-queue-max-events", "FURL_EVENT_QUEUE_MAX_EVENTS", "-event-workers", "FURL_EVENT_WORKERS",
+		"-event-time-scale", "FURL_EVENT_TIME_SCALE"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
@@ -56,13 +63,14 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 func TestEnvironmentSetsDefaults(t *testing.T) {
 	t.Setenv("FURL_REGION", "eu-west-1")
 	t.Setenv("FURL_ACCOUNT_CONCURRENCY", "lots")
+	t.Setenv("FURL_EVENT_WORKERS", "3")
 	var cfg serveConfig
 	fs := flagSet(&cfg, &bytes.Buffer{})
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Region != "eu-west-1" {
-		t.Errorf("FURL_REGION gave region %q", cfg.Region)
+	if cfg.Region != "eu-west-1" || cfg.EventWorkers != 3 {
+		t.Errorf("FURL_REGION gave region %q, FURL_EVENT_WORKERS %d workers", cfg.Region, cfg.EventWorkers)
 	}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `FURL_ACCOUNT_CONCURRENCY="lots" is not a number`) {
 		t.Errorf("bad FURL_ACCOUNT_CONCURRENCY: %v", err)

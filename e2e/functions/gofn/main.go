@@ -86,6 +86,38 @@ func handle(ctx context.Context, e event) (any, error) {
 		if err := os.WriteFile(e.File, []byte(lc.AwsRequestID), 0o644); err != nil {
 			return nil, err
 		}
+	case "gate":
+		// Wait up to Millis for the file File to exist, then write the
+		// marker file Value: the test decides when the function ends.
+		for deadline := time.Now().Add(time.Duration(e.Millis) * time.Millisecond); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(e.File); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, errors.New("the gate stayed closed")
+			}
+		}
+		if err := os.WriteFile(e.Value, []byte(lc.AwsRequestID), 0o644); err != nil {
+			return nil, err
+		}
+	case "attempt":
+		// Count the attempt in File, then fail as Value says: "error",
+		// "exit" (a crash), "hang" for Millis (past a timeout), or not at
+		// all.
+		f, err := os.OpenFile(e.File, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(f, lc.AwsRequestID)
+		f.Close()
+		switch e.Value {
+		case "error":
+			return nil, errors.New("attempt failed")
+		case "exit":
+			os.Exit(1)
+		case "hang":
+			time.Sleep(time.Duration(e.Millis) * time.Millisecond)
+		}
 	}
 	return r, nil
 }
