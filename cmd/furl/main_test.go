@@ -28,6 +28,10 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--stream-bandwidth", "fast"}, code: 2, stderr: `--stream-bandwidth "fast" is not one of unshaped, aws`},
 		{args: []string{"serve", "--stream-max-bytes", "0"}, code: 2, stderr: "--stream-max-bytes must be from 1 to 1099511627776 (1 TiB), not 0"},
 		{args: []string{"serve", "--stream-max-bytes", "9223372036854775807"}, code: 2, stderr: "--stream-max-bytes must be from 1 to"},
+		{args: []string{"serve", "--max-connections", "-1"}, code: 2, stderr: "--max-connections must be 0 (derived from the open-file limit) or more, not -1"},
+		{args: []string{"serve", "--allowed-hosts", "furl.test,http://evil.example"}, code: 2, stderr: `--allowed-hosts: "http://evil.example" is not a host name or IP address`},
+		{args: []string{"serve", "--allowed-hosts", "furl.test:4580"}, code: 2, stderr: `--allowed-hosts: "furl.test:4580" is not a host name`},
+		{args: []string{"serve", "--allowed-hosts", "*"}, code: 2, stderr: `--allowed-hosts: "*" is not a host name`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -46,7 +50,7 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 	for _, want := range []string{"-listen", "FURL_LISTEN", "-data-dir", "FURL_DATA_DIR", "-region", "FURL_REGION",
 		"-account-id", "FURL_ACCOUNT_ID", "-log-level", "FURL_LOG_LEVEL", "-account-concurrency", "FURL_ACCOUNT_CONCURRENCY",
 		"-idle-timeout", "FURL_IDLE_TIMEOUT", "-stream-bandwidth", "FURL_STREAM_BANDWIDTH",
-		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES"} {
+		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES", "-allowed-hosts", "FURL_ALLOWED_HOSTS", "-max-connections", "FURL_MAX_CONNECTIONS"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
@@ -73,5 +77,16 @@ func TestEnvironmentSetsDefaults(t *testing.T) {
 	}
 	if cfg.Region != "ap-south-1" {
 		t.Errorf("flag gave region %q", cfg.Region)
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	cfg := serveConfig{AllowedHosts: " Furl.Test, my_service,,::1,[fe80::1],10.0.0.5 "}
+	got, err := cfg.allowedHosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "furl.test my_service ::1 [fe80::1] 10.0.0.5" {
+		t.Fatalf("allowed hosts %q", got)
 	}
 }
