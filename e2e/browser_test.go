@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +44,7 @@ func chromium(t *testing.T) string {
 
 // browser starts a headless Chromium for the test (without its sandbox,
 // which cannot run as root, as CI does); newTab opens a tab in it.
-func browser(t *testing.T) (newTab func() context.Context) {
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (newTab func() context.Context) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -50,6 +52,7 @@ func browser(t *testing.T) (newTab func() context.Context) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
@@ -328,4 +331,140 @@ func hexSha256(t *testing.T, c *lambda.Client, name string) string {
 	}
 	loc := aws.ToString(out.Code.Location)
 	return strings.TrimSuffix(loc[strings.LastIndex(loc, "/")+1:], ".zip")
+}
+
+// rebinder is a DNS rebinding attack's server, emulated: a TCP proxy on one
+// port that sends each connection to the attacker's web server until the
+// page is served, and to furl after that, as the attacker's DNS would
+// answer first with its own address and then with furl's.
+type rebinder struct {
+	ln      net.Listener
+	page    string // the attacker's server
+	furl    string
+	rebound chan struct{}
+}
+
+func (rb *rebinder) serve() {
+	for {
+		conn, err := rb.ln.Accept()
+		if err != nil {
+			return
+		}
+		target := rb.page
+		select {
+		case <-rb.rebound:
+			target = rb.furl
+		default:
+		}
+		go func() {
+			defer conn.Close()
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			go io.Copy(up, conn)
+			io.Copy(conn, up)
+		}()
+	}
+}
+
+// rebindPage, once rebound, reads what it can from furl, now its own
+// origin: the functions, one function's environment and code, and it
+// creates and invokes functions. It tries each request until furl (and not
+// a connection the browser opened before the rebinding) answers it.
+const rebindPage = `<!doctype html><html><body><script>
+const create = JSON.stringify(CREATE);
+async function furl(path, init) {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const resp = await fetch(path, Object.assign({cache: 'no-store'}, init));
+      const body = await resp.text();
+      if (resp.headers.get('x-amzn-requestid')) return resp.status + ' ' + body;
+    } catch (e) {}
+    await new Promise(r => setTimeout(r, 100));
+  }
+  return 'furl never answered';
+}
+(async () => {
+  const json = {'Content-Type': 'application/json'};
+  window.results = {
+    list: await furl('/2015-03-31/functions'),
+    get: await furl('/2015-03-31/functions/victim'),
+    create: await furl('/2015-03-31/functions', {method: 'POST', headers: json, body: create}),
+    invoke: await furl('/2015-03-31/functions/victim/invocations', {method: 'POST', headers: json, body: '{}'}),
+  };
+})();
+</script></body></html>`
+
+// DNS rebinding in Chromium: a page at http://rebind.test:<port> whose name
+// then resolves to furl reads and writes furl's Lambda API from its own
+// origin, the same-origin policy notwithstanding. furl refuses every such
+// request by its Host, and nothing leaks, is created or runs.
+func TestBrowserRebindingRefused(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	c := f.client()
+	marker := filepath.Join(t.TempDir(), "victim-ran")
+	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{FunctionName: aws.String("victim"), Runtime: types.RuntimeNodejs20x,
+		Role: aws.String(testRole), Handler: aws.String("index.handler"),
+		Environment: &types.Environment{Variables: map[string]string{"DB_PASSWORD": "hunter2"}},
+		Code: &types.FunctionCode{ZipFile: makeZip(t, map[string]string{"index.js": fmt.Sprintf(
+			`exports.handler = async () => { require("fs").writeFileSync(%q, "ran"); return "ran"; };`, marker)})}}); err != nil {
+		t.Fatal(err)
+	}
+	create, _ := json.Marshal(map[string]any{"FunctionName": "pwned", "Runtime": "nodejs20.x", "Role": testRole,
+		"Handler": "index.handler", "Code": map[string]string{"ZipFile": encodeBase64(nodeZip(t, "pwned"))}})
+
+	rb := &rebinder{furl: f.addr, rebound: make(chan struct{})}
+	var err error
+	if rb.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, strings.Replace(rebindPage, "CREATE", string(create), 1))
+		// The page is out: from now on the name resolves to furl.
+		select {
+		case <-rb.rebound:
+		default:
+			close(rb.rebound)
+		}
+	}))
+	t.Cleanup(page.Close)
+	rb.page = page.Listener.Addr().String()
+	go rb.serve()
+	t.Cleanup(func() { rb.ln.Close() })
+	_, port, _ := net.SplitHostPort(rb.ln.Addr().String())
+
+	newTab := browser(t, chromedp.Flag("host-resolver-rules", "MAP rebind.test 127.0.0.1"))
+	tab := newTab()
+	if err := chromedp.Do(tab, chromedp.Navigate("http://rebind.test:"+port+"/"),
+		chromedp.Poll[chromedp.Void](`window.results !== undefined`, chromedp.WithPollingTimeout(90*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	results, err := chromedp.Run(tab, chromedp.Evaluate[map[string]string](`window.results`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range results {
+		if !strings.HasPrefix(got, `403 {"Type":"User","Message":"furl refused this request: its Host \"rebind.test:`+port) || strings.Contains(got, "hunter2") {
+			t.Errorf("the rebound page's %s: %s", name, got)
+		}
+	}
+	if len(results) != 4 {
+		t.Errorf("results: %v", results)
+	}
+	f.logs.waitFor(t, `--allowed-hosts=rebind.test`, 5*time.Second)
+	out, err := c.ListFunctions(ctx(t), &lambda.ListFunctionsInput{})
+	if err != nil || len(out.Functions) != 1 {
+		t.Fatalf("functions after the rebinding: %v %s", err, jsonOf(out))
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the victim ran for the rebound page")
+	}
 }
