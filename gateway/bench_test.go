@@ -17,12 +17,14 @@ func BenchmarkGetFunctionConfiguration(b *testing.B) {
 	s := newTestServer(b)
 	create, _ := json.Marshal(apiScenario(b)[0].body)
 	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("POST", "/2015-03-31/functions", bytes.NewReader(create)))
+	req := httptest.NewRequest("POST", "http://127.0.0.1/2015-03-31/functions", bytes.NewReader(create))
+	req.Header.Set("Content-Type", "application/json")
+	s.ServeHTTP(rec, req)
 	if rec.Code != http.StatusCreated {
 		b.Fatalf("create: %d %s", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/2015-03-31/functions/shop/configuration", nil))
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/2015-03-31/functions/shop/configuration", nil))
 	var answer map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
 		b.Fatal(err)

@@ -46,10 +46,15 @@ func newTestServer(t testing.TB) *Server {
 // run runs f against the gateway served over HTTP/1.1, HTTP/2 with TLS,
 // and cleartext HTTP/2, each with a client speaking that protocol.
 func run(t *testing.T, f func(t *testing.T, base string, client *http.Client)) {
+	runWith(t, func(t *testing.T) http.Handler { return newTestServer(t) }, f)
+}
+
+// runWith is run with the handler that server makes for each protocol.
+func runWith(t *testing.T, server func(t *testing.T) http.Handler, f func(t *testing.T, base string, client *http.Client)) {
 	modes := []string{"h1", "h2", "h2c"}
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
-			ts := httptest.NewUnstartedServer(newTestServer(t))
+			ts := httptest.NewUnstartedServer(server(t))
 			client := &http.Client{Timeout: 30 * time.Second}
 			switch mode {
 			case "h1":
@@ -260,7 +265,7 @@ func TestAPIGolden(t *testing.T) {
 // The recorder keeps names exactly as the handler wrote them.
 func TestHeadersUseAWSSpelling(t *testing.T) {
 	rec := httptest.NewRecorder()
-	newTestServer(t).ServeHTTP(rec, httptest.NewRequest("GET", "/2015-03-31/functions/ghost", nil))
+	newTestServer(t).ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/2015-03-31/functions/ghost", nil))
 	for _, name := range []string{"x-amzn-RequestId", "x-amzn-ErrorType"} {
 		if _, ok := rec.Result().Header[name]; !ok {
 			t.Errorf("header %s not sent with AWS's spelling: %v", name, rec.Result().Header)
@@ -284,10 +289,11 @@ func FuzzAPI(f *testing.F) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || method == "" || strings.ContainsAny(method, " \r\n/") {
 			return
 		}
-		req, err := http.NewRequest(method, "http://furl"+path, bytes.NewReader(body))
+		req, err := http.NewRequest(method, "http://127.0.0.1"+path, bytes.NewReader(body))
 		if err != nil {
 			return
 		}
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
 		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented {

@@ -69,6 +69,13 @@ type Config struct {
 	// Events configures how queued Event invocations run (with an
 	// Invoker); its zero value is AWS's timing with 10 workers.
 	Events EventDispatch
+	// AllowedHosts are the names, besides loopback addresses and
+	// localhost, by which clients may reach the Lambda API and the path
+	// form of function URLs, and which may follow
+	// <url-id>.lambda-url.<region>. in a URL host: furl's listen host and
+	// those the user allows. Nil means only loopback addresses and
+	// localhost.
+	AllowedHosts []string
 }
 
 // The choices of Config.StreamBandwidth.
@@ -100,6 +107,7 @@ type Server struct {
 	// --verify-api-signatures; it lives as long as the server.
 	codeKey [32]byte
 	events  *Dispatcher
+	hosts   hostNames
 }
 
 // New builds a Server.
@@ -119,7 +127,7 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
 		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
-		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}
+		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts)}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
@@ -192,6 +200,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id, rawPath, ok := s.urlFor(r); ok && s.invoker != nil {
 		s.serveURL(rec, r, id, rawPath)
 		return
+	}
+	// Health is read-only and says nothing secret: it stays open, for
+	// probes. Everything else is the Lambda API and its code downloads.
+	if r.URL.Path != "/_furl/health" {
+		if why := s.browserRefusal(r); why != nil {
+			s.refuseBrowser(rec, r, why)
+			return
+		}
 	}
 	if s.verifyAPI && !strings.HasPrefix(r.URL.Path, "/_furl/") && !s.verifyAPIRequest(rec, r) {
 		return

@@ -31,6 +31,12 @@ var urlHost = regexp.MustCompile(`^([a-z0-9]+)\.(?:[a-z0-9-]+-)?lambda-url\.([a-
 // urlFor says whether a request is for a function URL: by its Host, or by
 // the path form /lambda-url/<url-id>/<rest> for clients that cannot set a
 // Host. It returns the url-id and the path the function sees, undecoded.
+//
+// Neither form answers on a name a web page could rebind to furl's address
+// (a rebound page reads what it fetches from its own origin): a URL host
+// must end in .localhost, .on.aws or an allowed name, and the path form
+// needs a Host of furl's own. Other requests go on to the Lambda API, which
+// refuses them.
 func (s *Server) urlFor(r *http.Request) (id, rawPath string, ok bool) {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -39,7 +45,13 @@ func (s *Server) urlFor(r *http.Request) (id, rawPath string, ok bool) {
 	// The path as received, which is also the one a signature covers.
 	raw := authz.RawPath(r)
 	if m := urlHost.FindStringSubmatch(strings.ToLower(host)); m != nil {
+		if !s.hosts.urlHostSuffixOK(strings.ToLower(host)[len(m[0]):]) {
+			return "", "", false
+		}
 		return m[1], raw, true
+	}
+	if !s.hosts.own(r.Host) {
+		return "", "", false
 	}
 	if rest, found := strings.CutPrefix(raw, "/lambda-url/"); found {
 		id, tail, _ := strings.Cut(rest, "/")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/gateway"
+	"github.com/furl-dev/furl/gateway/connlimit"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/process"
 	"github.com/furl-dev/furl/urlconfig"
@@ -34,6 +36,22 @@ import (
 // shutdownGrace is how long in-flight requests get to finish on SIGINT or
 // SIGTERM.
 const shutdownGrace = 5 * time.Second
+
+// Limits of the HTTP server's connections.
+const (
+	// readHeaderTimeout bounds how long a client may take to send a
+	// request's line and headers.
+	readHeaderTimeout = 30 * time.Second
+	// idleConnTimeout closes keep-alive connections unused this long:
+	// longer than the idle timeout of Go's HTTP client and the AWS SDK for
+	// Go (90 s), so that a client seldom reuses a connection furl is
+	// closing.
+	idleConnTimeout = 2 * time.Minute
+	// maxHeaderBytes is AWS's quota for a request's line and headers
+	// together, 1 MB (Lambda quotas, invocation payload). Go's server reads
+	// up to 4 KB past it before it answers 431.
+	maxHeaderBytes = 1 << 20
+)
 
 const usage = `furl: a local AWS Lambda function URL gateway with real response streaming.
 
@@ -93,6 +111,11 @@ type serveConfig struct {
 	EventQueueEvents   int
 	EventWorkers       int
 	EventTimeScale     float64
+	// AllowedHosts is --allowed-hosts: names separated by commas.
+	AllowedHosts string
+	// MaxConnections caps the open connections; 0 derives the cap from
+	// the open-file limit.
+	MaxConnections int
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -145,11 +168,37 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--event-workers must be from 1 to %d, not %d", maxEventWorkers, c.EventWorkers)
 	case !(c.EventTimeScale > 0 && c.EventTimeScale <= 1):
 		return fmt.Errorf("--event-time-scale must be above 0 and at most 1, not %g", c.EventTimeScale)
+	case c.MaxConnections < 0:
+		return fmt.Errorf("--max-connections must be 0 (derived from the open-file limit) or more, not %d", c.MaxConnections)
+	}
+	if _, err := c.allowedHosts(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
 	return nil
+}
+
+// hostName is a DNS name (underscores allowed, as container names have
+// them) or an IPv4 address.
+var hostName = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$`)
+
+// allowedHosts parses --allowed-hosts: host names or IP addresses, without
+// scheme or port, separated by commas.
+func (c serveConfig) allowedHosts() ([]string, error) {
+	var hosts []string
+	for _, h := range strings.Split(c.AllowedHosts, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err != nil && !hostName.MatchString(h) {
+			return nil, fmt.Errorf("--allowed-hosts: %q is not a host name or IP address (give names without scheme or port, separated by commas)", h)
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts, nil
 }
 
 // flagSet declares serve's flags; each takes its default from a FURL_*
@@ -192,6 +241,18 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		}
 	}
 	fs.BoolVar(&cfg.VerifyAPI, "verify-api-signatures", verify, "refuse Lambda API requests not signed (SigV4) by a known identity, and authorize each with the caller's and the function's policies (env FURL_VERIFY_API_SIGNATURES)")
+	str(&cfg.AllowedHosts, "allowed-hosts", "FURL_ALLOWED_HOSTS", "",
+		"names, separated by commas, by which clients may reach the Lambda API besides loopback addresses, localhost and the --listen host; function URL hosts may end in them too (see README, Security model)")
+	maxConns := 0
+	if v, ok := os.LookupEnv("FURL_MAX_CONNECTIONS"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			maxConns = n
+		} else {
+			cfg.envError = fmt.Errorf("FURL_MAX_CONNECTIONS=%q is not a number", v)
+		}
+	}
+	fs.IntVar(&cfg.MaxConnections, "max-connections", maxConns,
+		"the most connections held open; past it the longest idle ones are closed (0: half the open-file limit, at most 10000) (env FURL_MAX_CONNECTIONS)")
 	concurrency := urlconfig.DefaultAccountConcurrency
 	if v, ok := os.LookupEnv("FURL_ACCOUNT_CONCURRENCY"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -342,21 +403,37 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	defer closeRuntimes()
 	log.Warn("functions run as processes on this host, not isolated from it or from each other")
 
+	// The --listen host is furl's own name too; Validate checked the rest.
+	allowedHosts, _ := cfg.allowedHosts()
+	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil && host != "" {
+		allowedHosts = append(allowedHosts, host)
+	}
+	maxConns := cfg.MaxConnections
+	if maxConns == 0 {
+		maxConns = connlimit.DefaultMax(connlimit.OpenFileLimit())
+	}
+	conns := connlimit.New(ln, maxConns, log)
+
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	gw := gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
 		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
-		SpoolDir: cfg.DataDir, Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
+		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts,
+		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
 	srv := &http.Server{
 		Handler:           gw,
 		Protocols:         &protocols,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleConnTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         conns.ConnState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("furl serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "identities", identities.Len(),
-		"region", cfg.Region, "account_id", cfg.AccountID, "version", version())
+		"region", cfg.Region, "account_id", cfg.AccountID, "max_connections", maxConns, "allowed_hosts", strings.Join(allowedHosts, ","),
+		"version", version())
 	if urls, err := store.AllURLs(ctx); err != nil {
 		log.Warn("listing function URLs failed", "err", err)
 	} else {
@@ -368,7 +445,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	events := gw.Dispatcher()
 	events.Start()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(conns) }()
 	select {
 	case err := <-served:
 		expired, cancel := context.WithCancel(context.Background())

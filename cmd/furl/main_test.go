@@ -33,6 +33,10 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--event-workers", "0"}, code: 2, stderr: "--event-workers must be from 1 to 1000, not 0"},
 		{args: []string{"serve", "--event-time-scale", "0"}, code: 2, stderr: "--event-time-scale must be above 0 and at most 1, not 0"},
 		{args: []string{"serve", "--event-time-scale", "NaN"}, code: 2, stderr: "--event-time-scale must be above 0 and at most 1, not NaN"},
+		{args: []string{"serve", "--max-connections", "-1"}, code: 2, stderr: "--max-connections must be 0 (derived from the open-file limit) or more, not -1"},
+		{args: []string{"serve", "--allowed-hosts", "furl.test,http://evil.example"}, code: 2, stderr: `--allowed-hosts: "http://evil.example" is not a host name or IP address`},
+		{args: []string{"serve", "--allowed-hosts", "furl.test:4580"}, code: 2, stderr: `--allowed-hosts: "furl.test:4580" is not a host name`},
+		{args: []string{"serve", "--allowed-hosts", "*"}, code: 2, stderr: `--allowed-hosts: "*" is not a host name`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -53,7 +57,8 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 		"-idle-timeout", "FURL_IDLE_TIMEOUT", "-stream-bandwidth", "FURL_STREAM_BANDWIDTH",
 		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES", "-event-queue-max-bytes", "FURL_EVENT_QUEUE_MAX_BYTES",
 		"-event-queue-max-events", "FURL_EVENT_QUEUE_MAX_EVENTS", "-event-workers", "FURL_EVENT_WORKERS",
-		"-event-time-scale", "FURL_EVENT_TIME_SCALE"} {
+		"-event-time-scale", "FURL_EVENT_TIME_SCALE", "-allowed-hosts", "FURL_ALLOWED_HOSTS", "-max-connections", "FURL_MAX_CONNECTIONS",
+		"-max-env-memory", "FURL_MAX_ENV_MEMORY"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
@@ -81,5 +86,16 @@ func TestEnvironmentSetsDefaults(t *testing.T) {
 	}
 	if cfg.Region != "ap-south-1" {
 		t.Errorf("flag gave region %q", cfg.Region)
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	cfg := serveConfig{AllowedHosts: " Furl.Test, my_service,,::1,[fe80::1],10.0.0.5 "}
+	got, err := cfg.allowedHosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "furl.test my_service ::1 [fe80::1] 10.0.0.5" {
+		t.Fatalf("allowed hosts %q", got)
 	}
 }
