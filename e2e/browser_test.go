@@ -280,7 +280,7 @@ exports.handler = async (event) => ({statusCode: 200, headers: {"content-type": 
 		}
 	}
 	logs := f.logs.String()
-	for _, why := range []string{"is not furl's own", "Sec-Fetch-Site is cross-site", "Sec-Fetch-Site is same-site"} {
+	for _, why := range []string{"the request carries an Origin", "Sec-Fetch-Site is cross-site", "Sec-Fetch-Site is same-site"} {
 		if !strings.Contains(logs, why) {
 			t.Errorf("no refusal in furl's log says %q", why)
 		}
@@ -466,5 +466,65 @@ func TestBrowserRebindingRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("the victim ran for the rebound page")
+	}
+}
+
+// funcPage is a function URL's HTML page that, served on furl's own origin
+// (the path form /lambda-url/<id>/), uses the Lambda API from that origin:
+// what a function serving untrusted HTML would let any page do.
+const funcPage = `<!doctype html><html><body><script>
+(async () => {
+  const json = {'Content-Type': 'application/json'};
+  const call = async (path, init) => {
+    try { const r = await fetch(path, init); return r.status + ' ' + await r.text(); } catch (e) { return 'error ' + e; }
+  };
+  window.results = {
+    list: await call('/2015-03-31/functions'),
+    create: await call('/2015-03-31/functions', {method: 'POST', headers: json, body: JSON.stringify(CREATE)}),
+    invoke: await call('/2015-03-31/functions/victim/invocations', {method: 'POST', headers: json, body: '{}'}),
+  };
+})();
+</script></body></html>`
+
+// A function's page on furl's own origin (the path form of its URL) can
+// use neither the Lambda API nor, through it, any other function: no page
+// may, furl's own origin's included.
+func TestBrowserFunctionPageCannotUseTheLambdaAPI(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	c := f.client()
+	marker := filepath.Join(t.TempDir(), "victim-ran")
+	createScript(t, c, "victim", types.RuntimeNodejs20x, "index.handler", map[string]string{"index.js": fmt.Sprintf(
+		`exports.handler = async () => { require("fs").writeFileSync(%q, "ran"); return "ran"; };`, marker)})
+	create, _ := json.Marshal(map[string]any{"FunctionName": "pwned", "Runtime": "nodejs20.x", "Role": testRole,
+		"Handler": "index.handler", "Code": map[string]string{"ZipFile": encodeBase64(nodeZip(t, "pwned"))}})
+	page := strings.Replace(funcPage, "CREATE", string(create), 1)
+	createScript(t, c, "site", types.RuntimeNodejs20x, "index.handler", map[string]string{"index.js": fmt.Sprintf(
+		`exports.handler = async () => ({statusCode: 200, headers: {"content-type": "text/html"}, body: %q});`, page)})
+	u := publicURL(t, c, "site", nil)
+	id := strings.SplitN(strings.TrimPrefix(u, "http://"), ".", 2)[0]
+
+	tab := browser(t)()
+	if err := chromedp.Do(tab, chromedp.Navigate(f.url("/lambda-url/"+id+"/")),
+		chromedp.Poll[chromedp.Void](`window.results !== undefined`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	results, err := chromedp.Run(tab, chromedp.Evaluate[map[string]string](`window.results`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 3 {
+		t.Fatalf("results: %v", results)
+	}
+	for name, got := range results {
+		if !strings.HasPrefix(got, `403 {"Type":"User","Message":"furl refused this request: a web page`) {
+			t.Errorf("the function's page's %s: %s", name, got)
+		}
+	}
+	out, err := c.ListFunctions(ctx(t), &lambda.ListFunctionsInput{})
+	if err != nil || len(out.Functions) != 2 {
+		t.Fatalf("functions after the page ran: %v %s", err, jsonOf(out))
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the victim ran for the function's page")
 	}
 }

@@ -90,23 +90,23 @@ func (s *Server) browserRefusal(r *http.Request) *refusal {
 			allow:   fmt.Sprintf("if you reach furl by this name on purpose, start it with --allowed-hosts=%s (or FURL_ALLOWED_HOSTS)", allowedHostsHint(r.Host)),
 		}
 	}
-	if origins := r.Header.Values("Origin"); len(origins) > 0 {
-		own := ownOrigin(r)
-		for _, o := range origins {
-			if !strings.EqualFold(o, own) {
-				return &refusal{
-					message: fmt.Sprintf("furl refused this request: a web page at %q sent it, and the Lambda API does not answer web pages.", o),
-					why:     fmt.Sprintf("the Origin %q is not furl's own (%s)", o, own),
-					allow:   programsOnly,
-				}
-			}
+	// No web page may use the API, furl's own origin's included: on that
+	// origin furl serves the path form of function URLs, whose pages are
+	// the functions', not furl's.
+	if origin := r.Header.Get("Origin"); origin != "" || len(r.Header.Values("Origin")) > 0 {
+		return &refusal{
+			message: fmt.Sprintf("furl refused this request: a web page at %q sent it, and the Lambda API does not answer web pages.", origin),
+			why:     fmt.Sprintf("the request carries an Origin (%q): a browser sent it for a page", origin),
+			allow:   programsOnly,
 		}
 	}
 	for _, site := range r.Header.Values("Sec-Fetch-Site") {
-		if site = strings.ToLower(strings.TrimSpace(site)); site == "cross-site" || site == "same-site" {
+		// "none" is the user's own navigation (typed or bookmarked), which
+		// no page can cause.
+		if site = strings.ToLower(strings.TrimSpace(site)); site != "none" {
 			return &refusal{
-				message: "furl refused this request: a web page on another site sent it, and the Lambda API does not answer web pages.",
-				why:     "Sec-Fetch-Site is " + site + ": a browser sent it for a page of another origin",
+				message: "furl refused this request: a web page sent it, and the Lambda API does not answer web pages.",
+				why:     "Sec-Fetch-Site is " + site + ": a browser sent it for a page",
 				allow:   programsOnly,
 			}
 		}
@@ -115,16 +115,6 @@ func (s *Server) browserRefusal(r *http.Request) *refusal {
 		return s.contentTypeRefusal(r)
 	}
 	return nil
-}
-
-// ownOrigin is the origin of a page furl itself served, as the request
-// reached furl.
-func ownOrigin(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // allowedHostsHint is the --allowed-hosts entry that admits a Host: for a
