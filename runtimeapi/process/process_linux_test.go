@@ -162,3 +162,23 @@ func TestTaskRootReadOnlyForRoot(t *testing.T) {
 		t.Fatalf("the runtime could write its task root: %q", raw)
 	}
 }
+
+// The supervisor's status pipe is not the runtime's: a runtime can
+// neither forge a report on it nor keep it open.
+func TestRuntimeCannotReachTheStatusPipe(t *testing.T) {
+	marks := t.TempDir()
+	p, err := startScriptMarking(t, `if [ -e /proc/$$/fd/3 ]; then echo open > "$MARK/fd3"; else echo closed > "$MARK/fd3"; fi
+echo "exited 0" >&3 2>/dev/null
+exit 4
+`, marks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p)
+	if raw, _ := os.ReadFile(filepath.Join(marks, "fd3")); strings.TrimSpace(string(raw)) != "closed" {
+		t.Fatalf("the runtime's file descriptor 3 is %q", raw)
+	}
+	if err := p.Err(); err == nil || err.Error() != "exit status 4" {
+		t.Fatalf("the environment ended with %v, not the runtime's own exit status 4", err)
+	}
+}

@@ -86,7 +86,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 				close(p.done)
 			})
 		}
-		readReports(statusR, func(r supervisorReport) {
+		report := func(r supervisorReport) {
 			switch r.kind {
 			case reportStarted, reportFailed:
 				select {
@@ -101,9 +101,22 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 			case reportWarning:
 				s.log.Warn("execution environment: "+r.arg, "function", spec.Function.Name)
 			}
-		})
-		statusR.Close()
+		}
+		reported := make(chan struct{})
+		go func() {
+			defer close(reported)
+			readReports(statusR, report)
+		}()
 		werr := cmd.Wait()
+		// Whatever the supervisor wrote before it exited is read first;
+		// a pipe some other process still held would not end, so the
+		// wait for it is bounded.
+		select {
+		case <-reported:
+		case <-time.After(time.Second):
+		}
+		statusR.Close()
+		<-reported
 		end(supervisorEnd(werr))
 	}()
 

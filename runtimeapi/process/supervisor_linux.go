@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,11 +54,14 @@ const (
 )
 
 func supervise(args []string) int {
-	status := os.NewFile(3, "status")
-	if status == nil {
+	// The status pipe is furl's and the supervisor's alone: a runtime
+	// holding it could forge reports, or keep furl from seeing the
+	// environment end.
+	if _, err := unix.FcntlInt(3, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		fmt.Fprintln(os.Stderr, "furl: the environment supervisor was started without its status pipe")
 		return 2
 	}
+	status := os.NewFile(3, "status")
 	fs := flag.NewFlagSet(superviseArg, flag.ContinueOnError)
 	var readOnly []string
 	fs.Func("readonly", "bind this directory read-only over itself, in the mount namespace furl made (repeatable)", func(dir string) error {
@@ -126,56 +130,75 @@ func supervise(args []string) int {
 // reap waits for every child, its own and those reparented to it, until
 // none is left. The environment ends when its runtime exits or a signal
 // says so: from then on every child is killed as soon as it is seen.
+//
+// A child is reaped only after the kills its death calls for, and kills
+// and reaps never overlap: so every process id and group id killed is
+// still held by an environment process (a zombie holds its own), never
+// one the kernel gave to another process meanwhile.
 func reap(runtimePid int, sigs <-chan os.Signal, exited func(syscall.WaitStatus)) int {
-	var mu sync.Mutex
-	ending := false
+	var mu sync.Mutex // held for each kill and each reap
+	ending, runtimeReaped := false, false
 	end := func() {
-		mu.Lock()
 		ending = true
-		mu.Unlock()
-		killChildren(runtimePid)
+		killChildren(runtimePid, !runtimeReaped)
 	}
 	go func() {
 		for range sigs {
+			mu.Lock()
 			end()
+			mu.Unlock()
 		}
 	}()
 	var runtimeStatus syscall.WaitStatus
 	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, 0, nil)
-		if errors.Is(err, syscall.EINTR) {
+		// Learn which child died without reaping it yet.
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			// ECHILD: nothing of the environment is left.
 			break
 		}
-		if pid == runtimePid {
-			runtimeStatus = ws
-			end()
-			continue
-		}
+		pid := siginfoPid(&info)
 		mu.Lock()
-		e := ending
-		mu.Unlock()
-		if e {
-			// A child that died may have left children of its own, now
-			// the supervisor's.
-			killChildren(runtimePid)
+		if pid == runtimePid || ending {
+			// The runtime's end ends the environment; a child that died
+			// since may have left children of its own, now the
+			// supervisor's.
+			end()
 		}
+		var ws syscall.WaitStatus
+		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && got == pid && pid == runtimePid {
+			runtimeStatus, runtimeReaped = ws, true
+		}
+		mu.Unlock()
 	}
 	exited(runtimeStatus)
 	return 0
 }
 
-// killChildren kills the runtime's process group and every child of the
-// supervisor with its process group. Grandchildren become children when
-// their parents die, and are killed when reap next sees one die. Every
-// group killed is the environment's own: the supervisor leads a session of
-// its own, and a process can only join a group of its session.
-func killChildren(runtimePid int) {
-	syscall.Kill(-runtimePid, syscall.SIGKILL)
+// siginfoPid is the child a waitid reported: si_pid, after three int32
+// fields and, on 64-bit platforms, the padding that aligns the union.
+func siginfoPid(info *unix.Siginfo) int {
+	off := uintptr(12)
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		off = 16
+	}
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
+}
+
+// killChildren kills the runtime's process group (while its unreaped
+// runtime still holds the group's id) and every child of the supervisor
+// with its process group. Grandchildren become children when their
+// parents die, and are killed when reap next sees one die. Every group
+// killed is the environment's own: the supervisor leads a session of its
+// own, and a process can only join a group of its session.
+func killChildren(runtimePid int, runtimeGroup bool) {
+	if runtimeGroup {
+		syscall.Kill(-runtimePid, syscall.SIGKILL)
+	}
 	for _, pid := range childrenOf(os.Getpid()) {
 		if pgid, err := syscall.Getpgid(pid); err == nil && pgid != os.Getpid() && pgid > 1 {
 			syscall.Kill(-pgid, syscall.SIGKILL)
