@@ -451,6 +451,31 @@ func TestStreamPastTheCapEndsAtTheTimeout(t *testing.T) {
 	f.logs.waitFor(t, "did not ask for its next event within the function's timeout", 5*time.Second)
 }
 
+// A runtime that polls for its next event while it still streams past the
+// cap is not ready: its environment is ended at the function's timeout,
+// not put back in service with the stream running on.
+func TestStreamPastTheCapWhilePolling(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--stream-max-bytes", "1048576")
+	c := f.client()
+	marks := t.TempDir()
+	createBad(t, c, "sly", "overcap-poll", marks, 2)
+	out, err := c.InvokeWithResponseStream(ctx(t), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("sly")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var complete *types.InvokeWithResponseStreamCompleteEvent
+	for ev := range out.GetStream().Events() {
+		if v, ok := ev.(*types.InvokeWithResponseStreamResponseEventMemberInvokeComplete); ok {
+			complete = &v.Value
+		}
+	}
+	out.GetStream().Close()
+	if complete == nil || aws.ToString(complete.ErrorCode) != "Function.ResponseSizeTooLarge" {
+		t.Fatalf("the stream ended with %+v", complete)
+	}
+	waitGone(t, "a runtime streaming past the cap while polling", waitMarks(t, marks, "runtime", 1), 15*time.Second)
+}
+
 // A runtime that answers and never polls again holds its environment only
 // until the function's timeout: with room for one environment, every call
 // is served, the later ones waiting (and saying so in the log) for the

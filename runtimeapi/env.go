@@ -50,8 +50,9 @@ type env struct {
 	idleTimer    *time.Timer
 
 	mu           sync.Mutex
-	cur          *call // the call the runtime has, until its next /next
-	responding   bool  // a /response or /error for cur is being read
+	cur          *call         // the call the runtime has, until its next /next
+	responding   bool          // a /response or /error for cur has begun
+	answering    chan struct{} // closed when that handler returns
 	initStart    time.Time
 	initDuration time.Duration
 	initDone     chan struct{} // closed when init succeeded or failed
@@ -130,6 +131,19 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		// second event, whose caller would wait in vain.
 		renderInvalidState(w, "State transition from Ready to Ready failed for runtime. Error: State transition is not allowed")
 		return
+	}
+	// A runtime still sending the body of its response (past the cap, say)
+	// is still busy with its invocation, whose timeout goes on: it is not
+	// ready until that handler is done.
+	e.mu.Lock()
+	answering := e.answering
+	e.mu.Unlock()
+	if answering != nil {
+		select {
+		case <-answering:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	e.mu.Lock()
 	if e.cur != nil && !e.cur.responded.Load() {
@@ -262,7 +276,17 @@ func (e *env) current(w http.ResponseWriter, r *http.Request) *call {
 		return nil
 	}
 	e.responding = true
+	e.answering = make(chan struct{})
 	return c
+}
+
+// answered is the end of a /response or /error handler: a /next that
+// came while it ran may go on.
+func (e *env) answered() {
+	e.mu.Lock()
+	close(e.answering)
+	e.answering = nil
+	e.mu.Unlock()
 }
 
 // response relays the runtime's answer to the invoker as it arrives.
@@ -271,6 +295,7 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	defer e.answered()
 	mode := r.Header.Get("Lambda-Runtime-Function-Response-Mode")
 	if mode != "" && mode != "streaming" {
 		e.finishCall(c, newFunctionError("Runtime.InvalidResponseModeHeader", "Invalid function response mode: "+mode))
@@ -400,6 +425,7 @@ func (e *env) invocationError(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	defer e.answered()
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBufferedResponse+1))
 	if err != nil {
 		e.finishCall(c, newFunctionError("Runtime.TruncatedResponse", "RequestId: "+c.inv.RequestID+" Error: the runtime's error report was cut off"))

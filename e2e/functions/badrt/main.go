@@ -39,6 +39,17 @@ func main() {
 	case "overcap":
 		id, _ := next()
 		streamForever(id)
+		select {}
+	case "overcap-poll":
+		// Streams on past the cap and, meanwhile, asks for its next event
+		// and serves it as if it were free.
+		id, _ := next()
+		go streamForever(id)
+		time.Sleep(200 * time.Millisecond)
+		for {
+			id, _ := next()
+			respond(id, `{"served":true}`)
+		}
 	case "nopoll":
 		id, _ := next()
 		respond(id, `{"ok":true}`)
@@ -120,7 +131,8 @@ func respond(id, body string) {
 }
 
 // streamForever streams a response that never ends, writing as fast as
-// it can whatever happens to what it wrote.
+// it can whatever happens to what it wrote, until furl closes the
+// connection.
 func streamForever(id string) {
 	pr, pw := io.Pipe()
 	go func() {
@@ -137,8 +149,6 @@ func streamForever(id string) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
-	// Whatever furl answered, go on as if it had not.
-	select {}
 }
 
 // pollTwice answers its first event, then polls twice at once, on two
