@@ -29,6 +29,10 @@ type codeCache struct {
 
 	mu      sync.Mutex
 	entries map[string]*codeEntry
+
+	// removing, when set (by tests), runs just before a directory is moved
+	// out of the way.
+	removing func(hash string)
 }
 
 // codeEntry is one hash's extracted code. users counts the environments
@@ -134,6 +138,9 @@ func (c *codeCache) dropIfUnreferenced(hash string, ent *codeEntry) {
 	if c.referenced == nil || c.referenced(hash) {
 		return
 	}
+	// The entry stays in the map, locked, until its directory is out of
+	// the way: an acquire meanwhile takes the same entry and waits for the
+	// lock, then extracts afresh.
 	ent.mu.Lock()
 	defer ent.mu.Unlock()
 	c.mu.Lock()
@@ -142,14 +149,19 @@ func (c *codeCache) dropIfUnreferenced(hash string, ent *codeEntry) {
 		c.mu.Unlock()
 		return
 	}
-	delete(c.entries, hash)
 	c.mu.Unlock()
-	// Out of the way first, so that a new extraction of the same code can
-	// never meet half a removal.
+	if c.removing != nil {
+		c.removing(hash)
+	}
 	gone := filepath.Join(c.dir, hash+".gone-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.Rename(filepath.Join(c.dir, hash), gone); err != nil {
 		return
 	}
+	c.mu.Lock()
+	if ent.users == 0 && c.entries[hash] == ent {
+		delete(c.entries, hash)
+	}
+	c.mu.Unlock()
 	removeTree(gone)
 }
 

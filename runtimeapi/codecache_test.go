@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 type entry struct {
@@ -191,5 +192,44 @@ func TestExtractStaysInside(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(outside, "escape.txt")); err == nil {
 			t.Fatalf("%v wrote outside the code directory", entries)
 		}
+	}
+}
+
+// Code acquired while its directory is being removed is extracted again:
+// an environment never gets a directory that is going away.
+func TestAcquireDuringRemoval(t *testing.T) {
+	c, err := newCodeCache(filepath.Join(t.TempDir(), "cache"), func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zipOf(t, entry{"lib/", "", os.ModeDir | 0o755}, entry{"lib/x.txt", "x", 0o644})
+	type got struct {
+		dir     string
+		release func()
+		err     error
+	}
+	second := make(chan got, 1)
+	c.removing = func(string) {
+		c.removing = nil
+		go func() {
+			dir, release, err := c.acquire("h", z)
+			second <- got{dir, release, err}
+		}()
+		// Give an acquire that does not wait for the removal the time to
+		// return the doomed directory.
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, release, err := c.acquire("h", z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release() // unreferenced and unused: removed, racing the second acquire
+	g := <-second
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	defer g.release()
+	if _, err := os.Stat(filepath.Join(g.dir, "lib", "x.txt")); err != nil {
+		t.Fatalf("code acquired during its removal is missing: %v", err)
 	}
 }
