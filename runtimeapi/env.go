@@ -41,6 +41,7 @@ type env struct {
 	// Guarded by the pool's mutex.
 	owner        *waiter // the invocation it was started for
 	idleSince    time.Time
+	worked       bool // its runtime has had an event
 	polling      bool // the runtime waits in /next
 	claimed      bool // given to an invoker that has not yet delivered a call
 	initializing bool // registered, not yet polled /next

@@ -157,3 +157,49 @@ func waitIdle(t *testing.T, m *Manager, name string) {
 		}
 	}
 }
+
+// A large function waiting for memory is served in its turn: a stream of
+// small functions' invocations does not take every MB as it comes free.
+func TestMemoryGoesToTheLongestWaiting(t *testing.T) {
+	sb := newFakeSandbox()
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxMemoryMB: 512, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	serveRuntimes(t, sb, 20*time.Millisecond)
+	small, large := testFunction(t, 5*time.Second), testFunction(t, 5*time.Second)
+	small.Name, large.Name = "small", "large"
+	large.MemoryMB = 512
+
+	// Small invocations keep all 512 MB busy, and keep coming.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				invokeOnce(t, m, small, fmt.Sprint(i, n))
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	for deadline := time.Now().Add(5 * time.Second); m.MemoryInUse() < 512; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the small invocations never filled the memory")
+		}
+	}
+	// The large one needs all of it: it gets its turn while they go on.
+	if got := invokeOnce(t, m, large, "big"); got != "f1:big" {
+		t.Fatalf("large: %q", got)
+	}
+}

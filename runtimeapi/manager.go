@@ -10,9 +10,9 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,8 +66,6 @@ type Manager struct {
 
 	conc concurrency
 	mem  memoryBudget
-	// starving counts the pools whose invocations wait for memory.
-	starving atomic.Int32
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -302,29 +300,71 @@ func (m *Manager) Retire(functionName string) {
 }
 
 // memoryBudget is the memory furl may give execution environments, in
-// MB, and how much of it the environments that exist or are starting hold.
+// MB, and how much of it the environments that exist or are starting
+// hold. Pools that wait for memory queue for it in turn, so that a large
+// function is not starved by a stream of small ones.
 type memoryBudget struct {
 	mu    sync.Mutex
 	limit int // zero: no bound
 	used  int
+	queue []*pool // pools waiting for memory, first come first
 }
 
-// reserve takes mb for a new environment, if there is room; the first
-// environment always has room.
-func (b *memoryBudget) reserve(mb int) bool {
+// reserve takes mb for a new environment of p, if there is room and no
+// pool waits before p; otherwise p joins the queue. With no bound, or no
+// other environment, there is always room.
+func (b *memoryBudget) reserve(p *pool, mb int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.limit > 0 && b.used > 0 && b.used+mb > b.limit {
+	waitsBehind := len(b.queue) > 0 && b.queue[0] != p
+	if waitsBehind || b.limit > 0 && b.used > 0 && b.used+mb > b.limit {
+		if !slices.Contains(b.queue, p) {
+			b.queue = append(b.queue, p)
+		}
 		return false
+	}
+	if len(b.queue) > 0 && b.queue[0] == p {
+		b.queue = b.queue[1:]
 	}
 	b.used += mb
 	return true
+}
+
+// waitsBefore reports whether another pool waits for memory ahead of p.
+func (b *memoryBudget) waitsBefore(p *pool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue) > 0 && b.queue[0] != p
+}
+
+// requeue moves p, if it waits, to the end of the queue.
+func (b *memoryBudget) requeue(p *pool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.queue, p); i >= 0 {
+		b.queue = append(slices.Delete(b.queue, i, i+1), p)
+	}
+}
+
+// leave takes p out of the queue: none of its invocations waits for
+// memory any more.
+func (b *memoryBudget) leave(p *pool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.queue = slices.DeleteFunc(b.queue, func(q *pool) bool { return q == p })
 }
 
 func (b *memoryBudget) release(mb int) {
 	b.mu.Lock()
 	b.used -= mb
 	b.mu.Unlock()
+}
+
+// waiting lists the pools waiting for memory, first come first.
+func (b *memoryBudget) waiting() []*pool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.queue)
 }
 
 // MemoryInUse is the memory, in MB, of the environments that exist or are
@@ -346,11 +386,16 @@ func (m *Manager) snapshot() []*pool {
 	return pools
 }
 
-// nudge lets pools whose invocations wait for memory start environments
-// now that some was given back.
+// nudge lets pools whose invocations wait for memory start environments,
+// in their turn, now that some was given back; while some still wait, an
+// idle environment is ended to make more room.
 func (m *Manager) nudge() {
-	for _, p := range m.snapshot() {
+	waiting := m.mem.waiting()
+	for _, p := range waiting {
 		p.spawnWaiting()
+	}
+	if len(waiting) > 0 && len(m.mem.waiting()) > 0 {
+		m.evictIdle()
 	}
 }
 

@@ -141,7 +141,7 @@ func (p *pool) spawnLocked() {
 			p.setBlockedLocked(blockedCap)
 			return
 		}
-		if !p.m.mem.reserve(p.fn.MemoryMB) {
+		if !p.m.mem.reserve(p, p.fn.MemoryMB) {
 			p.setBlockedLocked(blockedMemory)
 			return
 		}
@@ -152,19 +152,16 @@ func (p *pool) spawnLocked() {
 	p.setBlockedLocked("")
 }
 
-// setBlockedLocked records why waiters have no start coming, and counts
-// the pools that wait for memory: while any does, environments that
-// finish their work end instead of idling, to give it theirs.
+// setBlockedLocked records why waiters have no start coming; a pool no
+// longer held back by memory leaves the queue for it. While pools wait
+// there, environments of others that finish their work end instead of
+// taking more, to give them their memory.
 func (p *pool) setBlockedLocked(why string) {
 	if p.blocked == "" && why != "" {
 		p.announce = true
 	}
-	if was := p.blocked; (was == blockedMemory) != (why == blockedMemory) {
-		if why == blockedMemory {
-			p.m.starving.Add(1)
-		} else {
-			p.m.starving.Add(-1)
-		}
+	if p.blocked == blockedMemory && why != blockedMemory {
+		p.m.mem.leave(p)
 	}
 	p.blocked = why
 }
@@ -276,16 +273,21 @@ func (p *pool) offerLocked(e *env) bool {
 	if p.closed || e.retired || e.fn.Fingerprint != p.fn.Fingerprint {
 		return true
 	}
+	if e.worked && p.m.mem.waitsBefore(p) {
+		// Another function waits for memory, ahead of this one: this
+		// environment, done with its work, gives it its memory. (A new
+		// one first serves the invocation it was started for.)
+		return true
+	}
 	if len(p.waiters) > 0 {
 		w := p.waiters[0]
 		p.waiters = p.waiters[1:]
 		e.claimed = true
 		w.ch <- acquired{env: e}
+		// Served by an environment of its own, a pool waiting for memory
+		// takes its turn again at the end of the queue.
+		p.m.mem.requeue(p)
 		return false
-	}
-	if p.m.starving.Load() > 0 {
-		// Another function waits for memory: this one's goes to it.
-		return true
 	}
 	p.idle = append(p.idle, e)
 	e.idleSince = time.Now()
@@ -328,7 +330,7 @@ func (p *pool) withdraw(e *env) {
 // delivered is called when /next hands the runtime its event.
 func (p *pool) delivered(e *env) {
 	p.mu.Lock()
-	e.polling, e.claimed = false, false
+	e.polling, e.claimed, e.worked = false, false, true
 	p.mu.Unlock()
 }
 
