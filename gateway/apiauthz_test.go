@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -311,4 +312,121 @@ func TestSignedSmallBody(t *testing.T) {
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "validation error") {
 		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
+}
+
+// A signed body is read no further than its operation takes: a forged
+// signature cannot make furl spool more than that.
+func TestSignedBodyBoundedByItsOperation(t *testing.T) {
+	s, spool := newVerifyingServer(t, `{"identities":[]}`)
+	for _, tc := range []struct {
+		name, method, path string
+		length             int64
+		want               string
+	}{
+		{"declared", "PUT", "/2015-03-31/functions/f/configuration", maxOtherRequestBytes + 1,
+			"Request must be smaller than 6291456 bytes for the UpdateFunctionConfiguration operation"},
+		{"chunked", "PUT", "/2015-03-31/functions/f/configuration", -1,
+			"Request must be smaller than 6291456 bytes for the UpdateFunctionConfiguration operation"},
+		{"no operation reads one", "GET", "/2015-03-31/functions", -1,
+			"Request must be smaller than 65536 bytes for the this operation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counted := &countingReader{r: zeros{}}
+			req := httptest.NewRequest(tc.method, "http://127.0.0.1:4580"+tc.path, io.LimitReader(counted, 100<<20))
+			req.ContentLength = tc.length
+			// Signed for some other body: the signature is checked last.
+			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"},
+				req, strings.Repeat("0", 64), "lambda", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.WithValue(req.Context(), requestKey{}, &requestInfo{id: "r", log: s.log}))
+			defer cancel()
+			rec := httptest.NewRecorder()
+			if s.verifyAPIRequest(rec, req.WithContext(ctx)) {
+				t.Fatal("accepted")
+			}
+			if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if counted.n > maxOtherRequestBytes+64<<10 {
+				t.Fatalf("read %d bytes of the body", counted.n)
+			}
+			cancel()
+			if entries, _ := os.ReadDir(spool); len(entries) != 0 {
+				t.Errorf("the spool directory holds %d files", len(entries))
+			}
+		})
+	}
+}
+
+// Spooled bodies take upload slots: with one slot, a second large signed
+// request is not read while the first holds it.
+func TestSignedBodiesShareTheUploadSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newVerifyingServer(t, `{"identities":[]}`)
+		s.uploads = make(chan struct{}, 1)
+		start := func() (*firstRead, *io.PipeWriter, chan struct{}) {
+			pr, pw := io.Pipe()
+			fr := &firstRead{Reader: pr, started: make(chan struct{})}
+			req := httptest.NewRequest("PUT", "http://127.0.0.1:4580/2015-03-31/functions/f/configuration", fr)
+			req.ContentLength = -1
+			req.Header.Set("Content-Type", "application/json")
+			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"},
+				req, strings.Repeat("0", 64), "lambda", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			// As net/http does, the request's context ends with its handler.
+			ctx, cancel := context.WithCancel(req.Context())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				defer cancel()
+				s.ServeHTTP(httptest.NewRecorder(), req.WithContext(ctx))
+			}()
+			return fr, pw, done
+		}
+		first, firstBody, firstDone := start()
+		synctest.Wait()
+		second, secondBody, secondDone := start()
+		synctest.Wait()
+		if !first.hasStarted() || second.hasStarted() {
+			t.Fatalf("with one slot, bodies read: %v %v; want the first only", first.hasStarted(), second.hasStarted())
+		}
+		firstBody.Close()
+		<-firstDone
+		synctest.Wait()
+		if !second.hasStarted() {
+			t.Fatal("the second body is not read once the slot is free")
+		}
+		secondBody.Close()
+		<-secondDone
+	})
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func (f *firstRead) hasStarted() bool {
+	select {
+	case <-f.started:
+		return true
+	default:
+		return false
+	}
+}
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -101,7 +101,8 @@ type Server struct {
 	spoolDir       string
 	cors           corsCache
 	rates          rateLimits
-	uploads        chan struct{} // a slot per code upload being read
+	uploads        chan struct{}        // a slot per code upload being read
+	bodyLimits     map[string]bodyLimit // by route pattern
 
 	// codeKey signs the code locations GetFunction hands out under
 	// --verify-api-signatures; it lives as long as the server.
@@ -146,15 +147,19 @@ func (s *Server) Dispatcher() *Dispatcher { return s.events }
 
 func (s *Server) routes() {
 	patterns := map[string]bool{}
+	s.bodyLimits = map[string]bodyLimit{}
 	for _, op := range s.operations() {
 		s.mux.Handle(op.method+" "+op.path, s.serveAPI(op))
 		patterns[op.method+" "+op.path] = true
+		s.bodyLimits[op.method+" "+op.path] = bodyLimit{op.name, op.limit}
 	}
 	if s.invoker != nil {
 		s.mux.HandleFunc("POST /2015-03-31/functions/{FunctionName}/invocations", s.authorized("Invoke", s.invoke))
 		patterns["POST /2015-03-31/functions/{FunctionName}/invocations"] = true
+		s.bodyLimits["POST /2015-03-31/functions/{FunctionName}/invocations"] = bodyLimit{"InvokeFunction", maxInvokePayload}
 		s.mux.HandleFunc("POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations", s.authorized("InvokeWithResponseStream", s.invokeWithResponseStream))
 		patterns["POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations"] = true
+		s.bodyLimits["POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations"] = bodyLimit{"InvokeWithResponseStream", maxInvokePayload}
 	}
 	for _, op := range unsupportedOperations {
 		path, _, _ := strings.Cut(op.path, "?")
@@ -216,9 +221,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 }
 
-// maxSignedAPIBody bounds the body furl reads to check an API request's
-// signature: above the largest request any operation takes.
-const maxSignedAPIBody = 128 << 20
+// bodyLimit is the largest body an operation takes, and its name for the
+// error past it.
+type bodyLimit struct {
+	op    string
+	bytes int64
+}
+
+// signedBodyLimit is how much of a signed request's body furl reads to
+// check its signature: what its operation takes, or, for a request no
+// operation would read a body of, what stays in memory.
+func (s *Server) signedBodyLimit(r *http.Request) bodyLimit {
+	_, pattern := s.mux.Handler(r)
+	if l, ok := s.bodyLimits[pattern]; ok && l.bytes > 0 {
+		return l
+	}
+	return bodyLimit{"this", spoolThreshold}
+}
 
 // spoolThreshold is the largest signed body furl keeps in memory while it
 // hashes it; a larger one goes to a file the operation then reads.
@@ -237,7 +256,7 @@ func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 		writeSigError(w, serr, false)
 		return false
 	}
-	body, hash, err := s.spoolBody(r)
+	body, hash, err := s.spoolBody(r, s.signedBodyLimit(r))
 	if err != nil {
 		writeError(w, log, err)
 		return false
@@ -255,16 +274,36 @@ func (s *Server) verifyAPIRequest(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// spoolBody reads a request's body whole, hashing it as it goes, and
-// returns a body that reads it again and its hex SHA-256. Up to
-// spoolThreshold stays in memory; the rest goes to an unlinked temporary
-// file in the spool directory, closed (and so freed) when the request ends.
-func (s *Server) spoolBody(r *http.Request) (io.ReadCloser, string, error) {
+// spoolBody reads a request's body whole, up to its operation's limit,
+// hashing it as it goes, and returns a body that reads it again and its
+// hex SHA-256. Up to spoolThreshold stays in memory; the rest goes to an
+// unlinked temporary file in the spool directory, closed (and so freed)
+// when the request ends. A body that may go to disk first waits for an
+// upload slot, which it holds until the request ends: spooled bodies are
+// bounded as uploads are, signed or not.
+func (s *Server) spoolBody(r *http.Request, limit bodyLimit) (io.ReadCloser, string, error) {
+	if r.ContentLength < 0 || r.ContentLength > spoolThreshold {
+		release, err := s.uploadSlot(r.Context())
+		if err != nil {
+			return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+		}
+		context.AfterFunc(r.Context(), release)
+		if ri, ok := r.Context().Value(requestKey{}).(*requestInfo); ok {
+			ri.holdsUploadSlot = true
+		}
+	}
+	tooLarge := newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit.bytes, limit.op))
+	if r.ContentLength > limit.bytes {
+		return nil, "", tooLarge
+	}
 	h := sha256.New()
-	src := io.TeeReader(io.LimitReader(r.Body, maxSignedAPIBody+1), h)
+	src := io.TeeReader(io.LimitReader(r.Body, limit.bytes+1), h)
 	head, err := io.ReadAll(io.LimitReader(src, spoolThreshold+1))
 	if err != nil {
 		return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
+	}
+	if int64(len(head)) > limit.bytes {
+		return nil, "", tooLarge
 	}
 	if len(head) <= spoolThreshold {
 		return io.NopCloser(bytes.NewReader(head)), hex.EncodeToString(h.Sum(nil)), nil
@@ -289,8 +328,8 @@ func (s *Server) spoolBody(r *http.Request) (io.ReadCloser, string, error) {
 		return nil, "", newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+rest.err.Error())
 	case err != nil:
 		return nil, "", fmt.Errorf("spool a request body: %w", err)
-	case n > maxSignedAPIBody:
-		return nil, "", newError(urlconfig.ErrRequestTooLarge, fmt.Sprintf("Request must be smaller than %d bytes", maxSignedAPIBody))
+	case int64(n) > limit.bytes:
+		return nil, "", tooLarge
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, "", fmt.Errorf("spool a request body: %w", err)
@@ -353,6 +392,9 @@ type requestInfo struct {
 	// caller is who signed an API request, once its signature is
 	// verified (--verify-api-signatures); nil otherwise.
 	caller *authz.Identity
+	// holdsUploadSlot says the request took an upload slot to spool its
+	// body, which serves for its upload too.
+	holdsUploadSlot bool
 }
 
 type requestKey struct{}

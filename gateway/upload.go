@@ -39,7 +39,7 @@ func (s *Server) decodeCode(r *http.Request, v any, path ...string) (*urlconfig.
 	if !ok {
 		return nil, fmt.Errorf("decode: request body of %T has no operation limit", r.Body)
 	}
-	if r.ContentLength < 0 || r.ContentLength > smallCodeRequest {
+	if (r.ContentLength < 0 || r.ContentLength > smallCodeRequest) && !holdsUploadSlot(r.Context()) {
 		release, err := s.uploadSlot(r.Context())
 		if err != nil {
 			return nil, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
@@ -89,6 +89,13 @@ func readCode(body *opBody, split *blobSplitter, v any) (bool, error) {
 		return false, newError(urlconfig.ErrInvalidRequest, "Could not parse request body into json: "+describeJSONError(err))
 	}
 	return used, nil
+}
+
+// holdsUploadSlot says the request already holds an upload slot: its
+// signed body was spooled.
+func holdsUploadSlot(ctx context.Context) bool {
+	ri, ok := ctx.Value(requestKey{}).(*requestInfo)
+	return ok && ri.holdsUploadSlot
 }
 
 // uploadSlot waits for one of the slots that bound concurrent uploads. The
