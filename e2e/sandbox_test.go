@@ -250,8 +250,10 @@ func TestRuntimeAPILetsInTheRuntimesChildren(t *testing.T) {
 	}
 }
 
-// A function cannot change its own code, nor can other users read or
-// write it; the data directory is private.
+// A function's writes to its own code fail, as on AWS (with EROFS as root,
+// whose task root is mounted read-only and whose modes cannot be changed
+// back; with EACCES otherwise, from the code's modes); other users can
+// neither read nor write it; the data directory is private.
 func TestCodeIsReadOnlyAndPrivate(t *testing.T) {
 	// A data directory others may enter is made private.
 	data := filepath.Join(t.TempDir(), "data")
@@ -271,8 +273,14 @@ def handler(event, context):
             writes[name] = "written"
         except OSError as e:
             writes[name] = e.strerror
+    try:
+        os.chmod("app.py", 0o644)
+        chmod = "changed"
+    except OSError as e:
+        chmod = e.strerror
     return {
         "writes": writes,
+        "chmod": chmod,
         "root": os.environ["LAMBDA_TASK_ROOT"],
         "modes": {n: oct(stat.S_IMODE(os.stat(n).st_mode)) for n in ["app.py", "world.txt", "tool.sh", "."]},
     }
@@ -291,6 +299,7 @@ def handler(event, context):
 	r := invokeFn(t, c, "ro", nil, map[string]string{})
 	var got struct {
 		Writes map[string]string `json:"writes"`
+		Chmod  string            `json:"chmod"`
 		Root   string            `json:"root"`
 		Modes  map[string]string `json:"modes"`
 	}
@@ -305,6 +314,9 @@ def handler(event, context):
 		if got.Writes[name] != want {
 			t.Errorf("writing %s: %q, want %q", name, got.Writes[name], want)
 		}
+	}
+	if os.Geteuid() == 0 && got.Chmod != refused {
+		t.Errorf("changing app.py's mode: %q, want %q", got.Chmod, refused)
 	}
 	for name, want := range map[string]string{"app.py": "0o444", "world.txt": "0o555", "tool.sh": "0o555", ".": "0o555"} {
 		if got.Modes[name] != want {
