@@ -18,7 +18,7 @@ import (
 const supervisorStartTimeout = 30 * time.Second
 
 // start runs the runtime under a supervisor (see RunSupervisorIfAsked),
-// in a session of its own, in the code directory, which it sees read-only
+// in a process group of its own, in the code directory, which it sees read-only
 // where furl may make mount namespaces (as root).
 func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error) {
 	readOnly := os.Geteuid() == 0 && !s.noReadOnly.Load()
@@ -56,10 +56,12 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{statusW}
-	// A session of its own: no terminal signal reaches the environment,
-	// and nothing in it can join a process group of furl's. SIGTERM when
-	// furl ends, however it ends: the supervisor then ends the environment.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	// A process group of its own, so that no terminal signal reaches the
+	// environment; not a session of its own, which would put it in a
+	// scheduling autogroup of its own, taking CPU time from furl under
+	// load as if it were another login. SIGTERM when furl ends, however it
+	// ends: the supervisor then ends the environment.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if readOnly {
 		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
 	}

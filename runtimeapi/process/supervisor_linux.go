@@ -190,19 +190,16 @@ func siginfoPid(info *unix.Siginfo) int {
 }
 
 // killChildren kills the runtime's process group (while its unreaped
-// runtime still holds the group's id) and every child of the supervisor
-// with its process group. Grandchildren become children when their
-// parents die, and are killed when reap next sees one die. Every group
-// killed is the environment's own: the supervisor leads a session of its
-// own, and a process can only join a group of its session.
+// runtime still holds the group's id) and every child of the supervisor.
+// Grandchildren become children when their parents die, and are killed
+// when reap next sees one die. Other process groups are never killed
+// whole: a process of the environment may have joined one that is not the
+// environment's.
 func killChildren(runtimePid int, runtimeGroup bool) {
 	if runtimeGroup {
 		syscall.Kill(-runtimePid, syscall.SIGKILL)
 	}
 	for _, pid := range childrenOf(os.Getpid()) {
-		if pgid, err := syscall.Getpgid(pid); err == nil && pgid != os.Getpid() && pgid > 1 {
-			syscall.Kill(-pgid, syscall.SIGKILL)
-		}
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
