@@ -112,7 +112,7 @@ func parseStatement(raw json.RawMessage) (Statement, error) {
 		return Statement{}, err
 	}
 	if s.Effect != "Allow" && s.Effect != "Deny" {
-		return Statement{}, fmt.Errorf("Effect %q is neither Allow nor Deny", s.Effect)
+		return Statement{}, fmt.Errorf("the Effect %q is neither Allow nor Deny", s.Effect)
 	}
 	st := Statement{Sid: s.Sid, Effect: s.Effect, Action: s.Action, NotAction: s.NotAction, Resource: s.Resource, NotResource: s.NotResource}
 	// A statement that names no action (or no resource) would match every
@@ -137,7 +137,7 @@ func parseStatement(raw json.RawMessage) (Statement, error) {
 			for k, v := range keys {
 				vals, err := conditionValues(v)
 				if err != nil {
-					return Statement{}, fmt.Errorf("Condition %s %s: %w", op, k, err)
+					return Statement{}, fmt.Errorf("the condition %s %s: %w", op, k, err)
 				}
 				st.Condition[op][k] = vals
 			}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -70,15 +69,7 @@ func eventJSON(t testing.TB, ev map[string]any, size int) []byte {
 // queuedFiles lists furl's event queue on disk.
 func queuedFiles(t testing.TB, f *furl) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(f.dataDir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return dirNames(t, filepath.Join(f.dataDir, "events"))
 }
 
 // waitQueueEmpty waits until every queued event has gone.
@@ -409,22 +400,6 @@ func (s *rssSampler) end() int64 {
 	close(s.stop)
 	<-s.done
 	return s.max
-}
-
-// procStatus reads a kB figure of /proc/<pid>/status.
-func procStatus(pid int, key string) (int64, bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n, err == nil
-		}
-	}
-	return 0, false
 }
 
 // keepAnswering checks, until stop, that furl answers its health endpoint

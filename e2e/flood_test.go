@@ -53,14 +53,11 @@ func procStat(t *testing.T, pid int) (fds int, rssKB int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	rss, ok := procStatus(pid, "VmRSS")
+	if !ok {
+		t.Fatalf("no VmRSS for process %d", pid)
 	}
-	if m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(status); m != nil {
-		rssKB, _ = strconv.Atoi(string(m[1]))
-	}
-	return len(entries), rssKB
+	return len(entries), int(rss)
 }
 
 // floodConn opens one connection from one of several loopback addresses

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -343,7 +344,13 @@ func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b)
 // codeFiles lists furl's code store: what is on disk, not what the API says.
 func codeFiles(t testing.TB, f *furl) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(f.dataDir, "code"))
+	return dirNames(t, filepath.Join(f.dataDir, "code"))
+}
+
+// dirNames lists the names in a directory of furl's data.
+func dirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,4 +359,20 @@ func codeFiles(t testing.TB, f *furl) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// procStatus reads a "kB" field (VmRSS, VmHWM) of a process'
+// /proc/<pid>/status, in kB.
+func procStatus(pid int, key string) (int64, bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

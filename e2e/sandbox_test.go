@@ -572,24 +572,6 @@ func TestInitFailuresStartOneEnvironmentPerCaller(t *testing.T) {
 	}
 }
 
-// procStatus reads one "kB" field of /proc/<pid>/status, in MB.
-func procStatusMB(pid int, field string) int {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 {
-				kb, _ := strconv.Atoi(f[0])
-				return kb / 1024
-			}
-		}
-	}
-	return 0
-}
-
 // 500 concurrent requests to a slow function, with room for 8 of its
 // environments (1024 MB at 128 MB each): at most 8 runtimes start, every
 // request is answered, the waiting ones say so in the log, and furl keeps
@@ -624,7 +606,9 @@ func TestEnvironmentsBoundedByMemory(t *testing.T) {
 			waiting = false
 		case <-time.After(50 * time.Millisecond):
 		}
-		peakRSS = max(peakRSS, procStatusMB(pid, "VmRSS"))
+		if rss, ok := procStatus(pid, "VmRSS"); ok {
+			peakRSS = max(peakRSS, int(rss>>10))
+		}
 		peakRuntimes = max(peakRuntimes, strings.Count(f.out.String(), "INIT_START"))
 		resp, err := http.Get(f.url("/_furl/health"))
 		if err != nil {
@@ -638,8 +622,9 @@ func TestEnvironmentsBoundedByMemory(t *testing.T) {
 		t.Fatalf("a caller failed: %s", msg)
 	}
 	started := strings.Count(f.out.String(), "INIT_START")
+	hwm, _ := procStatus(pid, "VmHWM")
 	t.Logf("%d callers: %d environments started, furl's peak RSS %d MB (VmHWM %d MB), %d health checks answered meanwhile",
-		callers, started, peakRSS, procStatusMB(pid, "VmHWM"), healthChecks)
+		callers, started, peakRSS, hwm>>10, healthChecks)
 	if started > 8 {
 		t.Fatalf("%d environments started in room for 8", started)
 	}

@@ -10,10 +10,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,21 +201,6 @@ func (s *splitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// vmStatus reads a field (VmRSS, VmHWM) of a process's status, in bytes.
-func vmStatus(pid int, field string) (int64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
 // floodRSSBound is what furl's peak RSS must stay under while it receives
 // 16 uploads of 67 MB at once. Reading bodies whole took it to 2.6 GB.
 const floodRSSBound = 256 << 20
@@ -240,7 +223,8 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 	var samplerDone sync.WaitGroup
 	samplerDone.Go(func() {
 		for {
-			if rss, err := vmStatus(pid, "VmRSS"); err == nil {
+			if rss, ok := procStatus(pid, "VmRSS"); ok {
+				rss <<= 10
 				sampled.Store(max(sampled.Load(), rss))
 			}
 			select {
@@ -313,10 +297,11 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	peak, err := vmStatus(pid, "VmHWM")
-	if err != nil {
-		t.Fatal(err)
+	peak, ok := procStatus(pid, "VmHWM")
+	if !ok {
+		t.Fatal("furl's /proc status has no VmHWM")
 	}
+	peak <<= 10
 	t.Logf("%d uploads, each a request of over %d bytes, in %s: furl's peak RSS %d MB (VmHWM; highest VmRSS sampled %d MB); %d health checks answered, %d not",
 		uploads, len(code.b64), elapsed.Round(time.Millisecond), peak>>20, sampled.Load()>>20, healthOK.Load(), healthBad.Load())
 	if peak > floodRSSBound {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,7 +107,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		writeError(w, loggerFrom(nil), fmt.Errorf("encode answer: %w", err))
+		writeError(w, slog.Default(), fmt.Errorf("encode answer: %w", err))
 		return
 	}
 	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))

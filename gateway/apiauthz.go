@@ -89,7 +89,7 @@ var apiAccessByOperation = map[string]apiAccess{
 	"TagResource":                 {action: "lambda:TagResource", on: onTagged},
 	"UntagResource":               {action: "lambda:UntagResource", on: onTagged},
 	"ListTags":                    {action: "lambda:ListTags", on: onTagged},
-	// The event invoke config operations, for when they are routed.
+	// The event invoke config operations.
 	"PutFunctionEventInvokeConfig":    {action: "lambda:PutFunctionEventInvokeConfig", on: onFunction, qualifier: true},
 	"GetFunctionEventInvokeConfig":    {action: "lambda:GetFunctionEventInvokeConfig", on: onFunction, qualifier: true},
 	"UpdateFunctionEventInvokeConfig": {action: "lambda:UpdateFunctionEventInvokeConfig", on: onFunction, qualifier: true},

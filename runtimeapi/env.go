@@ -555,9 +555,9 @@ func reportLine(requestID string, d time.Duration, memoryMB, maxUsedMB int, with
 	if withInit {
 		billed += initD
 	}
-	billedMS := (billed + time.Millisecond - 1) / time.Millisecond
+	billedUnits := (billed + time.Millisecond - 1) / time.Millisecond
 	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		requestID, ms(d), billedMS, memoryMB, maxUsedMB)
+		requestID, ms(d), billedUnits, memoryMB, maxUsedMB)
 	if withInit {
 		s += fmt.Sprintf("Init Duration: %.2f ms\t", ms(initD))
 	}

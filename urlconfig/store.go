@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/furl-dev/furl/authz"
 )
@@ -133,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	dbPath := filepath.Join(opts.Dir, "state.db")
 	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("urlconfig: %s is locked: is another furl using this data directory?", dbPath)
 		}
 		return nil, fmt.Errorf("urlconfig: open %s: %w", dbPath, err)

@@ -34,7 +34,13 @@ func createIn(name string, zip []byte) *CreateFunctionInput {
 // codeFiles lists the files of the code store.
 func codeFiles(t testing.TB, s *Store) []string {
 	t.Helper()
-	entries, err := os.ReadDir(s.code.dir)
+	return dirNames(t, s.code.dir)
+}
+
+// dirNames lists a directory's names, sorted.
+func dirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

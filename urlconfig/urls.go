@@ -60,10 +60,7 @@ type URLConfigInput struct {
 	InvokeMode   *string `json:"InvokeMode"`
 }
 
-var (
-	authTypes   = []string{AuthTypeNone, AuthTypeAWSIAM}
-	invokeModes = []string{InvokeModeBuffered, InvokeModeResponseStream}
-)
+var authTypes = []string{AuthTypeNone, AuthTypeAWSIAM}
 
 // urlKey is the key of a URL config in its function's bucket: the alias,
 // or $LATEST for the unqualified function.

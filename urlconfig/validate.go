@@ -37,7 +37,6 @@ var (
 	patQualifier              = rePattern(`\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`)
 	patURLQualifier           = notAllDigits(`((?!^\d+$)^[0-9a-zA-Z-_]+$)`, `[0-9a-zA-Z-_]+`)
 	patAlias                  = notAllDigits(`(?!^[0-9]+$)([a-zA-Z0-9-_]+)`, `[a-zA-Z0-9-_]+`)
-	patVersion                = rePattern(`(\$LATEST|[0-9]+)`)
 	patVersionLatestPublished = rePattern(`(\$LATEST(\.PUBLISHED)?|[0-9]+)`)
 	patRole                   = rePattern(`arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`)
 	patHandler                = rePattern(`[^\s]+`)
