@@ -114,26 +114,6 @@ func lines(t testing.TB, path string) []string {
 	return strings.Fields(string(raw))
 }
 
-// waitCount waits until s occurs n times in the buffer.
-func (b *syncBuffer) waitCount(t testing.TB, s string, n int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		b.mu.Lock()
-		found := strings.Count(b.buf.String(), s)
-		changed := b.changed
-		b.mu.Unlock()
-		if found >= n {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("%q occurs %d times in the output within %s, not %d", s, found, timeout, n)
-		}
-	}
-}
-
 func putEventConfig(t testing.TB, c *lambda.Client, in *lambda.PutFunctionEventInvokeConfigInput) {
 	t.Helper()
 	if _, err := c.PutFunctionEventInvokeConfig(ctx(t), in); err != nil {

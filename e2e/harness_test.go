@@ -112,19 +112,25 @@ func (b *syncBuffer) String() string {
 // waitFor waits until the output contains s.
 func (b *syncBuffer) waitFor(t testing.TB, s string, timeout time.Duration) {
 	t.Helper()
+	b.waitCount(t, s, 1, timeout)
+}
+
+// waitCount waits until s occurs n times in the buffer.
+func (b *syncBuffer) waitCount(t testing.TB, s string, n int, timeout time.Duration) {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		b.mu.Lock()
-		found := strings.Contains(b.buf.String(), s)
+		found := strings.Count(b.buf.String(), s)
 		changed := b.changed
 		b.mu.Unlock()
-		if found {
+		if found >= n {
 			return
 		}
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("no %q in furl's log within %s", s, timeout)
+			t.Fatalf("%q occurs %d times in the output within %s, not %d", s, found, timeout, n)
 		}
 	}
 }

@@ -165,18 +165,6 @@ func attack(t testing.TB, port int, uid int) (next, respond string) {
 	return do(base + "/next"), do("-X", "POST", "-d", `{"forged":true}`, base+"/11111111-2222-3333-4444-555555555555/response")
 }
 
-// waitCount waits until the output holds s n times.
-func waitCount(t testing.TB, b *syncBuffer, s string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(b.String(), s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d %q in the output", strings.Count(b.String(), s), n, s)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Another process, of this user or another, finds every Runtime API port
 // furl opened and tries to take an event and post a forged result: it is
 // refused, changes nothing, and every caller gets its own function's
@@ -195,7 +183,7 @@ func TestRuntimeAPIRefusesOtherProcesses(t *testing.T) {
 	release := filepath.Join(t.TempDir(), "go")
 	busy := make(chan invoked, 1)
 	go func() { busy <- invokeFn(t, c, "held", nil, map[string]string{"n": "busy", "Wait": release}) }()
-	waitCount(t, f.out, "START RequestId", 2)
+	f.out.waitCount(t, "START RequestId", 2, 20*time.Second)
 	if r := invokeFn(t, c, "held", nil, map[string]string{"n": "idle"}); string(r.payload) != `{"n":"idle"}` {
 		t.Fatalf("second environment: %s %s", r.fnError, r.payload)
 	}
