@@ -46,6 +46,10 @@ type Config struct {
 	// environment uses and no version references is deleted. Nil keeps
 	// extracted code until furl restarts.
 	CodeReferenced func(hash string) bool
+	// Endpoint is furl's Lambda API URL (http://127.0.0.1:4580), given to
+	// functions so that the SDK calls they make reach furl. Empty gives
+	// them none.
+	Endpoint string
 	// FunctionOutput receives every line functions print, and Lambda's
 	// START, END and REPORT lines, each prefixed with the function and the
 	// request id. Nil discards them.
@@ -55,6 +59,7 @@ type Config struct {
 // Manager runs invocations in pools of execution environments.
 type Manager struct {
 	sandbox     Sandbox
+	endpoint    string
 	code        *codeCache
 	idleTimeout time.Duration
 	maxEnvs     int
@@ -100,6 +105,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	return &Manager{
 		sandbox:     cfg.Sandbox,
+		endpoint:    cfg.Endpoint,
 		code:        code,
 		idleTimeout: cfg.IdleTimeout,
 		maxEnvs:     cfg.MaxEnvironments,
@@ -222,9 +228,13 @@ func (m *Manager) newEnv(p *pool, fn Function) *env {
 // A runtime that cannot start is an init failure, not an error.
 func (m *Manager) boot(e *env) error {
 	fn := e.fn
-	codeDir, releaseCode, err := m.code.acquire(fn.CodeHash, fn.CodePath)
-	if err != nil {
-		return fmt.Errorf("prepare code of %s: %w", fn.Name, err)
+	codeDir, releaseCode := "", func() {}
+	if fn.PackageType != "Image" {
+		var err error
+		codeDir, releaseCode, err = m.code.acquire(fn.CodeHash, fn.CodePath)
+		if err != nil {
+			return fmt.Errorf("prepare code of %s: %w", fn.Name, err)
+		}
 	}
 	e.releaseCode = releaseCode
 	ln, err := net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
@@ -238,8 +248,8 @@ func (m *Manager) boot(e *env) error {
 	e.initLog.add([]byte(line))
 	m.emit(fn, "", []byte(line))
 
-	spec := Spec{Function: fn, CodeDir: codeDir, RuntimeAPI: ln.Addr().String(), Output: e.out}
-	spec.Env = lambdaEnv(fn, spec.RuntimeAPI, codeDir, "", e.initStart)
+	spec := Spec{Function: fn, Code: codeDir, RuntimeAPI: ln.Addr().String(), Endpoint: m.endpoint,
+		LogStream: NewLogStream(fn, e.initStart), Output: e.out}
 	proc, err := m.sandbox.Start(context.Background(), spec)
 	var se *StartError
 	switch {

@@ -441,7 +441,8 @@ func TestLineWriter(t *testing.T) {
 func TestLambdaEnvironment(t *testing.T) {
 	fn := Function{Name: "f", Version: "3", Region: "eu-west-1", Runtime: "nodejs20.x", Handler: "index.handler", MemoryMB: 256,
 		LogGroup: "/aws/lambda/f", Environment: map[string]string{"MINE": "yes"}}
-	env := lambdaEnv(fn, "127.0.0.1:9001", "/code", "", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	spec := Spec{Function: fn, LogStream: NewLogStream(fn, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
+	env := spec.Environ(Paths{TaskRoot: "/code", RuntimeAPI: "127.0.0.1:9001", Endpoint: "http://127.0.0.1:4580"})
 	got := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -452,6 +453,7 @@ func TestLambdaEnvironment(t *testing.T) {
 		"AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_LAMBDA_FUNCTION_VERSION": "3", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
 		"AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/f", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "LAMBDA_TASK_ROOT": "/code",
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "TZ": ":UTC", "MINE": "yes", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+		"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:4580",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)

@@ -11,12 +11,15 @@ import (
 	"time"
 )
 
-// Sandbox starts the runtime process of an execution environment. The
-// process sandbox runs it on the host; a container sandbox fits the same
-// seam.
+// Sandbox starts the runtime of an execution environment. It is given
+// what the environment is (its function, code and Runtime API) and decides
+// itself where code appears to the runtime: the process sandbox runs it in
+// the extracted directory on the host, a container sandbox mounts that
+// directory at /var/task.
 type Sandbox interface {
-	// ListenHost is the address the environment's Runtime API listens on,
-	// reachable from inside the sandbox: 127.0.0.1 for host processes.
+	// ListenHost is the host address the environment's Runtime API listens
+	// on; the sandbox makes it reachable from inside: 127.0.0.1 for host
+	// processes and host-network containers.
 	ListenHost() string
 	// Start starts the runtime. A *StartError is an init failure the
 	// invoker sees (say, a missing bootstrap); any other error is furl's
@@ -27,14 +30,51 @@ type Sandbox interface {
 // Spec is what a sandbox needs to start one runtime.
 type Spec struct {
 	Function Function
-	// CodeDir is the extracted deployment package.
-	CodeDir string
-	// RuntimeAPI is the host:port the runtime reaches the Runtime API at.
+	// Code is the host directory that holds the extracted deployment
+	// package: read-only, and shared by every environment that runs the
+	// same code. Empty for PackageType Image functions, whose code is
+	// their image.
+	Code string
+	// RuntimeAPI is the host:port the environment's Runtime API listens
+	// on, as furl sees it. The sandbox tells the runtime how to reach it
+	// (AWS_LAMBDA_RUNTIME_API).
 	RuntimeAPI string
-	// Env is Lambda's environment for the runtime, as KEY=value.
-	Env []string
-	// Output receives everything the process writes to stdout and stderr.
+	// Endpoint is furl's Lambda API as seen from the host
+	// (http://127.0.0.1:4580), given to functions as
+	// AWS_ENDPOINT_URL_LAMBDA so that the SDK calls they make reach furl;
+	// empty for none.
+	Endpoint string
+	// LogStream is the environment's log stream name.
+	LogStream string
+	// Output receives everything the runtime writes to stdout and stderr.
 	Output io.Writer
+}
+
+// Paths are where a sandbox puts what the runtime needs, as the runtime
+// sees them.
+type Paths struct {
+	// TaskRoot holds the function's code (LAMBDA_TASK_ROOT).
+	TaskRoot string
+	// RuntimeDir holds the runtime (LAMBDA_RUNTIME_DIR), or "".
+	RuntimeDir string
+	// RuntimeAPI is host:port of the Runtime API.
+	RuntimeAPI string
+	// Endpoint is furl's Lambda API URL, or "".
+	Endpoint string
+}
+
+// Environ is the environment Lambda gives the runtime, laid out by the
+// sandbox as p says: Lambda's reserved variables, then the function's own.
+func (s Spec) Environ(p Paths) []string {
+	return lambdaEnv(s.Function, p, s.LogStream)
+}
+
+// NewLogStream names an environment's log stream as Lambda does: the
+// date, the version and a random suffix.
+func NewLogStream(fn Function, now time.Time) string {
+	var suffix [16]byte
+	rand.Read(suffix[:])
+	return now.UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + hex.EncodeToString(suffix[:])
 }
 
 // StartError is a runtime that cannot start, reported to the invoker as
@@ -76,10 +116,10 @@ func ExecutionEnv(runtime string) string {
 }
 
 // lambdaEnv builds the environment Lambda gives a runtime: its reserved
-// variables, then the function's own.
-func lambdaEnv(fn Function, runtimeAPI, taskRoot, runtimeDir string, now time.Time) []string {
-	var suffix [16]byte
-	rand.Read(suffix[:])
+// variables, then the function's own. Functions get the account's
+// credentials and furl's endpoint, so that an SDK inside calls furl, not
+// AWS.
+func lambdaEnv(fn Function, p Paths, logStream string) []string {
 	vars := map[string]string{
 		"_HANDLER":                        fn.Handler,
 		"AWS_REGION":                      fn.Region,
@@ -89,17 +129,23 @@ func lambdaEnv(fn Function, runtimeAPI, taskRoot, runtimeDir string, now time.Ti
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fn.MemoryMB),
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
 		"AWS_LAMBDA_LOG_GROUP_NAME":       fn.LogGroup,
-		"AWS_LAMBDA_LOG_STREAM_NAME":      now.UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + hex.EncodeToString(suffix[:]),
-		"AWS_LAMBDA_RUNTIME_API":          runtimeAPI,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      logStream,
+		"AWS_LAMBDA_RUNTIME_API":          p.RuntimeAPI,
 		"AWS_ACCESS_KEY_ID":               "test",
 		"AWS_SECRET_ACCESS_KEY":           "test",
-		"LAMBDA_TASK_ROOT":                taskRoot,
-		"LAMBDA_RUNTIME_DIR":              runtimeDir,
+		"LAMBDA_TASK_ROOT":                p.TaskRoot,
+		"LAMBDA_RUNTIME_DIR":              p.RuntimeDir,
 		"TZ":                              ":UTC",
 		"LANG":                            "en_US.UTF-8",
 		"PATH":                            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	}
-	if e := ExecutionEnv(fn.Runtime); e != "" {
+	if p.Endpoint != "" {
+		vars["AWS_ENDPOINT_URL_LAMBDA"] = p.Endpoint
+	}
+	if fn.PackageType == "Image" {
+		// An image's runtime is whatever the image holds.
+		delete(vars, "_HANDLER")
+	} else if e := ExecutionEnv(fn.Runtime); e != "" {
 		vars["AWS_EXECUTION_ENV"] = e
 	}
 	for k, v := range fn.Environment {

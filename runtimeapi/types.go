@@ -20,10 +20,17 @@ type Function struct {
 	// Region and AccountID place the function.
 	Region    string
 	AccountID string
-	Runtime   string
-	Handler   string
-	MemoryMB  int
-	Timeout   time.Duration
+	// PackageType is "Zip" (or "") for code on a managed runtime, "Image"
+	// for a container image: Runtime and Handler are then empty and
+	// Image says what runs.
+	PackageType string
+	Runtime     string
+	Handler     string
+	Image       Image
+	MemoryMB    int
+	Timeout     time.Duration
+	// EphemeralStorageMB sizes /tmp where a sandbox can; zero means 512.
+	EphemeralStorageMB int
 	// Environment is the function's own variables.
 	Environment map[string]string
 	// Architecture is "x86_64" or "arm64"; the process sandbox runs on the
@@ -39,6 +46,15 @@ type Function struct {
 	// Fingerprint changes whenever anything above changes; environments
 	// made for another fingerprint are retired.
 	Fingerprint string
+}
+
+// Image is the container image an Image function runs, with the
+// overrides of its ImageConfig (nil or empty: the image's own).
+type Image struct {
+	URI              string
+	EntryPoint       []string
+	Command          []string
+	WorkingDirectory string
 }
 
 // Invocation is one request to run a function.

@@ -391,6 +391,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 			return ok
 		},
 		Logger:         log,
+		Endpoint:       "http://" + ln.Addr().String(),
 		FunctionOutput: os.Stdout,
 	})
 	if err != nil {

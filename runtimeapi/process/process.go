@@ -126,9 +126,13 @@ func findPython() string {
 // command is how a runtime starts: the executable and its arguments.
 func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
 	rt := spec.Function.Runtime
+	if spec.Function.PackageType == "Image" {
+		return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint",
+			Message: "furl's process sandbox cannot run container images: run furl with --sandbox docker or auto and a Docker engine"}
+	}
 	switch {
 	case strings.HasPrefix(rt, "provided"):
-		boot := filepath.Join(spec.CodeDir, "bootstrap")
+		boot := filepath.Join(spec.Code, "bootstrap")
 		fi, err := os.Stat(boot)
 		if err != nil {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"}
@@ -161,10 +165,10 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	if err != nil {
 		return nil, err
 	}
-	env := spec.Env
+	env := spec.Environ(runtimeapi.Paths{TaskRoot: spec.Code, RuntimeAPI: spec.RuntimeAPI, Endpoint: spec.Endpoint})
 	switch {
 	case strings.HasPrefix(spec.Function.Runtime, "nodejs"):
-		env = append(env, "NODE_PATH="+spec.CodeDir+"/node_modules:"+spec.CodeDir)
+		env = append(env, "NODE_PATH="+spec.Code+"/node_modules:"+spec.Code)
 	case strings.HasPrefix(spec.Function.Runtime, "python3"):
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	}

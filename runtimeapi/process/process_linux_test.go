@@ -38,8 +38,8 @@ func startScriptMarking(t *testing.T, script, marks string) (runtimeapi.Process,
 	}
 	sb := New(Options{ClientsDir: filepath.Join(t.TempDir(), "clients"), Logger: slog.New(slog.DiscardHandler)})
 	return sb.Start(context.Background(), runtimeapi.Spec{
-		Function: runtimeapi.Function{Name: "fn", Runtime: "provided.al2023"},
-		CodeDir:  dir, Env: []string{"PATH=/usr/bin:/bin", "MARK=" + marks}, Output: io.Discard,
+		Function: runtimeapi.Function{Name: "fn", Runtime: "provided.al2023", Environment: map[string]string{"MARK": marks}},
+		Code:     dir, Output: io.Discard,
 	})
 }
 
@@ -86,7 +86,7 @@ func TestUnexecutableBootstrap(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("\x7fELFnot really"), 0o755)
 	sb := New(Options{ClientsDir: filepath.Join(t.TempDir(), "clients"), Logger: slog.New(slog.DiscardHandler)})
 	_, err := sb.Start(context.Background(), runtimeapi.Spec{
-		Function: runtimeapi.Function{Name: "fn", Runtime: "provided.al2023"}, CodeDir: dir, Output: io.Discard,
+		Function: runtimeapi.Function{Name: "fn", Runtime: "provided.al2023"}, Code: dir, Output: io.Discard,
 	})
 	var se *runtimeapi.StartError
 	if !errors.As(err, &se) || se.Type != "Runtime.InvalidEntrypoint" || !strings.Contains(se.Message, "exec format error") {

@@ -37,7 +37,7 @@ func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error)
 func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, readOnly bool) (*proc, error) {
 	args := []string{superviseArg}
 	if readOnly {
-		args = append(args, "-readonly", spec.CodeDir, "-readonly", s.clientsDir)
+		args = append(args, "-readonly", spec.Code, "-readonly", s.clientsDir)
 	}
 	args = append(append(args, "--"), argv...)
 	statusR, statusW, err := os.Pipe()
@@ -52,7 +52,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 		return nil, err
 	}
 	cmd := exec.Command(s.supervisor, args...)
-	cmd.Dir = spec.CodeDir
+	cmd.Dir = spec.Code
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{statusW}

@@ -24,7 +24,7 @@ func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error)
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = spec.CodeDir
+	cmd.Dir = spec.Code
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
