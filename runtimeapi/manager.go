@@ -243,7 +243,9 @@ func (m *Manager) boot(e *env) error {
 		return fmt.Errorf("listen for the Runtime API: %w", err)
 	}
 	e.ln = ln
+	e.mu.Lock()
 	e.initStart = time.Now()
+	e.mu.Unlock()
 	line := fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", fn.Runtime, fn.RuntimeVersionARN)
 	e.initLog.add([]byte(line))
 	m.emit(fn, "", []byte(line))

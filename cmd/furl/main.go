@@ -29,6 +29,7 @@ import (
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
 	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/runtimeapi/pick"
 	"github.com/furl-dev/furl/runtimeapi/process"
 	"github.com/furl-dev/furl/urlconfig"
 )
@@ -116,6 +117,19 @@ type serveConfig struct {
 	// MaxConnections caps the open connections; 0 derives the cap from
 	// the open-file limit.
 	MaxConnections int
+	// Sandbox is --sandbox: process, docker or auto.
+	Sandbox string
+	// Images is --image: runtime identifiers mapped to the images their
+	// functions run on in Docker, over AWS's base images.
+	Images imageMap
+	// DockerNetwork is the network containers join: host, or a Docker
+	// network's name.
+	DockerNetwork string
+	// RuntimeAPIHost is the name containers on a non-host network reach
+	// furl by.
+	RuntimeAPIHost string
+	// Pull says whether missing images are pulled.
+	Pull bool
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -170,6 +184,17 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("--event-time-scale must be above 0 and at most 1, not %g", c.EventTimeScale)
 	case c.MaxConnections < 0:
 		return fmt.Errorf("--max-connections must be 0 (derived from the open-file limit) or more, not %d", c.MaxConnections)
+	}
+	if _, err := pick.ParseMode(c.Sandbox); err != nil {
+		return fmt.Errorf("--sandbox: %w", err)
+	}
+	if c.DockerNetwork == "" {
+		return errors.New("--docker-network is empty: give host or a Docker network's name")
+	}
+	if h := c.RuntimeAPIHost; h != "" && !hostName.MatchString(strings.ToLower(h)) {
+		if _, err := netip.ParseAddr(h); err != nil {
+			return fmt.Errorf("--runtime-api-host %q is not a host name or IP address", h)
+		}
 	}
 	if _, err := c.allowedHosts(); err != nil {
 		return err
@@ -289,6 +314,33 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		"how many queued Event invocations run at once (env FURL_EVENT_WORKERS)")
 	fs.Float64Var(&cfg.EventTimeScale, "event-time-scale", envNumber(cfg, "FURL_EVENT_TIME_SCALE", 1.0, parseFloat),
 		"multiplies the asynchronous queue's waits (retry delays, backoff, maximum event age); 1 is AWS's timing, tests use less (env FURL_EVENT_TIME_SCALE)")
+	str(&cfg.Sandbox, "sandbox", "FURL_SANDBOX", string(pick.ModeAuto),
+		"where functions run: process (host processes), docker (containers on AWS's images) or auto (Docker when an engine answers and the function's image is present or pullable, else a process)")
+	cfg.Images = imageMap{}
+	if v, ok := os.LookupEnv("FURL_IMAGES"); ok {
+		for _, kv := range strings.Split(v, ",") {
+			if kv = strings.TrimSpace(kv); kv == "" {
+				continue
+			}
+			if err := cfg.Images.Set(kv); err != nil {
+				cfg.envError = fmt.Errorf("FURL_IMAGES: %w", err)
+			}
+		}
+	}
+	fs.Var(cfg.Images, "image", "RUNTIME=IMAGE: run the runtime's functions on this image in Docker instead of AWS's base image; repeat for more (env FURL_IMAGES, comma-separated)")
+	str(&cfg.DockerNetwork, "docker-network", "FURL_DOCKER_NETWORK", "host",
+		"the Docker network containers join: host (Linux: the runtime reaches furl on loopback), or a network's name (Docker Desktop, remote engines) with --runtime-api-host")
+	str(&cfg.RuntimeAPIHost, "runtime-api-host", "FURL_RUNTIME_API_HOST", "",
+		"on a non-host --docker-network, the name containers reach furl by (default host.docker.internal, mapped to the host's gateway)")
+	pull := true
+	if v, ok := os.LookupEnv("FURL_PULL"); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			pull = b
+		} else {
+			cfg.envError = fmt.Errorf("FURL_PULL=%q is not true or false", v)
+		}
+	}
+	fs.BoolVar(&cfg.Pull, "pull", pull, "pull a function's missing image from its registry (env FURL_PULL)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: furl serve [flags]\n\nStart furl: the Lambda API and function URLs on one port.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -379,9 +431,14 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		}
 	}()
 
+	sandbox, closeSandbox, err := newSandbox(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeSandbox()
 	runtimes, err := runtimeapi.New(runtimeapi.Config{
 		DataDir:             cfg.DataDir,
-		Sandbox:             process.New(process.Options{ClientsDir: filepath.Join(cfg.DataDir, "runtime", "clients"), Logger: log}),
+		Sandbox:             sandbox,
 		IdleTimeout:         cfg.IdleTimeout,
 		MaxEnvironments:     cfg.AccountConcurrency,
 		MaxStreamedResponse: cfg.StreamMaxBytes,
@@ -402,7 +459,6 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	// closes.
 	closeRuntimes := sync.OnceFunc(func() { runtimes.Close() })
 	defer closeRuntimes()
-	log.Warn("functions run as processes on this host, not isolated from it or from each other")
 
 	// The --listen host is furl's own name too; Validate checked the rest.
 	allowedHosts, _ := cfg.allowedHosts()

@@ -1,0 +1,168 @@
+package pick
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
+)
+
+// started records which sandbox was asked to start a runtime.
+type fakeSandbox struct {
+	name    string
+	host    string
+	started []string
+}
+
+func (f *fakeSandbox) ListenHost() string { return f.host }
+func (f *fakeSandbox) Start(_ context.Context, spec runtimeapi.Spec) (runtimeapi.Process, error) {
+	f.started = append(f.started, spec.Function.Name)
+	return nopProcess{}, nil
+}
+
+type fakeDocker struct {
+	fakeSandbox
+	present  map[string]bool
+	pullable map[string]bool
+	pulls    int
+}
+
+func (d *fakeDocker) ImageFor(fn runtimeapi.Function) (string, error) {
+	if fn.PackageType == "Image" {
+		return fn.Image.URI, nil
+	}
+	switch fn.Runtime {
+	case "nodejs20.x":
+		return "public.ecr.aws/lambda/nodejs:20", nil
+	case "java21":
+		return "public.ecr.aws/lambda/java:21", nil
+	case "provided.al2023":
+		return "public.ecr.aws/lambda/provided:al2023", nil
+	}
+	return "", errors.New("no image for " + fn.Runtime)
+}
+
+func (d *fakeDocker) Present(_ context.Context, ref string) (bool, error) { return d.present[ref], nil }
+
+func (d *fakeDocker) Resolve(_ context.Context, ref string) (string, error) {
+	d.pulls++
+	if d.pullable[ref] {
+		d.present[ref] = true
+		return "sha256:00", nil
+	}
+	return "", errors.New("pull access denied")
+}
+
+type nopProcess struct{}
+
+func (nopProcess) Done() <-chan struct{} { return nil }
+func (nopProcess) Err() error            { return nil }
+func (nopProcess) Kill()                 {}
+func (nopProcess) MaxMemoryMB() int      { return 0 }
+func (nopProcess) Quiet(context.Context) {}
+func (nopProcess) Peer(net.Conn) error   { return nil }
+
+func TestPlacement(t *testing.T) {
+	node := runtimeapi.Function{Name: "node", Runtime: "nodejs20.x"}
+	java := runtimeapi.Function{Name: "java", Runtime: "java21"}
+	image := runtimeapi.Function{Name: "img", PackageType: "Image", Image: runtimeapi.Image{URI: "mine:1"}}
+	odd := runtimeapi.Function{Name: "odd", Runtime: "python3.99"}
+	for _, tc := range []struct {
+		name     string
+		mode     Mode
+		noDocker bool
+		present  []string
+		pullable []string
+		fn       runtimeapi.Function
+		want     string
+	}{
+		{name: "process mode", mode: ModeProcess, present: []string{"public.ecr.aws/lambda/nodejs:20"}, fn: node, want: "process"},
+		{name: "docker mode", mode: ModeDocker, fn: node, want: "docker"},
+		{name: "auto, image present", mode: ModeAuto, present: []string{"public.ecr.aws/lambda/nodejs:20"}, fn: node, want: "docker"},
+		{name: "auto, image pulled", mode: ModeAuto, pullable: []string{"public.ecr.aws/lambda/nodejs:20"}, fn: node, want: "docker"},
+		{name: "auto, image missing", mode: ModeAuto, fn: node, want: "process"},
+		{name: "auto, no engine", mode: ModeAuto, noDocker: true, fn: node, want: "process"},
+		{name: "auto, runtime only a container runs", mode: ModeAuto, fn: java, want: "docker"},
+		{name: "auto, image function", mode: ModeAuto, fn: image, want: "docker"},
+		{name: "auto, runtime with no image", mode: ModeAuto, fn: odd, want: "process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := &fakeSandbox{name: "process", host: "127.0.0.1"}
+			dock := &fakeDocker{fakeSandbox: fakeSandbox{name: "docker", host: "127.0.0.1"}, present: map[string]bool{}, pullable: map[string]bool{}}
+			for _, r := range tc.present {
+				dock.present[r] = true
+			}
+			for _, r := range tc.pullable {
+				dock.pullable[r] = true
+			}
+			var d Docker = dock
+			if tc.noDocker {
+				d = nil
+			}
+			s, err := New(tc.mode, proc, d, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Start(context.Background(), runtimeapi.Spec{Function: tc.fn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.(interface{ Sandbox() string }).Sandbox(); got != tc.want {
+				t.Fatalf("ran in %s, want %s", got, tc.want)
+			}
+			ran := proc.started
+			if tc.want == "docker" {
+				ran = dock.started
+			}
+			if len(ran) != 1 || ran[0] != tc.fn.Name {
+				t.Fatalf("the %s sandbox started %v", tc.want, ran)
+			}
+		})
+	}
+}
+
+// A missing image is looked for again only after a while: cold starts do
+// not each try a pull.
+func TestMissingImageIsRememberedForAWhile(t *testing.T) {
+	proc := &fakeSandbox{host: "127.0.0.1"}
+	dock := &fakeDocker{present: map[string]bool{}, pullable: map[string]bool{}}
+	s, err := New(ModeAuto, proc, dock, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	fn := runtimeapi.Function{Name: "node", Runtime: "nodejs20.x"}
+	for range 3 {
+		s.Start(context.Background(), runtimeapi.Spec{Function: fn})
+	}
+	if dock.pulls != 1 {
+		t.Fatalf("%d pulls for three cold starts, want 1", dock.pulls)
+	}
+	dock.pullable["public.ecr.aws/lambda/nodejs:20"] = true
+	now = now.Add(retryMissing + time.Second)
+	p, _ := s.Start(context.Background(), runtimeapi.Spec{Function: fn})
+	if got := p.(interface{ Sandbox() string }).Sandbox(); got != "docker" || dock.pulls != 2 {
+		t.Fatalf("after the wait: ran in %s after %d pulls", got, dock.pulls)
+	}
+}
+
+func TestDockerModeNeedsAnEngine(t *testing.T) {
+	if _, err := New(ModeDocker, &fakeSandbox{}, nil, nil); err == nil {
+		t.Fatal("docker mode started with no engine")
+	}
+	for _, tc := range []struct {
+		in   string
+		want Mode
+		ok   bool
+	}{{"", ModeAuto, true}, {"Docker", ModeDocker, true}, {"process", ModeProcess, true}, {"podman", "", false}} {
+		got, err := ParseMode(tc.in)
+		if got != tc.want || (err == nil) != tc.ok {
+			t.Errorf("ParseMode(%q) = %q, %v", tc.in, got, err)
+		}
+	}
+}
