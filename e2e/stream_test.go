@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,21 +25,60 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
-// gate is a directory of files the test creates to let a gated test
-// function write its next token (see functions/streamfn).
-type gate string
+// gate lets a gated test function (see functions/streamfn) write its next
+// token once the test has the one before.
+type gate interface {
+	// open lets the function go past token i.
+	open(t testing.TB, i int)
+	// query is the gate as the function's gate parameter names it.
+	query() string
+}
 
-func newGate(t testing.TB) gate { return gate(t.TempDir()) }
+// dirGate is a directory of files the test creates: the function must see
+// the test's file system (the process sandbox).
+type dirGate string
 
-// open lets the function go past token i.
-func (g gate) open(t testing.TB, i int) {
+func newGate(t testing.TB) gate { return dirGate(t.TempDir()) }
+
+func (g dirGate) open(t testing.TB, i int) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(string(g), strconv.Itoa(i)), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (g gate) query() string { return url.QueryEscape(string(g)) }
+func (g dirGate) query() string { return url.QueryEscape(string(g)) }
+
+// httpGate is a loopback HTTP server that answers 200 for opened tokens:
+// a function in a container on the host network reaches it too.
+type httpGate struct {
+	url    string
+	mu     *sync.Mutex
+	opened map[string]bool
+}
+
+func newHTTPGate(t testing.TB) gate {
+	g := httpGate{mu: &sync.Mutex{}, opened: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		ok := g.opened[strings.TrimPrefix(r.URL.Path, "/")]
+		g.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	g.url = srv.URL
+	return g
+}
+
+func (g httpGate) open(t testing.TB, i int) {
+	g.mu.Lock()
+	g.opened[strconv.Itoa(i)] = true
+	g.mu.Unlock()
+}
+
+func (g httpGate) query() string { return url.QueryEscape(g.url) }
 
 // createStreamFunction deploys functions/streamfn in the given mode.
 func createStreamFunction(t testing.TB, c *lambda.Client, name, mode string, timeout int32) {
@@ -436,7 +477,7 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 			switch v := ev.(type) {
 			case *types.InvokeWithResponseStreamResponseEventMemberPayloadChunk:
 				o.chunks = append(o.chunks, string(v.Value.Payload))
-				if g != "" {
+				if g != nil {
 					g.open(t, len(o.chunks))
 				}
 			case *types.InvokeWithResponseStreamResponseEventMemberInvokeComplete:
@@ -498,7 +539,7 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 		})
 	}
 	t.Run("over --stream-max-bytes", func(t *testing.T) {
-		o := run(t, "reader", `{"bytes":250000}`, "", types.LogTypeNone)
+		o := run(t, "reader", `{"bytes":250000}`, nil, types.LogTypeNone)
 		if n := len(strings.Join(o.chunks, "")); n != 100000 {
 			t.Errorf("%d bytes in %d chunks, want the 100000 of the cap", n, len(o.chunks))
 		}
@@ -508,12 +549,12 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 	})
 	t.Run("buffered function", func(t *testing.T) {
 		createGo(t, c, "buffered", 5, nil)
-		o := run(t, "buffered", `{"action":"echo","value":"hi"}`, "", types.LogTypeNone)
+		o := run(t, "buffered", `{"action":"echo","value":"hi"}`, nil, types.LogTypeNone)
 		if len(o.chunks) != 1 || !strings.Contains(o.chunks[0], `"value":"hi"`) || o.complete.ErrorCode != nil {
 			t.Errorf("chunks %q, complete %+v", o.chunks, o.complete)
 		}
 		// An error the runtime posts to /error ends the stream at once.
-		o = run(t, "buffered", `{"action":"error","value":"bad input"}`, "", types.LogTypeNone)
+		o = run(t, "buffered", `{"action":"error","value":"bad input"}`, nil, types.LogTypeNone)
 		if len(o.chunks) != 0 || aws.ToString(o.complete.ErrorCode) != "errorString" ||
 			aws.ToString(o.complete.ErrorDetails) != `{"errorMessage":"bad input","errorType":"errorString"}` {
 			t.Errorf("chunks %q, complete %q %q", o.chunks, aws.ToString(o.complete.ErrorCode), aws.ToString(o.complete.ErrorDetails))
@@ -521,7 +562,7 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 	})
 	t.Run("lambdaurl function gets its prelude raw", func(t *testing.T) {
 		createStreamFunction(t, c, "urlmode", "url", 5)
-		o := run(t, "urlmode", `{"version":"2.0","rawPath":"/gzip","requestContext":{"http":{"method":"GET","path":"/gzip"}}}`, "", types.LogTypeNone)
+		o := run(t, "urlmode", `{"version":"2.0","rawPath":"/gzip","requestContext":{"http":{"method":"GET","path":"/gzip"}}}`, nil, types.LogTypeNone)
 		all := strings.Join(o.chunks, "")
 		if !strings.HasPrefix(all, `{"statusCode":200,"headers":{"Content-Encoding":"gzip","Content-Type":"text/plain"}}`+"\x00\x00\x00\x00\x00\x00\x00\x00\x1f\x8b") {
 			t.Errorf("stream starts %q", all[:min(len(all), 120)])
@@ -569,7 +610,7 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 		g.open(t, 1)
 		g.open(t, 2)
 		// The environment is free again once the function ends.
-		o := run(t, "reader", `{"tokens":1}`, "", types.LogTypeNone)
+		o := run(t, "reader", `{"tokens":1}`, nil, types.LogTypeNone)
 		if fmt.Sprint(o.chunks) != fmt.Sprint(tokens(1)) {
 			t.Errorf("next invocation: %q", o.chunks)
 		}
@@ -610,7 +651,7 @@ for event in out["EventStream"]:
         done = event["InvokeComplete"]
         print("complete", done.get("ErrorCode"), json.dumps(done.get("ErrorDetails")), "LogResult" in done, flush=True)
 `
-	cmd := exec.Command("python3", "-c", script, string(g))
+	cmd := exec.Command("python3", "-c", script, string(g.(dirGate)))
 	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_LAMBDA="+f.url(""), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	out, err := cmd.CombinedOutput()

@@ -33,14 +33,30 @@ import (
 // buffered relay into a visible failure, never a measurement.
 const gateWait = 20 * time.Second
 
-// waitGate waits for dir/name; false if it never came.
+// waitGate waits for gate i to open: the file dir/i, or, where the gate
+// is an http:// URL (a function in a container cannot see the test's
+// files), a 200 from <url>/i. False if it never opened.
 func waitGate(dir string, i int) bool {
 	if dir == "" {
 		return true
 	}
+	opened := func() bool {
+		_, err := os.Stat(filepath.Join(dir, strconv.Itoa(i)))
+		return err == nil
+	}
+	if strings.HasPrefix(dir, "http://") {
+		opened = func() bool {
+			resp, err := http.Get(dir + "/" + strconv.Itoa(i))
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}
+	}
 	deadline := time.Now().Add(gateWait)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(dir, strconv.Itoa(i))); err == nil {
+		if opened() {
 			return true
 		}
 		time.Sleep(2 * time.Millisecond)
