@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 // started identifies this process: invocations that report the same value
@@ -100,6 +102,22 @@ func handle(ctx context.Context, e event) (any, error) {
 		if err := os.WriteFile(e.Value, []byte(lc.AwsRequestID), 0o644); err != nil {
 			return nil, err
 		}
+	case "list":
+		// Call the Lambda API the way a function's SDK does: furl gives
+		// functions AWS_ENDPOINT_URL_LAMBDA and credentials.
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := awslambda.NewFromConfig(cfg).ListFunctions(ctx, &awslambda.ListFunctionsInput{})
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, f := range out.Functions {
+			names = append(names, *f.FunctionName)
+		}
+		r.Value = strings.Join(names, ",")
 	case "attempt":
 		// Count the attempt in File, then fail as Value says: "error",
 		// "exit" (a crash), "hang" for Millis (past a timeout), or not at
