@@ -544,6 +544,22 @@ func TestAutoSandboxChoosesPerFunction(t *testing.T) {
 		t.Errorf("the Python function with no image runs in a container: %v", ids)
 	}
 	f.out.waitFor(t, "function=apy sandbox=process", 5*time.Second)
+
+	// furl's own view says where each environment runs.
+	resp, body := f.do("GET", "/_furl/environments", "", nil)
+	var inv struct {
+		Environments []struct{ Function, Sandbox, State string }
+	}
+	if err := json.Unmarshal(body, &inv); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /_furl/environments: %d %s", resp.StatusCode, body)
+	}
+	where := map[string]string{}
+	for _, e := range inv.Environments {
+		where[e.Function] = e.Sandbox
+	}
+	if where["agoes"] != "docker" || where["apy"] != "process" {
+		t.Fatalf("environments: %s", body)
+	}
 }
 
 // unzip reads a zip into memory.

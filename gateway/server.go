@@ -172,6 +172,7 @@ func (s *Server) routes() {
 	}
 	s.mux.HandleFunc("GET /_furl/health", s.health)
 	s.mux.HandleFunc("GET /_furl/code/{file}", s.code)
+	s.mux.HandleFunc("GET /_furl/environments", s.authorized("ListFunctions", s.environments))
 	s.mux.HandleFunc("/", s.unknownOperation)
 }
 
@@ -214,7 +215,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.verifyAPI && !strings.HasPrefix(r.URL.Path, "/_furl/") && !s.verifyAPIRequest(rec, r) {
+	// Health is open and a code location carries its own signature; the
+	// rest of furl's own paths are signed as the Lambda API is.
+	unsigned := r.URL.Path == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/")
+	if s.verifyAPI && !unsigned && !s.verifyAPIRequest(rec, r) {
 		return
 	}
 	trimTrailingSlash(r)
