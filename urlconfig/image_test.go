@@ -472,7 +472,9 @@ func TestImageFingerprint(t *testing.T) {
 		{"entry point", func(c *storedConfig) {
 			c.ImageConfigResponse = &ImageConfigResponse{ImageConfig: &ImageConfig{EntryPoint: []string{"/x"}}}
 		}},
-		{"command", func(c *storedConfig) { c.ImageConfigResponse = &ImageConfigResponse{ImageConfig: &ImageConfig{Command: []string{"x"}}} }},
+		{"command", func(c *storedConfig) {
+			c.ImageConfigResponse = &ImageConfigResponse{ImageConfig: &ImageConfig{Command: []string{"x"}}}
+		}},
 		{"working directory", func(c *storedConfig) {
 			c.ImageConfigResponse = &ImageConfigResponse{ImageConfig: &ImageConfig{WorkingDirectory: "/w"}}
 		}},
