@@ -83,7 +83,9 @@ func TestImageFunctionsWithoutDocker(t *testing.T) {
 			in.ImageConfig = &types.ImageConfig{WorkingDirectory: aws.String(strings.Repeat("w", 1001))}
 		}), "ValidationException", "1 validation error detected: Value '" + strings.Repeat("w", 1001) +
 			"' at 'imageConfig.workingDirectory' failed to satisfy constraint: Member must have length less than or equal to 1000"},
-		{"invalid image uri", image(func(in *lambda.CreateFunctionInput) { in.Code = &types.FunctionCode{ImageUri: aws.String("Not/Valid:")} }),
+		{"invalid image uri", image(func(in *lambda.CreateFunctionInput) {
+			in.Code = &types.FunctionCode{ImageUri: aws.String("Not/Valid:")}
+		}),
 			"InvalidParameterValueException", "Source image Not/Valid: is not valid. Provide a valid source image."},
 		{"zip with image config", &lambda.CreateFunctionInput{
 			FunctionName: aws.String("zipimg"), Runtime: types.RuntimeNodejs20x, Role: aws.String(testRole), Handler: aws.String("index.handler"),
