@@ -290,14 +290,14 @@ func TestHeadersUseAWSSpelling(t *testing.T) {
 }
 
 func FuzzAPI(f *testing.F) {
-	for _, st := range apiScenario(f) {
+	for _, st := range append(apiScenario(f), imageScenario(f)...) {
 		raw, _ := json.Marshal(st.body)
 		f.Add(st.method, st.path, raw)
 	}
 	f.Add("POST", "/2015-03-31/functions", []byte(`{"Code":null,"EphemeralStorage":{},"LoggingConfig":{},"SnapStart":{}}`))
 	f.Add("PUT", "/2015-03-31/functions/shop/aliases/live", []byte(`{"RoutingConfig":{"AdditionalVersionWeights":{"x":2}}}`))
 	f.Add("GET", "/2015-03-31/functions/%3Aa%3A/configuration", []byte(nil))
-	s := newTestServer(f)
+	s := newImageTestServer(f, goldenImages())
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || method == "" || strings.ContainsAny(method, " \r\n/") {
 			return
