@@ -256,7 +256,11 @@ func (s *Server) getFunction(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out.Code.Location = s.codeLocation(r, hash)
+	if hash != "" {
+		// Only a zip has a location; an Image function's Code names its
+		// image instead.
+		out.Code.Location = s.codeLocation(r, hash)
+	}
 	return http.StatusOK, out, nil
 }
 

@@ -205,60 +205,73 @@ func (n *normalizer) apply(s string) string {
 // are pinned in testdata/api.golden, and are the same over every protocol.
 func TestAPIGolden(t *testing.T) {
 	run(t, func(t *testing.T, base string, client *http.Client) {
-		var out strings.Builder
-		n := &normalizer{seen: map[string]string{}}
-		for _, st := range apiScenario(t) {
-			var body io.Reader
-			if st.body != nil {
-				raw, _ := json.Marshal(st.body)
-				body = bytes.NewReader(raw)
-			}
-			req, err := http.NewRequest(st.method, base+st.path, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatalf("%s: %v", st.name, err)
-			}
-			raw, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.Header.Get("X-Amzn-Requestid") == "" {
-				t.Errorf("%s: no x-amzn-RequestId", st.name)
-			}
-			fmt.Fprintf(&out, "### %s\n%s %s\n%d", st.name, st.method, st.path, resp.StatusCode)
-			if et := resp.Header.Get("X-Amzn-Errortype"); et != "" {
-				fmt.Fprintf(&out, " %s", et)
-			}
-			out.WriteString("\n")
-			if len(raw) > 0 {
-				if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-					t.Errorf("%s: Content-Type %q", st.name, ct)
-				}
-				var pretty bytes.Buffer
-				if err := json.Indent(&pretty, raw, "", "  "); err != nil {
-					t.Fatalf("%s: answer is not JSON: %s", st.name, raw)
-				}
-				out.WriteString(n.apply(pretty.String()) + "\n")
-			}
-			out.WriteString("\n")
-		}
-		golden := filepath.Join("testdata", "api.golden")
-		if *update {
-			if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if out.String() != string(want) {
-			t.Errorf("answers differ from %s (go test ./gateway -update rewrites it); got:\n%s", golden, out.String())
-		}
+		checkGolden(t, "api.golden", recordSteps(t, base, client, apiScenario(t)))
 	})
+}
+
+// recordSteps sends each step and writes down the answers, normalised.
+func recordSteps(t *testing.T, base string, client *http.Client, steps []step) string {
+	t.Helper()
+	var out strings.Builder
+	n := &normalizer{seen: map[string]string{}}
+	for _, st := range steps {
+		var body io.Reader
+		if st.body != nil {
+			raw, _ := json.Marshal(st.body)
+			body = bytes.NewReader(raw)
+		}
+		req, err := http.NewRequest(st.method, base+st.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("X-Amzn-Requestid") == "" {
+			t.Errorf("%s: no x-amzn-RequestId", st.name)
+		}
+		fmt.Fprintf(&out, "### %s\n%s %s\n%d", st.name, st.method, st.path, resp.StatusCode)
+		if et := resp.Header.Get("X-Amzn-Errortype"); et != "" {
+			fmt.Fprintf(&out, " %s", et)
+		}
+		out.WriteString("\n")
+		if len(raw) > 0 {
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s: Content-Type %q", st.name, ct)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, raw, "", "  "); err != nil {
+				t.Fatalf("%s: answer is not JSON: %s", st.name, raw)
+			}
+			out.WriteString(n.apply(pretty.String()) + "\n")
+		}
+		out.WriteString("\n")
+	}
+	return out.String()
+}
+
+// checkGolden compares got with testdata/name, or rewrites it under
+// -update.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("answers differ from %s (go test ./gateway -update rewrites it); got:\n%s", golden, got)
+	}
 }
 
 // Go canonicalises header names it is given; furl sends AWS's spelling.
@@ -277,14 +290,14 @@ func TestHeadersUseAWSSpelling(t *testing.T) {
 }
 
 func FuzzAPI(f *testing.F) {
-	for _, st := range apiScenario(f) {
+	for _, st := range append(apiScenario(f), imageScenario(f)...) {
 		raw, _ := json.Marshal(st.body)
 		f.Add(st.method, st.path, raw)
 	}
 	f.Add("POST", "/2015-03-31/functions", []byte(`{"Code":null,"EphemeralStorage":{},"LoggingConfig":{},"SnapStart":{}}`))
 	f.Add("PUT", "/2015-03-31/functions/shop/aliases/live", []byte(`{"RoutingConfig":{"AdditionalVersionWeights":{"x":2}}}`))
 	f.Add("GET", "/2015-03-31/functions/%3Aa%3A/configuration", []byte(nil))
-	s := newTestServer(f)
+	s := newImageTestServer(f, goldenImages())
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || method == "" || strings.ContainsAny(method, " \r\n/") {
 			return

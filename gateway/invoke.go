@@ -232,14 +232,31 @@ func (s *Server) function(v *urlconfig.Version) runtimeapi.Function {
 		Version:      v.Version,
 		Region:       a.Region,
 		AccountID:    a.ID,
-		Runtime:      c.Runtime,
-		Handler:      c.Handler,
+		PackageType:  c.PackageType,
 		MemoryMB:     c.MemorySize,
 		Timeout:      time.Duration(c.Timeout) * time.Second,
 		Architecture: "x86_64",
-		CodeHash:     v.CodeHash,
-		CodePath:     v.CodePath,
 		Fingerprint:  v.Fingerprint,
+	}
+	if c.PackageType == "Image" {
+		// The image is the code: no runtime, handler or zip. The sandbox
+		// resolves the ImageUri itself; the digest pinned at create or
+		// update is part of the fingerprint.
+		fn.Image = runtimeapi.Image{URI: v.ImageURI}
+		if ic := c.ImageConfigResponse; ic != nil && ic.ImageConfig != nil {
+			fn.Image.EntryPoint = slices.Clone(ic.ImageConfig.EntryPoint)
+			fn.Image.Command = slices.Clone(ic.ImageConfig.Command)
+			fn.Image.WorkingDirectory = ic.ImageConfig.WorkingDirectory
+		}
+	} else {
+		fn.Runtime, fn.Handler = c.Runtime, c.Handler
+		fn.CodeHash, fn.CodePath = v.CodeHash, v.CodePath
+		if c.RuntimeVersionConfig != nil {
+			fn.RuntimeVersionARN = c.RuntimeVersionConfig.RuntimeVersionArn
+		}
+	}
+	if c.EphemeralStorage != nil && c.EphemeralStorage.Size != nil {
+		fn.EphemeralStorageMB = *c.EphemeralStorage.Size
 	}
 	if c.Environment != nil {
 		fn.Environment = c.Environment.Variables
@@ -249,9 +266,6 @@ func (s *Server) function(v *urlconfig.Version) runtimeapi.Function {
 	}
 	if c.LoggingConfig != nil {
 		fn.LogGroup = c.LoggingConfig.LogGroup
-	}
-	if c.RuntimeVersionConfig != nil {
-		fn.RuntimeVersionARN = c.RuntimeVersionConfig.RuntimeVersionArn
 	}
 	return fn
 }

@@ -123,6 +123,7 @@ type configChecks struct {
 	Layers           []string
 	FileSystems      []FileSystemConfig
 	VpcConfig        *VpcConfig
+	ImageConfig      *ImageConfig
 }
 
 func (c configChecks) check(v *violations) {
@@ -172,6 +173,24 @@ func (c configChecks) check(v *violations) {
 		v.list("vpcConfig.subnetIds", c.VpcConfig.SubnetIds, 16, 0, 1024)
 		v.list("vpcConfig.securityGroupIds", c.VpcConfig.SecurityGroupIds, 5, 0, 1024)
 	}
+	checkImageConfig(v, c.ImageConfig)
+}
+
+// checkImageCode applies the rules of an Image function's create: its
+// code is an image, named by ImageUri, and it has none of the settings of
+// a managed runtime.
+func checkImageCode(in *CreateFunctionInput) error {
+	if in.Runtime != nil || in.Handler != nil || len(in.Layers) > 0 {
+		return invalidParam("%s", imageOnlyMessage)
+	}
+	c := in.Code
+	if c.ZipFile != nil || c.Upload != nil || c.S3Bucket != nil || c.S3Key != nil || c.S3ObjectVersion != nil {
+		return invalidParam("Please don't provide ZipFile or S3Bucket or S3Key or S3ObjectVersion when the intended function PackageType is Image.")
+	}
+	if c.ImageUri == nil || *c.ImageUri == "" {
+		return invalidParam("Please provide ImageUri when the intended function PackageType is Image.")
+	}
+	return nil
 }
 
 // checkEnvironment applies Lambda's rules on environment variables: key

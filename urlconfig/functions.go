@@ -93,8 +93,9 @@ type UpdateFunctionCodeInput struct {
 	Upload *CodeUpload `json:"-"`
 }
 
-// CreateFunction creates a function from a zip archive, and publishes
-// version 1 of it when asked.
+// CreateFunction creates a function from a zip archive or, with
+// PackageType Image, from a container image, and publishes version 1 of it
+// when asked.
 func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*FunctionConfiguration, error) {
 	var v violations
 	if in.FunctionName == nil {
@@ -113,7 +114,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		MemorySize: in.MemorySize, KMSKeyArn: in.KMSKeyArn, TracingConfig: in.TracingConfig,
 		EphemeralStorage: in.EphemeralStorage, LoggingConfig: in.LoggingConfig, SnapStart: in.SnapStart,
 		DeadLetterConfig: in.DeadLetterConfig, Layers: in.Layers, FileSystems: in.FileSystemConfigs,
-		VpcConfig: in.VpcConfig,
+		VpcConfig: in.VpcConfig, ImageConfig: in.ImageConfig,
 	}.check(&v)
 	v.enum("packageType", in.PackageType, packageTypes)
 	checkArchitectures(&v, in.Architectures)
@@ -136,26 +137,30 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 	if ref.Qualifier != "" {
 		return nil, invalidParam("Function names cannot carry a qualifier on creation: %s", *in.FunctionName)
 	}
-	if in.PackageType != nil && *in.PackageType == "Image" {
-		return nil, invalidParam("furl does not support container image functions yet: create the function with PackageType Zip and a ZipFile.")
-	}
 	if in.CodeSigningConfigArn != nil {
 		return nil, invalidParam("furl does not support code signing configurations.")
 	}
-	if in.ImageConfig != nil {
-		return nil, invalidParam("ImageConfig is only supported for functions with PackageType Image.")
-	}
-	zipSrc, err := zipFromCode(zipSource{upload: in.Code.Upload, bytes: in.Code.ZipFile}, in.Code.S3Bucket, in.Code.S3Key, in.Code.ImageUri)
-	if err != nil {
-		return nil, err
-	}
-	if in.Runtime != nil {
-		if err := checkRuntime(*in.Runtime); err != nil {
+	image := in.PackageType != nil && *in.PackageType == packageTypeImage
+	var zipSrc zipSource
+	if image {
+		if err := checkImageCode(in); err != nil {
 			return nil, err
 		}
-	}
-	if err := checkZipRuntime(deref(in.Runtime), deref(in.Handler)); err != nil {
-		return nil, err
+	} else {
+		if imageConfigResponse(in.ImageConfig) != nil {
+			return nil, invalidParam("%s", imageConfigZipMessage)
+		}
+		if in.Runtime != nil {
+			if err := checkRuntime(*in.Runtime); err != nil {
+				return nil, err
+			}
+		}
+		if err := checkZipRuntime(deref(in.Runtime), deref(in.Handler)); err != nil {
+			return nil, err
+		}
+		if zipSrc, err = zipFromCode(zipSource{upload: in.Code.Upload, bytes: in.Code.ZipFile}, in.Code.S3Bucket, in.Code.S3Key, in.Code.ImageUri); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkLimits(in.Timeout, in.MemorySize, in.EphemeralStorage); err != nil {
 		return nil, err
@@ -169,11 +174,18 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 	if err := checkTags(nil, in.Tags); err != nil {
 		return nil, err
 	}
-	archive, err := s.code.stage(zipSrc)
-	if err != nil {
-		return nil, err
+	var archive *codeArchive
+	var img *resolvedImage
+	if image {
+		if img, err = s.resolveImage(ctx, *in.Code.ImageUri); err != nil {
+			return nil, err
+		}
+	} else {
+		if archive, err = s.code.stage(zipSrc); err != nil {
+			return nil, err
+		}
+		defer s.code.discard(archive)
 	}
-	defer s.code.discard(archive)
 
 	now := s.now()
 	name := ref.Name
@@ -181,15 +193,13 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		FunctionConfiguration: FunctionConfiguration{
 			FunctionName:      name,
 			FunctionArn:       s.account.FunctionARN(name),
-			Runtime:           *in.Runtime,
+			Runtime:           deref(in.Runtime),
 			Role:              *in.Role,
-			Handler:           *in.Handler,
-			CodeSize:          archive.size,
+			Handler:           deref(in.Handler),
 			Description:       deref(in.Description),
 			Timeout:           derefOr(in.Timeout, defaultTimeout),
 			MemorySize:        derefOr(in.MemorySize, defaultMemorySize),
 			LastModified:      now.UTC().Format(lastModifiedLayout),
-			CodeSha256:        archive.b64Sum,
 			Version:           LatestVersion,
 			VpcConfig:         vpcResponse(in.VpcConfig),
 			Environment:       environmentResponse(in.Environment),
@@ -206,8 +216,17 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 			SnapStart:         &SnapStartResponse{ApplyOn: "None", OptimizationStatus: "Off"},
 			LoggingConfig:     &LoggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + name},
 		},
-		CodeHash:     archive.hexSum,
-		UnzippedSize: archive.unzipped,
+	}
+	if image {
+		cfg.PackageType = packageTypeImage
+		cfg.ImageConfigResponse = imageConfigResponse(in.ImageConfig)
+		applyImage(cfg, img)
+	} else {
+		cfg.CodeSize, cfg.CodeSha256 = archive.size, archive.b64Sum
+		cfg.CodeHash, cfg.UnzippedSize = archive.hexSum, archive.unzipped
+		// Runtime management applies to AWS's managed runtimes, not to
+		// a function's own image.
+		cfg.RuntimeVersionConfig = s.runtimeVersion(cfg.Runtime)
 	}
 	if in.DeadLetterConfig != nil && in.DeadLetterConfig.TargetArn != "" {
 		cfg.DeadLetterConfig = &DeadLetterConfig{TargetArn: in.DeadLetterConfig.TargetArn}
@@ -225,7 +244,6 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		cfg.SnapStart.ApplyOn = in.SnapStart.ApplyOn
 	}
 	applyLogging(cfg, in.LoggingConfig)
-	cfg.RuntimeVersionConfig = s.runtimeVersion(cfg.Runtime)
 
 	var out *storedConfig
 	err = s.update(func(t *txn) error {
@@ -246,8 +264,10 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		if len(in.Tags) > 0 {
 			f.rec.Tags = in.Tags
 		}
-		if err := t.refCode(archive); err != nil {
-			return err
+		if archive != nil {
+			if err := t.refCode(archive); err != nil {
+				return err
+			}
 		}
 		if err := f.putLatest(cfg); err != nil {
 			return err
@@ -275,8 +295,9 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 }
 
 // GetFunction returns a version's configuration, the function's tags and
-// reserved concurrency, and the SHA-256 (hex) of its code, from which the
-// caller builds Code.Location.
+// reserved concurrency, and the SHA-256 (hex) of its zip, from which the
+// caller builds Code.Location; an Image function has no zip, and its Code
+// names the image.
 func (s *Store) GetFunction(ctx context.Context, functionName string, qualifier *string) (*GetFunctionOutput, string, error) {
 	ref, err := s.lookupRef(functionName, qualifier)
 	if err != nil {
@@ -298,8 +319,12 @@ func (s *Store) GetFunction(ctx context.Context, functionName string, qualifier 
 			cfg.FunctionArn = s.account.QualifiedARN(ref.Name, ref.Qualifier)
 		}
 		out.Configuration = &cfg
-		out.Code = &FunctionCodeLocation{RepositoryType: "S3"}
-		hash = r.config.CodeHash
+		if r.config.isImage() {
+			out.Code = &FunctionCodeLocation{RepositoryType: imageRepositoryType, ImageUri: r.config.ImageUri, ResolvedImageUri: r.config.ResolvedImageUri}
+		} else {
+			out.Code = &FunctionCodeLocation{RepositoryType: "S3"}
+			hash = r.config.CodeHash
+		}
 		if len(f.rec.Tags) > 0 {
 			out.Tags = f.rec.Tags
 		}
@@ -350,7 +375,7 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 		MemorySize: in.MemorySize, KMSKeyArn: in.KMSKeyArn, TracingConfig: in.TracingConfig,
 		EphemeralStorage: in.EphemeralStorage, LoggingConfig: in.LoggingConfig, SnapStart: in.SnapStart,
 		DeadLetterConfig: in.DeadLetterConfig, Layers: in.Layers, FileSystems: in.FileSystemConfigs,
-		VpcConfig: in.VpcConfig,
+		VpcConfig: in.VpcConfig, ImageConfig: in.ImageConfig,
 	}.check)
 	if err != nil {
 		return nil, err
@@ -359,9 +384,6 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 		if err := checkRuntime(*in.Runtime); err != nil {
 			return nil, err
 		}
-	}
-	if in.ImageConfig != nil {
-		return nil, invalidParam("ImageConfig is only supported for functions with PackageType Image.")
 	}
 	if err := checkLimits(in.Timeout, in.MemorySize, in.EphemeralStorage); err != nil {
 		return nil, err
@@ -378,14 +400,29 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 		if err != nil {
 			return err
 		}
-		if in.Runtime != nil {
-			c.Runtime = *in.Runtime
-		}
-		if in.Handler != nil {
-			c.Handler = *in.Handler
-		}
-		if err := checkZipRuntime(c.Runtime, c.Handler); err != nil {
-			return err
+		if c.isImage() {
+			if in.Runtime != nil || in.Handler != nil || len(in.Layers) > 0 {
+				return invalidParam("%s", imageOnlyMessage)
+			}
+			if in.ImageConfig != nil {
+				// A new ImageConfig replaces the old one whole; an
+				// empty one removes it.
+				c.ImageConfigResponse = imageConfigResponse(in.ImageConfig)
+			}
+		} else {
+			if imageConfigResponse(in.ImageConfig) != nil {
+				return invalidParam("%s", imageConfigZipMessage)
+			}
+			if in.Runtime != nil {
+				c.Runtime = *in.Runtime
+			}
+			if in.Handler != nil {
+				c.Handler = *in.Handler
+			}
+			if err := checkZipRuntime(c.Runtime, c.Handler); err != nil {
+				return err
+			}
+			c.RuntimeVersionConfig = s.runtimeVersion(c.Runtime)
 		}
 		if in.Role != nil {
 			c.Role = *in.Role
@@ -433,7 +470,6 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 			c.SnapStart.ApplyOn = in.SnapStart.ApplyOn
 		}
 		applyLogging(c, in.LoggingConfig)
-		c.RuntimeVersionConfig = s.runtimeVersion(c.Runtime)
 		s.touch(c)
 		if err := f.putLatest(c); err != nil {
 			return err
@@ -449,7 +485,9 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 }
 
 // UpdateFunctionCode replaces $LATEST's code, and publishes a version when
-// asked. With DryRun it validates and answers without storing anything.
+// asked: a zip for a Zip function, an ImageUri for an Image function (a
+// function's package type never changes). With DryRun it validates and
+// answers without storing anything.
 func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeInput) (*FunctionConfiguration, error) {
 	ref, err := s.resolveName(in.FunctionName, nil, wholeFunction, func(v *violations) {
 		v.optStr("s3Bucket", in.S3Bucket, 3, 63, &patS3Bucket)
@@ -460,31 +498,73 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	if err != nil {
 		return nil, err
 	}
-	if in.ImageUri != nil {
-		return nil, invalidParam("Please don't provide ImageUri when updating a function with packageType Zip.")
-	}
-	zipSrc, err := zipFromCode(zipSource{upload: in.Upload, bytes: in.ZipFile}, in.S3Bucket, in.S3Key, nil)
+	// The package type decides what code is acceptable; reading it first
+	// keeps the Docker engine out of the write transaction.
+	var packageType string
+	err = s.view(func(tx *bolt.Tx) error {
+		_, c, err := s.latestAt(tx, ref.Name, in.RevisionId)
+		if err != nil {
+			return err
+		}
+		packageType = c.PackageType
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	archive, err := s.code.stage(zipSrc)
-	if err != nil {
-		return nil, err
+	var archive *codeArchive
+	var img *resolvedImage
+	if packageType == packageTypeImage {
+		zipGiven := in.ZipFile != nil || in.Upload != nil || in.S3Bucket != nil || in.S3Key != nil || in.S3ObjectVersion != nil
+		if zipGiven || in.ImageUri == nil || *in.ImageUri == "" {
+			return nil, invalidParam("Please provide ImageUri when updating a function with packageType Image.")
+		}
+		if img, err = s.resolveImage(ctx, *in.ImageUri); err != nil {
+			return nil, err
+		}
+	} else {
+		if in.ImageUri != nil {
+			return nil, invalidParam("Please don't provide ImageUri when updating a function with packageType Zip.")
+		}
+		zipSrc, err := zipFromCode(zipSource{upload: in.Upload, bytes: in.ZipFile}, in.S3Bucket, in.S3Key, nil)
+		if err != nil {
+			return nil, err
+		}
+		if archive, err = s.code.stage(zipSrc); err != nil {
+			return nil, err
+		}
+		defer s.code.discard(archive)
 	}
-	defer s.code.discard(archive)
 
 	apply := func(c *storedConfig) {
-		c.CodeSize, c.CodeSha256 = archive.size, archive.b64Sum
-		c.CodeHash, c.UnzippedSize = archive.hexSum, archive.unzipped
+		if img != nil {
+			applyImage(c, img)
+		} else {
+			c.CodeSize, c.CodeSha256 = archive.size, archive.b64Sum
+			c.CodeHash, c.UnzippedSize = archive.hexSum, archive.unzipped
+		}
 		if len(in.Architectures) == 1 {
 			c.Architectures = []string{in.Architectures[0]}
 		}
 		s.touch(c)
 	}
+	// latest reads $LATEST again, now that the code is ready, and refuses
+	// the update if the function was replaced by one of another package
+	// type meanwhile.
+	latest := func(tx *bolt.Tx) (*fnBucket, *storedConfig, error) {
+		f, c, err := s.latestAt(tx, ref.Name, in.RevisionId)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.PackageType != packageType {
+			return nil, nil, conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", s.account.FunctionARN(ref.Name))
+		}
+		return f, c, nil
+	}
 	if in.DryRun {
 		var out FunctionConfiguration
 		err := s.view(func(tx *bolt.Tx) error {
-			_, c, err := s.latestAt(tx, ref.Name, in.RevisionId)
+			_, c, err := latest(tx)
 			if err != nil {
 				return err
 			}
@@ -500,12 +580,14 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	var out *storedConfig
 	published := false
 	err = s.update(func(t *txn) error {
-		f, c, err := s.latestAt(t.Tx, ref.Name, in.RevisionId)
+		f, c, err := latest(t.Tx)
 		if err != nil {
 			return err
 		}
-		if err := t.refCode(archive); err != nil {
-			return err
+		if archive != nil {
+			if err := t.refCode(archive); err != nil {
+				return err
+			}
 		}
 		if err := t.dropCodeRef(c.CodeHash); err != nil {
 			return err
@@ -777,10 +859,12 @@ func zipFromCode(zip zipSource, s3Bucket, s3Key, imageURI *string) (zipSource, e
 	switch {
 	case s3Bucket != nil || s3Key != nil:
 		return zipSource{}, invalidParam("furl does not support deploying code from S3 yet (Code.S3Bucket): upload the zip itself with ZipFile.")
-	case imageURI != nil:
-		return zipSource{}, invalidParam("furl does not support container image functions yet (ImageUri): upload a zip with ZipFile.")
 	case zip.upload == nil && zip.bytes == nil:
+		// AWS's answer even when the code is an ImageUri: a Zip
+		// function's source is a zip.
 		return zipSource{}, invalidParam("Please provide a source for function code.")
+	case imageURI != nil:
+		return zipSource{}, invalidParam("Please don't provide ImageUri when the intended function PackageType is Zip.")
 	case zip.size() > MaxZippedCodeSize:
 		return zipSource{}, &Error{Type: ErrRequestTooLarge, Message: "Zipped size must be smaller than 52428800 bytes", NoUserType: true}
 	}

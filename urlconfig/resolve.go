@@ -29,12 +29,19 @@ type Version struct {
 	// InvokedARN is the ARN as the caller named it: unqualified, or with the
 	// version or alias it gave.
 	InvokedARN string
-	// CodeHash is the hex SHA-256 of the code zip, and CodePath its file.
+	// CodeHash is the hex SHA-256 of the code zip, and CodePath its file;
+	// both are empty for an Image function.
 	CodeHash string
 	CodePath string
+	// ImageURI is an Image function's image as its ImageUri names it, and
+	// ResolvedImageURI the same pinned to the digest it had when it was
+	// set (<repository>@sha256:<hex>); both are empty for a Zip function.
+	ImageURI         string
+	ResolvedImageURI string
 	// Fingerprint changes whenever anything an execution environment
-	// depends on changes: code, runtime, handler, memory, timeout,
-	// variables. Environments of another fingerprint are stale.
+	// depends on changes: code (the zip, or the image and its digest),
+	// runtime, handler, image config, memory, timeout, variables.
+	// Environments of another fingerprint are stale.
 	Fingerprint string
 	// ReservedConcurrency is the function's reservation, nil for none.
 	ReservedConcurrency *int
@@ -111,15 +118,7 @@ func (s *Store) resolveVersion(functionName string, qualifier *string) (_ *Versi
 			return err
 		}
 		cacheable = !routed
-		out = &Version{
-			Config:       cfg.FunctionConfiguration,
-			FunctionName: ref.Name,
-			Version:      cfg.Version,
-			InvokedARN:   s.account.QualifiedARN(ref.Name, ref.Qualifier),
-			CodeHash:     cfg.CodeHash,
-			CodePath:     s.code.path(cfg.CodeHash),
-			Fingerprint:  fingerprint(cfg),
-		}
+		out = s.version(cfg, ref.Name, s.account.QualifiedARN(ref.Name, ref.Qualifier))
 		if f.rec.ReservedConcurrency != nil {
 			out.ReservedConcurrency = ptr(*f.rec.ReservedConcurrency)
 		}
@@ -129,6 +128,25 @@ func (s *Store) resolveVersion(functionName string, qualifier *string) (_ *Versi
 		return nil, false, err
 	}
 	return out, cacheable, nil
+}
+
+// version is a stored configuration resolved for running it, as the
+// caller named it (invokedARN).
+func (s *Store) version(cfg *storedConfig, name, invokedARN string) *Version {
+	v := &Version{
+		Config:           cfg.FunctionConfiguration,
+		FunctionName:     name,
+		Version:          cfg.Version,
+		InvokedARN:       invokedARN,
+		CodeHash:         cfg.CodeHash,
+		ImageURI:         cfg.ImageUri,
+		ResolvedImageURI: cfg.ResolvedImageUri,
+		Fingerprint:      fingerprint(cfg),
+	}
+	if cfg.CodeHash != "" {
+		v.CodePath = s.code.path(cfg.CodeHash)
+	}
+	return v
 }
 
 // pickWeighted returns one of the extra versions of a routing
@@ -163,7 +181,15 @@ func fingerprint(c *storedConfig) string {
 		Storage                *EphemeralStorage
 		Logging                *LoggingConfig
 		Version                string
-	}{c.CodeHash, c.Runtime, c.Handler, c.MemorySize, c.Timeout, nil, c.Architectures, c.EphemeralStorage, c.LoggingConfig, c.Version}
+		// An Image function's code: the image, pinned to its digest,
+		// and how it is started. Empty for Zip functions, which keeps
+		// their fingerprints as they were.
+		Image       string               `json:",omitempty"`
+		ImageConfig *ImageConfigResponse `json:",omitempty"`
+	}{c.CodeHash, c.Runtime, c.Handler, c.MemorySize, c.Timeout, nil, c.Architectures, c.EphemeralStorage, c.LoggingConfig, c.Version, "", c.ImageConfigResponse}
+	if c.isImage() {
+		key.Image = c.ImageUri + "\x00" + c.ResolvedImageUri
+	}
 	if c.Environment != nil {
 		key.Env = c.Environment.Variables
 	}
@@ -236,12 +262,8 @@ func (s *Store) ResolveURL(ctx context.Context, urlID string) (*URLTarget, error
 		out = &URLTarget{
 			URLID: urlID, FunctionName: t.FunctionName, Qualifier: t.Qualifier,
 			AuthType: u.AuthType, InvokeMode: u.InvokeMode, Cors: u.Cors,
-			ARN: s.account.QualifiedARN(t.FunctionName, t.Qualifier),
-			Version: &Version{
-				Config: cfg.FunctionConfiguration, FunctionName: t.FunctionName, Version: cfg.Version,
-				InvokedARN: s.account.QualifiedARN(t.FunctionName, t.Qualifier),
-				CodeHash:   cfg.CodeHash, CodePath: s.code.path(cfg.CodeHash), Fingerprint: fingerprint(cfg),
-			},
+			ARN:     s.account.QualifiedARN(t.FunctionName, t.Qualifier),
+			Version: s.version(cfg, t.FunctionName, s.account.QualifiedARN(t.FunctionName, t.Qualifier)),
 		}
 		if out.InvokeMode == "" {
 			out.InvokeMode = InvokeModeBuffered

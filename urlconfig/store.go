@@ -48,6 +48,11 @@ type Options struct {
 	// EventQueueMaxEvents bounds the events the asynchronous queue holds.
 	// Zero means DefaultEventQueueMaxEvents.
 	EventQueueMaxEvents int
+	// Images resolves the ImageUri of PackageType Image functions to a
+	// digest when they are created or given new code. Nil means furl has
+	// no Docker engine: such functions are refused with
+	// InvalidParameterValueException.
+	Images ImageResolver
 }
 
 // DefaultAccountConcurrency is AWS's default concurrent-execution limit.
@@ -68,6 +73,7 @@ type Store struct {
 	now     func() time.Time
 	urlFor  func(urlID string) string
 	events  *EventQueue
+	images  ImageResolver
 
 	// codeMu orders code-file renames and removals with the transactions
 	// that add or drop references to them.
@@ -147,6 +153,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		log:     opts.Logger,
 		now:     opts.Now,
 		urlFor:  opts.FunctionURL,
+		images:  opts.Images,
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -332,8 +339,12 @@ func (t *txn) refCode(a *codeArchive) error {
 	return nil
 }
 
-// addCodeRef records one more reference to code already in the store.
+// addCodeRef records one more reference to code already in the store; an
+// Image function's empty hash references nothing.
 func (t *txn) addCodeRef(hexSum string) error {
+	if hexSum == "" {
+		return nil
+	}
 	b := t.Bucket(bucketCodeRefs)
 	n := decodeCount(b.Get([]byte(hexSum)))
 	return b.Put([]byte(hexSum), encodeCount(n+1))

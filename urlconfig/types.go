@@ -48,8 +48,15 @@ type FunctionConfiguration struct {
 // the fields furl needs that the API does not show.
 type storedConfig struct {
 	FunctionConfiguration
+	// CodeHash is the hex SHA-256 of a Zip function's code, "" for an
+	// Image function.
 	CodeHash     string `json:"furl:CodeHash"`
 	UnzippedSize int64  `json:"furl:UnzippedSize"`
+	// ImageUri and ResolvedImageUri are an Image function's code, as
+	// GetFunction reports it: the image as given, and pinned to the digest
+	// it had when it was set.
+	ImageUri         string `json:"furl:ImageUri,omitempty"`
+	ResolvedImageUri string `json:"furl:ResolvedImageUri,omitempty"`
 }
 
 type VpcConfig struct {
@@ -139,10 +146,13 @@ type FunctionCode struct {
 	Upload *CodeUpload `json:"-"`
 }
 
-// FunctionCodeLocation is GetFunction's Code member.
+// FunctionCodeLocation is GetFunction's Code member: a Location of the
+// zip (RepositoryType S3), or the image (RepositoryType ECR).
 type FunctionCodeLocation struct {
-	RepositoryType string `json:"RepositoryType"`
-	Location       string `json:"Location"`
+	RepositoryType   string `json:"RepositoryType"`
+	Location         string `json:"Location,omitempty"`
+	ImageUri         string `json:"ImageUri,omitempty"`
+	ResolvedImageUri string `json:"ResolvedImageUri,omitempty"`
 }
 
 // Concurrency is a function's reserved concurrency.

@@ -97,10 +97,12 @@ func sameContent(a, b *storedConfig) bool {
 }
 
 func contentKey(c *storedConfig) []byte {
-	k := c.FunctionConfiguration
+	k := *c
 	k.FunctionArn, k.Version, k.RevisionId, k.LastModified, k.Description = "", "", "", "", ""
 	k.State, k.StateReason, k.StateReasonCode = "", "", ""
 	k.LastUpdateStatus, k.LastUpdateStatusReason, k.LastUpdateStatusReasonCode = "", "", ""
+	// The stored fields count too: an image named by another tag is
+	// other code, even with the same digest.
 	raw, _ := json.Marshal(k) // a plain struct of strings, numbers and maps always encodes
 	return raw
 }
