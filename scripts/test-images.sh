@@ -7,22 +7,27 @@
 #   public.ecr.aws/lambda/python:<X.Y of the host's python3>
 #
 # Each is a root filesystem assembled in a temporary directory from this
-# host's busybox-static, node and python3 (with the shared libraries ldd
-# names), laid out as AWS lays out its images (/lambda-entrypoint.sh,
-# /var/lang, /var/runtime, /var/task), and imported with `docker import`:
-# nothing is pulled. furl's own runtime clients serve as the images' runtime
-# interface clients.
+# host's busybox-static, node and python3 (with the shared libraries their
+# loader resolves), laid out as AWS lays out its images
+# (/lambda-entrypoint.sh, /var/lang, /var/runtime, /var/task), and imported
+# with `docker import`: nothing is pulled. furl's own runtime clients serve
+# as the images' runtime interface clients.
 #
 # Every image carries the labels dev.furl.test-image=1 (it is furl's
 # stand-in, not AWS's image) and dev.furl.inputs=<sha256 of everything it is
-# built from>; an image whose label matches is left alone, so a rerun with
+# built from: the files' contents, names and modes, and the image's
+# settings>; an image whose label matches is left alone, so a rerun with
 # unchanged inputs imports nothing.
 #
 # Usage: scripts/test-images.sh [provided] [nodejs] [python]   (default: all)
 # FURL_TEST_NODE and FURL_TEST_PYTHON name other interpreters to package.
+#
+# Processes are few on purpose: on a loaded machine each fork costs tens of
+# milliseconds, and a no-op rerun should take about as long as reading the
+# inputs once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
+repo=$PWD
 
 log() { echo "test-images: $*" >&2; }
 die() {
@@ -30,8 +35,8 @@ die() {
   exit 1
 }
 
-# The version of the recipe itself, beyond what the hash sees in the plan
-# (the tar options and the import): bump it when those change.
+# The version of the recipe beyond what the hash sees in a plan (the tar
+# options, the import, the chmods): bump it when those change.
 readonly format=1
 readonly busybox=/bin/busybox
 readonly applets=(sh cat echo env false id ls mkdir rm sleep true)
@@ -44,88 +49,80 @@ docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
 if ldd "$busybox" >/dev/null 2>&1; then
   die "$busybox is dynamically linked: install Debian's busybox-static instead of busybox"
 fi
-for tool in ldd tar sha256sum find sort xargs; do
-  command -v "$tool" >/dev/null || die "$tool is missing"
-done
+
+# Any command that fails ends the script; say which.
+trap 'log "error: line $LINENO: $BASH_COMMAND failed"' ERR
+set -E
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/furl-test-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # --- a plan is what an image is made of, kept apart from the building so
 # that it can be hashed without copying anything:
-#   $plan/gen/             files written by this script, laid out as in the image
-#   $plan/groups/N/{src,dst,list}
-#                          host files: each path in list (relative to src)
-#                          goes to dst/path in the image, symlinks followed
-#   $plan/changes          Dockerfile instructions for docker import --change
+#   $plan/gen/       files written by this script, laid out as in the image
+#   groups           host files: group i copies each path of $plan/list.i
+#                    (relative to gsrc[i]) to gdst[i]/path in the image,
+#                    following symlinks; gas[i], if set, renames its one file
+#   $plan/changes    Dockerfile instructions for docker import --change
 new_plan() {
   plan="$work/$1"
-  mkdir -p "$plan/gen" "$plan/groups"
+  mkdir -p "$plan/gen"
   : >"$plan/changes"
+  gsrc=() gdst=() gas=()
 }
 
-# add_files SRC DST: the relative paths on stdin, from SRC to DST; leaves
-# the group's directory in g.
+# add_files SRC DST: the relative paths on stdin, from SRC to DST. Never
+# call it on the right of a pipe: the group must land in this shell.
 add_files() {
-  g="$plan/groups/$(find "$plan/groups" -mindepth 1 -maxdepth 1 | wc -l)"
-  mkdir -p "$g"
-  printf '%s\n' "$1" >"$g/src"
-  printf '%s\n' "$2" >"$g/dst"
-  LC_ALL=C sort -u >"$g/list"
+  local i=${#gsrc[@]}
+  gsrc[i]=$1 gdst[i]=$2 gas[i]=
+  LC_ALL=C sort -u >"$plan/list.$i"
 }
 
 # add_file SRC DST: one host file, under another path.
 add_file() {
-  add_files "$(dirname "$1")" "$(dirname "$2")" <<<"$(basename "$1")"
-  printf '%s\n' "$(basename "$2")" >"$g/as"
+  add_files "${1%/*}" "${2%/*}" <<<"${1##*/}"
+  gas[${#gsrc[@]} - 1]=${2##*/}
 }
 
 change() { printf '%s\n' "$@" >>"$plan/changes"; }
 
 gen_file() { # gen_file MODE PATH: the content on stdin
-  mkdir -p "$(dirname "$plan/gen$2")"
-  cat >"$plan/gen$2"
+  local content
+  IFS= read -r -d '' content || true
+  mkdir -p "$plan/gen${2%/*}"
+  printf '%s' "$content" >"$plan/gen$2"
   chmod "$1" "$plan/gen$2"
 }
 
-gen_dir() { for d in "$@"; do mkdir -p "$plan/gen$d"; done; }
-
-gen_link() { # gen_link TARGET PATH
-  mkdir -p "$(dirname "$plan/gen$2")"
-  ln -sfn "$1" "$plan/gen$2"
-}
-
-# libs_of FILE...: the shared libraries ldd resolves for FILE, one path a
-# line, the dynamic loader included; fails if one is not found.
-libs_of() {
-  local out
-  out=$(ldd "$@" 2>&1) || {
-    printf '%s\n' "$out" >&2
-    return 1
-  }
-  if grep -q 'not found' <<<"$out"; then
+# trace_libs EXE [MODULE...]: the shared libraries EXE and the MODULEs
+# need, as EXE's dynamic loader resolves them (one path a line, the loader
+# included). The modules ride along as preloads, so one run of the loader
+# lists them all. Fails if a library is not found.
+trace_libs() {
+  local exe=$1 interp out
+  shift
+  interp=$(ldd "$exe" | awk '$1 ~ /^\// && $2 ~ /^\(/ { print $1 }') || die "ldd $exe failed"
+  [ -n "$interp" ] || die "$exe names no dynamic loader"
+  local IFS=:
+  out=$(LD_TRACE_LOADED_OBJECTS=1 LD_PRELOAD="$*" "$interp" "$exe") || die "the loader cannot trace $exe"
+  if [[ $out == *"not found"* ]]; then
     printf '%s\n' "$out" >&2
     return 1
   fi
-  awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' <<<"$out"
-}
-
-# add_libs FILE...: FILE's libraries, each at the path the host's loader
-# found it, so the copied loader finds them in the same places.
-add_libs() {
-  local libs
-  libs=$(libs_of "$@") || die "ldd cannot resolve every library of $*"
-  sed 's|^/||' <<<"$libs" | add_files / /
+  awk -v self="$exe" '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ && $1 != self { print $1 }' <<<"$out" |
+    grep -vxF -f <(printf '%s\n' "$@") || true
+  printf '%s\n' "$interp"
 }
 
 # --- what every image has: busybox as /bin/sh, the entry point, the
 # directories AWS's images have, and a few files of /etc.
 common_layout() {
-  gen_dir /var/task /var/runtime /opt /tmp /var/lang/lib
-  chmod 1777 "$plan/gen/tmp"
-  echo bin/busybox | add_files / /
-  for a in "${applets[@]}"; do gen_link busybox "/bin/$a"; done
-  gen_link ../../bin/busybox /usr/bin/env
+  local g=$plan/gen a
+  mkdir -p "$g/var/task" "$g/var/runtime" "$g/opt" "$g/tmp" "$g/var/lang/lib" "$g/bin" "$g/usr/bin" "$g/etc/pki/tls/certs"
+  add_files / / <<<bin/busybox
+  for a in "${applets[@]}"; do ln -s busybox "$g/bin/$a"; done
+  ln -s ../../bin/busybox "$g/usr/bin/env"
   gen_file 0644 /etc/passwd <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 sbx_user1051:x:993:990::/home/sbx_user1051:/sbin/nologin
@@ -138,14 +135,14 @@ nobody:x:65534:
 EOF
   # TZ=:/etc/localtime, as in AWS's images, names UTC's zone file.
   if [ -f /usr/share/zoneinfo/Etc/UTC ]; then
-    echo usr/share/zoneinfo/Etc/UTC | add_files / /
-    gen_link usr/share/zoneinfo/Etc/UTC /etc/localtime
+    add_files / / <<<usr/share/zoneinfo/Etc/UTC
+    ln -s ../usr/share/zoneinfo/Etc/UTC "$g/etc/localtime"
   fi
   # The host's CA bundle where Debian keeps it, and under Amazon Linux's
   # name too.
   if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
-    echo etc/ssl/certs/ca-certificates.crt | add_files / /
-    gen_link ../../../ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt
+    add_files / / <<<etc/ssl/certs/ca-certificates.crt
+    ln -s ../../../ssl/certs/ca-certificates.crt "$g/etc/pki/tls/certs/ca-bundle.crt"
   fi
   # In AWS's images this script starts the Runtime Interface Emulator when
   # AWS_LAMBDA_RUNTIME_API is unset; furl always sets it, and these images
@@ -186,7 +183,7 @@ plan_provided() {
 # --- nodejs:<major>: the host's node with its libraries, and furl's Node.js
 # runtime client as the runtime interface client.
 plan_nodejs() {
-  local node version major
+  local node version major libs
   node=$(command -v "${FURL_TEST_NODE:-node}") || die "no node on PATH (the nodejs image packages the host's node)"
   node=$(readlink -f "$node")
   version=$("$node" -p 'process.versions.node') || die "$node does not run"
@@ -196,8 +193,9 @@ plan_nodejs() {
   new_plan nodejs
   common_layout
   add_file "$node" /var/lang/bin/node
-  add_libs "$node"
-  printf 'runtime.mjs\n' | add_files "$repo/runtimeapi/bootstrap/node" /var/runtime
+  libs=$(trace_libs "$node") || die "the loader cannot resolve every library of $node"
+  add_files / / < <(sed 's|^/||' <<<"$libs")
+  add_files "$repo/runtimeapi/bootstrap/node" /var/runtime <<<runtime.mjs
   gen_file 0755 /var/runtime/bootstrap <<'EOF'
 #!/bin/sh
 # The runtime interface client of furl's nodejs test image: furl's own
@@ -214,7 +212,7 @@ EOF
 # without test suites, IDLE, tkinter and ensurepip, and furl's Python
 # runtime client as the runtime interface client.
 plan_python() {
-  local py info exe prefix xy stdlib m
+  local py info exe prefix xy stdlib m libs mods=() dropped=()
   py=$(command -v "${FURL_TEST_PYTHON:-python3}") || die "no python3 on PATH (the python image packages the host's python3)"
   info=$("$py" -c 'import sys, sysconfig
 print(sys.executable)
@@ -228,49 +226,50 @@ print(sysconfig.get_path("stdlib"))') || die "$py does not run"
     log "python: the host's python3 is $xy, not 3.11: tagging it as $name (never as a version it is not)"
   fi
   log "python: packaging $exe (Python $xy, prefix $prefix) as $name"
-  [ "$stdlib" = "$prefix/lib/python$xy" ] || die "python's standard library is at $stdlib, not under its prefix $prefix/lib/python$xy"
+  [ "$stdlib" = "$prefix/lib/python$xy" ] || die "python's standard library is at $stdlib, not at $prefix/lib/python$xy"
   new_plan python
   common_layout
 
+  # The interpreter, under the names AWS's image gives it.
   add_file "$exe" "/var/lang/bin/python$xy"
-  gen_link "python$xy" /var/lang/bin/python3
-  gen_link python3 /var/lang/bin/python
+  mkdir -p "$plan/gen/var/lang/bin"
+  ln -s "python$xy" "$plan/gen/var/lang/bin/python3"
+  ln -s python3 "$plan/gen/var/lang/bin/python"
 
   # The standard library; its extension modules come one by one below.
-  (cd "$prefix" && find "lib/python$xy" \
+  add_files "$prefix" /var/lang < <(cd "$prefix" && find "lib/python$xy" \
     \( -name test -o -name tests -o -name idle_test -o -name idlelib -o -name tkinter \
     -o -name turtledemo -o -name ensurepip -o -name site-packages -o -name lib-dynload \
-    -o -name 'config-*' \) -prune -o \( -type f -o -type l \) -print) | add_files "$prefix" /var/lang
-  gen_dir "/var/lang/lib/python$xy/site-packages"
+    -o -name 'config-*' \) -prune -o \( -type f -o -type l \) -print)
+  mkdir -p "$plan/gen/var/lang/lib/python$xy/site-packages"
 
-  # Extension modules, but those that only test CPython or need Tk; one
-  # whose libraries the host lacks is left out, as a Python built without
-  # them would lack it.
-  local dynload="$stdlib/lib-dynload" mods=()
-  if [ -d "$dynload" ]; then
-    for m in "$dynload"/*.so; do
-      case "$(basename "$m")" in
-      _test* | _ctypes_test* | xxlimited* | _xxtestfuzz* | _tkinter*) continue ;;
-      esac
-      if libs_of "$m" >/dev/null 2>&1; then
-        mods+=("$m")
-      else
-        log "python: leaving out $(basename "$m"): ldd cannot resolve its libraries"
-      fi
+  # Extension modules, but those that only test CPython or need Tk.
+  for m in "$stdlib/lib-dynload"/*.so; do
+    [ -e "$m" ] || continue
+    case "${m##*/}" in
+    _test* | _ctypes_test* | xxlimited* | _xxtestfuzz* | _tkinter*) continue ;;
+    esac
+    mods+=("$m")
+  done
+  if ! libs=$(trace_libs "$exe" "${mods[@]}" 2>/dev/null); then
+    # One whose libraries the host lacks is left out, as a Python built
+    # without them would lack it; finding which takes a loader run each.
+    local keep=()
+    for m in "${mods[@]}"; do
+      if trace_libs "$exe" "$m" >/dev/null 2>&1; then keep+=("$m"); else dropped+=("${m##*/}"); fi
     done
-    printf '%s\n' "${mods[@]#"$prefix"/}" | add_files "$prefix" /var/lang
+    mods=("${keep[@]}")
+    log "python: leaving out ${dropped[*]}: the host lacks their libraries"
+    libs=$(trace_libs "$exe" "${mods[@]}") || die "the loader cannot resolve every library of $exe"
   fi
+  add_files "$prefix" /var/lang < <(printf '%s\n' "${mods[@]#"$prefix"/}")
 
   # libpython, when the interpreter is built shared, goes to /var/lang/lib;
   # every other library to the path the host's loader found it at.
-  local libs
-  libs=$(libs_of "$exe" "${mods[@]}") || die "ldd cannot resolve the libraries of $exe"
-  grep -v "^$prefix/lib/" <<<"$libs" | sed 's|^/||' | add_files / /
-  if grep -q "^$prefix/lib/" <<<"$libs"; then
-    grep "^$prefix/lib/" <<<"$libs" | sed "s|^$prefix/lib/||" | add_files "$prefix/lib" /var/lang/lib
-  fi
+  add_files / / < <(grep -v "^$prefix/lib/" <<<"$libs" | sed 's|^/||')
+  add_files "$prefix/lib" /var/lang/lib < <(grep "^$prefix/lib/" <<<"$libs" | sed "s|^$prefix/lib/||")
 
-  printf 'bootstrap.py\n' | add_files "$repo/runtimeapi/bootstrap/python" /var/runtime
+  add_files "$repo/runtimeapi/bootstrap/python" /var/runtime <<<bootstrap.py
   gen_file 0755 /var/runtime/bootstrap <<'EOF'
 #!/bin/sh
 # The runtime interface client of furl's python test image: furl's own
@@ -283,55 +282,58 @@ EOF
     'CMD ["lambda_function.handler"]'
 }
 
-# inputs_hash: the sha256 of the plan: the instructions, the generated
-# files (names, kinds, modes, link targets, contents) and every host file
-# (name, mode, contents, through symlinks).
+# inputs_hash: the sha256 of the plan: the format, the instructions, the
+# groups and their lists, the generated files (names, kinds, modes, link
+# targets, contents) and every host file (mode and contents, through
+# symlinks).
 inputs_hash() {
+  local i files=$plan/files
+  : >"$files"
   {
     echo "format $format"
     cat "$plan/changes"
-    (cd "$plan/gen" && find . -printf '%y %m %p %l\n' | LC_ALL=C sort &&
-      find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
-    local g
-    for g in $(find "$plan/groups" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n); do
-      g="$plan/groups/$g"
-      echo "group $(cat "$g/src") -> $(cat "$g/dst") as $(cat "$g/as" 2>/dev/null)"
-      (cd "$(cat "$g/src")" && xargs -r -d '\n' stat -L -c '%a %n' <"$g/list" &&
-        xargs -r -d '\n' sha256sum <"$g/list")
+    for i in "${!gsrc[@]}"; do
+      echo "group $i: ${gsrc[i]} -> ${gdst[i]} as ${gas[i]}"
+      sed "s|^|${gsrc[i]%/}/|" "$plan/list.$i" | tee -a "$files"
     done
+    cd "$plan/gen"
+    find . -printf '%y %m %p %l\n' | LC_ALL=C sort
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+    xargs -r -d '\n' stat -L -c '%a %n' <"$files"
+    xargs -r -d '\n' sha256sum <"$files"
   } | sha256sum | cut -d' ' -f1
 }
 
 # assemble: the plan's root filesystem, in $plan/root.
 assemble() {
-  local root="$plan/root" g dst
+  local root=$plan/root i dst
   mkdir -p "$root"
   cp -a "$plan/gen/." "$root/"
-  for g in "$plan/groups"/*; do
-    dst="$root$(cat "$g/dst")"
+  for i in "${!gsrc[@]}"; do
+    [ -s "$plan/list.$i" ] || continue
+    dst=$root${gdst[i]}
     mkdir -p "$dst"
-    tar -C "$(cat "$g/src")" --dereference --no-recursion -cf - -T "$g/list" | tar -C "$dst" -xf -
-    if [ -f "$g/as" ] && [ "$(cat "$g/list")" != "$(cat "$g/as")" ]; then
-      mv "$dst/$(cat "$g/list")" "$dst/$(cat "$g/as")"
+    tar -C "${gsrc[i]}" --dereference --no-recursion -cf - -T "$plan/list.$i" | tar -C "$dst" -xf -
+    if [ -n "${gas[i]}" ] && [ "${gas[i]}" != "$(<"$plan/list.$i")" ]; then
+      mv "$dst/$(<"$plan/list.$i")" "$dst/${gas[i]}"
     fi
   done
   # The images run as any user (furl and the tests use --user): everything
-  # readable, and /tmp as a sticky world-writable directory.
+  # readable, and /tmp a sticky world-writable directory.
   chmod -R a+rX "$root"
   chmod 1777 "$root/tmp"
 }
 
 build() { # build provided|nodejs|python
-  local t0 hash have old args=() c size
-  t0=$(date +%s.%N)
+  local t0=$EPOCHREALTIME hash have old new args=() c size
   "plan_$1"
   hash=$(inputs_hash)
-  have=$(docker image inspect --format '{{index .Config.Labels "dev.furl.inputs"}}' "$name" 2>/dev/null || true)
+  have=$(docker image inspect --format '{{.Id}} {{index .Config.Labels "dev.furl.inputs"}}' "$name" 2>/dev/null || true)
+  old=${have%% *} have=${have#* }
   if [ "$have" = "$hash" ]; then
-    log "$name is up to date (inputs ${hash:0:12}); $(elapsed "$t0")"
+    log "$name is up to date (inputs ${hash:0:12}); $(since "$t0")"
     return
   fi
-  old=$(docker image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
   if [ -n "$old" ]; then
     log "$name: inputs changed (${have:0:12} -> ${hash:0:12}), rebuilding"
   else
@@ -340,28 +342,33 @@ build() { # build provided|nodejs|python
   assemble
   while IFS= read -r c; do args+=(--change "$c"); done <"$plan/changes"
   args+=(--change 'LABEL dev.furl.test-image=1' --change "LABEL dev.furl.inputs=$hash")
-  tar -C "$plan/root" --numeric-owner --owner=0 --group=0 -cf - . |
-    docker import "${args[@]}" --message "furl test image (scripts/test-images.sh), not AWS's" - "$name" >/dev/null ||
+  new=$(tar -C "$plan/root" --numeric-owner --owner=0 --group=0 -cf - . |
+    docker import "${args[@]}" --message "furl test image (scripts/test-images.sh), not AWS's" - "$name") ||
     die "docker import of $name failed"
-  size=$(docker image inspect --format '{{.Size}}' "$name")
-  log "$name: imported, $((size / 1000000)) MB; $(elapsed "$t0")"
+  size=$(docker image inspect --format '{{.Size}}' "$new")
+  log "$name: imported ${new:7:12}, $((size / 1000000)) MB; $(since "$t0")"
   # The image it replaces, now untagged, is only ours to drop; one still
   # used by a container stays.
-  if [ -n "$old" ] && [ "$old" != "$(docker image inspect --format '{{.Id}}' "$name")" ]; then
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then
     docker image rm "$old" >/dev/null 2>&1 || log "$name: the previous image ${old:7:12} is still in use; left in place"
   fi
   rm -rf "$plan"
 }
 
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'; }
+since() { # since T0: seconds since EPOCHREALTIME T0, without a process
+  local a=${1/[.,]/} b=${EPOCHREALTIME/[.,]/}
+  local ms=$(((b - a) / 1000))
+  printf '%d.%ds' $((ms / 1000)) $((ms % 1000 / 100))
+}
 
+[ -n "${EPOCHREALTIME:-}" ] || die "bash 5 or later is needed (EPOCHREALTIME)"
 images=("$@")
 [ ${#images[@]} -gt 0 ] || images=(provided nodejs python)
-start=$(date +%s.%N)
+start=$EPOCHREALTIME
 for i in "${images[@]}"; do
   case "$i" in
   provided | nodejs | python) build "$i" ;;
   *) die "unknown image $i (want provided, nodejs or python)" ;;
   esac
 done
-log "done in $(elapsed "$start")"
+log "done in $(since "$start")"
