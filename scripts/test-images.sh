@@ -21,6 +21,8 @@
 #
 # Usage: scripts/test-images.sh [provided] [nodejs] [python]   (default: all)
 # FURL_TEST_NODE and FURL_TEST_PYTHON name other interpreters to package.
+# An image under one of these names that is not furl's (AWS's own, pulled)
+# stops the script, unless FURL_TEST_IMAGES_REPLACE=1.
 #
 # Processes are few on purpose: on a loaded machine each fork costs tens of
 # milliseconds, and a no-op rerun should take about as long as reading the
@@ -35,9 +37,6 @@ die() {
   exit 1
 }
 
-# The version of the recipe beyond what the hash sees in a plan (the tar
-# options, the import, the chmods): bump it when those change.
-readonly format=1
 readonly busybox=/bin/busybox
 readonly applets=(sh cat echo env false id ls mkdir rm sleep true)
 
@@ -58,25 +57,34 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/furl-test-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # --- a plan is what an image is made of, kept apart from the building so
-# that it can be hashed without copying anything:
-#   $plan/gen/       files written by this script, laid out as in the image
+# that it can be hashed without copying anything, and written by the
+# shell's builtins alone:
+#   $plan/dirs       directories to make, one a line
+#   $plan/links      symbolic links, "TARGET PATH" a line
+#   $plan/files      files this script writes: "MODE PATH N" a line, the
+#                    content in $plan/file.N
 #   groups           host files: group i copies each path of $plan/list.i
 #                    (relative to gsrc[i]) to gdst[i]/path in the image,
 #                    following symlinks; gas[i], if set, renames its one file
 #   $plan/changes    Dockerfile instructions for docker import --change
 new_plan() {
   plan="$work/$1"
-  mkdir -p "$plan/gen"
+  mkdir "$plan"
   : >"$plan/changes"
-  gsrc=() gdst=() gas=()
+  : >"$plan/dirs"
+  : >"$plan/links"
+  : >"$plan/files"
+  gsrc=() gdst=() gas=() nfiles=0
 }
 
-# add_files SRC DST: the relative paths on stdin, from SRC to DST. Never
-# call it on the right of a pipe: the group must land in this shell.
+# add_files SRC DST: the relative paths on stdin, from SRC to DST, in the
+# order given (sort what comes from find). Never call it on the right of a
+# pipe: the group must land in this shell.
 add_files() {
-  local i=${#gsrc[@]}
+  local i=${#gsrc[@]} paths
   gsrc[i]=$1 gdst[i]=$2 gas[i]=
-  LC_ALL=C sort -u >"$plan/list.$i"
+  mapfile -t paths
+  printf '%s\n' "${paths[@]}" >"$plan/list.$i"
 }
 
 # add_file SRC DST: one host file, under another path.
@@ -86,13 +94,15 @@ add_file() {
 }
 
 change() { printf '%s\n' "$@" >>"$plan/changes"; }
+gen_dir() { printf '%s\n' "$@" >>"$plan/dirs"; }
+gen_link() { printf '%s %s\n' "$1" "$2" >>"$plan/links"; } # gen_link TARGET PATH
 
 gen_file() { # gen_file MODE PATH: the content on stdin
   local content
   IFS= read -r -d '' content || true
-  mkdir -p "$plan/gen${2%/*}"
-  printf '%s' "$content" >"$plan/gen$2"
-  chmod "$1" "$plan/gen$2"
+  printf '%s' "$content" >"$plan/file.$nfiles"
+  printf '%s %s %s\n' "$1" "$2" "$nfiles" >>"$plan/files"
+  nfiles=$((nfiles + 1))
 }
 
 # trace_libs EXE [MODULE...]: the shared libraries EXE and the MODULEs
@@ -118,11 +128,11 @@ trace_libs() {
 # --- what every image has: busybox as /bin/sh, the entry point, the
 # directories AWS's images have, and a few files of /etc.
 common_layout() {
-  local g=$plan/gen a
-  mkdir -p "$g/var/task" "$g/var/runtime" "$g/opt" "$g/tmp" "$g/var/lang/lib" "$g/bin" "$g/usr/bin" "$g/etc/pki/tls/certs"
+  local a
+  gen_dir /var/task /var/runtime /opt /var/lang/lib
   add_files / / <<<bin/busybox
-  for a in "${applets[@]}"; do ln -s busybox "$g/bin/$a"; done
-  ln -s ../../bin/busybox "$g/usr/bin/env"
+  for a in "${applets[@]}"; do gen_link busybox "/bin/$a"; done
+  gen_link ../../bin/busybox /usr/bin/env
   gen_file 0644 /etc/passwd <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 sbx_user1051:x:993:990::/home/sbx_user1051:/sbin/nologin
@@ -136,13 +146,13 @@ EOF
   # TZ=:/etc/localtime, as in AWS's images, names UTC's zone file.
   if [ -f /usr/share/zoneinfo/Etc/UTC ]; then
     add_files / / <<<usr/share/zoneinfo/Etc/UTC
-    ln -s ../usr/share/zoneinfo/Etc/UTC "$g/etc/localtime"
+    gen_link ../usr/share/zoneinfo/Etc/UTC /etc/localtime
   fi
   # The host's CA bundle where Debian keeps it, and under Amazon Linux's
   # name too.
   if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     add_files / / <<<etc/ssl/certs/ca-certificates.crt
-    ln -s ../../../ssl/certs/ca-certificates.crt "$g/etc/pki/tls/certs/ca-bundle.crt"
+    gen_link ../../../ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt
   fi
   # In AWS's images this script starts the Runtime Interface Emulator when
   # AWS_LAMBDA_RUNTIME_API is unset; furl always sets it, and these images
@@ -194,7 +204,7 @@ plan_nodejs() {
   common_layout
   add_file "$node" /var/lang/bin/node
   libs=$(trace_libs "$node") || die "the loader cannot resolve every library of $node"
-  add_files / / < <(sed 's|^/||' <<<"$libs")
+  add_files / / < <(sed 's|^/||' <<<"$libs" | LC_ALL=C sort -u)
   add_files "$repo/runtimeapi/bootstrap/node" /var/runtime <<<runtime.mjs
   gen_file 0755 /var/runtime/bootstrap <<'EOF'
 #!/bin/sh
@@ -232,16 +242,15 @@ print(sysconfig.get_path("stdlib"))') || die "$py does not run"
 
   # The interpreter, under the names AWS's image gives it.
   add_file "$exe" "/var/lang/bin/python$xy"
-  mkdir -p "$plan/gen/var/lang/bin"
-  ln -s "python$xy" "$plan/gen/var/lang/bin/python3"
-  ln -s python3 "$plan/gen/var/lang/bin/python"
+  gen_link "python$xy" /var/lang/bin/python3
+  gen_link python3 /var/lang/bin/python
 
   # The standard library; its extension modules come one by one below.
   add_files "$prefix" /var/lang < <(cd "$prefix" && find "lib/python$xy" \
     \( -name test -o -name tests -o -name idle_test -o -name idlelib -o -name tkinter \
     -o -name turtledemo -o -name ensurepip -o -name site-packages -o -name lib-dynload \
-    -o -name 'config-*' \) -prune -o \( -type f -o -type l \) -print)
-  mkdir -p "$plan/gen/var/lang/lib/python$xy/site-packages"
+    -o -name 'config-*' \) -prune -o \( -type f -o -type l \) -print | LC_ALL=C sort)
+  gen_dir "/var/lang/lib/python$xy/site-packages"
 
   # Extension modules, but those that only test CPython or need Tk.
   for m in "$stdlib/lib-dynload"/*.so; do
@@ -266,8 +275,8 @@ print(sysconfig.get_path("stdlib"))') || die "$py does not run"
 
   # libpython, when the interpreter is built shared, goes to /var/lang/lib;
   # every other library to the path the host's loader found it at.
-  add_files / / < <(grep -v "^$prefix/lib/" <<<"$libs" | sed 's|^/||')
-  add_files "$prefix/lib" /var/lang/lib < <(grep "^$prefix/lib/" <<<"$libs" | sed "s|^$prefix/lib/||")
+  add_files / / < <(grep -v "^$prefix/lib/" <<<"$libs" | sed 's|^/||' | LC_ALL=C sort -u)
+  add_files "$prefix/lib" /var/lang/lib < <(grep "^$prefix/lib/" <<<"$libs" | sed "s|^$prefix/lib/||" | LC_ALL=C sort -u)
 
   add_files "$repo/runtimeapi/bootstrap/python" /var/runtime <<<bootstrap.py
   gen_file 0755 /var/runtime/bootstrap <<'EOF'
@@ -282,33 +291,35 @@ EOF
     'CMD ["lambda_function.handler"]'
 }
 
-# inputs_hash: the sha256 of the plan: the format, the instructions, the
-# groups and their lists, the generated files (names, kinds, modes, link
-# targets, contents) and every host file (mode and contents, through
-# symlinks).
+# inputs_hash: the sha256 of the plan and the recipe: the code that
+# assembles and imports it, the instructions, the
+# directories, links and written files (modes, paths, contents), and the
+# host files (paths in and out, modes and contents, through symlinks).
 inputs_hash() {
-  local i files=$plan/files
-  : >"$files"
+  local i hash
   {
-    echo "format $format"
-    cat "$plan/changes"
-    for i in "${!gsrc[@]}"; do
-      echo "group $i: ${gsrc[i]} -> ${gdst[i]} as ${gas[i]}"
-      sed "s|^|${gsrc[i]%/}/|" "$plan/list.$i" | tee -a "$files"
-    done
-    cd "$plan/gen"
-    find . -printf '%y %m %p %l\n' | LC_ALL=C sort
-    find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
-    xargs -r -d '\n' stat -L -c '%a %n' <"$files"
-    xargs -r -d '\n' sha256sum <"$files"
-  } | sha256sum | cut -d' ' -f1
+    # How a plan becomes an image, so that changing that rebuilds too.
+    declare -f assemble build
+    for i in "${!gsrc[@]}"; do echo "group $i: ${gsrc[i]} -> ${gdst[i]} as ${gas[i]}"; done
+    cd "$plan"
+    cat changes dirs links files list.*
+    [ "$nfiles" -eq 0 ] || sha256sum file.*
+    # Each group's paths, absolute on the host, in order.
+    printf '%s\n' "${gsrc[@]}" >srcs
+    awk 'FILENAME == "srcs" { src[FNR - 1] = $0; sub(/\/$/, "", src[FNR - 1]); next }
+      { i = FILENAME; sub(/^list\./, "", i); print src[i] "/" $0 }' srcs list.* >host-files
+    xargs -r -d '\n' stat -L -c '%a %n' <host-files
+    xargs -r -d '\n' sha256sum <host-files
+  } | sha256sum >"$plan/hash"
+  read -r hash _ <"$plan/hash"
+  echo "$hash"
 }
 
 # assemble: the plan's root filesystem, in $plan/root.
 assemble() {
-  local root=$plan/root i dst
-  mkdir -p "$root"
-  cp -a "$plan/gen/." "$root/"
+  local root=$plan/root i dst mode path n target dirs
+  mapfile -t dirs <"$plan/dirs"
+  mkdir -p "$root/tmp" "${dirs[@]/#/$root}"
   for i in "${!gsrc[@]}"; do
     [ -s "$plan/list.$i" ] || continue
     dst=$root${gdst[i]}
@@ -318,6 +329,13 @@ assemble() {
       mv "$dst/$(<"$plan/list.$i")" "$dst/${gas[i]}"
     fi
   done
+  while read -r mode path n; do
+    install -D -m "$mode" "$plan/file.$n" "$root$path"
+  done <"$plan/files"
+  while read -r target path; do
+    mkdir -p "$root${path%/*}"
+    ln -s "$target" "$root$path"
+  done <"$plan/links"
   # The images run as any user (furl and the tests use --user): everything
   # readable, and /tmp a sticky world-writable directory.
   chmod -R a+rX "$root"
@@ -328,13 +346,22 @@ build() { # build provided|nodejs|python
   local t0=$EPOCHREALTIME hash have old new args=() c size
   "plan_$1"
   hash=$(inputs_hash)
-  have=$(docker image inspect --format '{{.Id}} {{index .Config.Labels "dev.furl.inputs"}}' "$name" 2>/dev/null || true)
-  old=${have%% *} have=${have#* }
+  local ours
+  read -r old ours have < <(docker image inspect --format \
+    '{{.Id}} {{with .Config.Labels}}{{index . "dev.furl.test-image"}}- {{index . "dev.furl.inputs"}}{{else}}- -{{end}}' \
+    "$name" 2>/dev/null || true)
+  # An image under this name that is not ours is likely AWS's own, pulled
+  # by someone: never replace it unasked.
+  if [ -n "$old" ] && [ "$ours" != 1- ] && [ "${FURL_TEST_IMAGES_REPLACE:-}" != 1 ]; then
+    die "$name exists and is not furl's test image (no dev.furl.test-image label; AWS's own?): remove it (docker rmi $name) or set FURL_TEST_IMAGES_REPLACE=1 to replace it"
+  fi
   if [ "$have" = "$hash" ]; then
     log "$name is up to date (inputs ${hash:0:12}); $(since "$t0")"
     return
   fi
-  if [ -n "$old" ]; then
+  if [ -n "$old" ] && [ "$ours" != 1- ]; then
+    log "$name: replacing an image that is not furl's (FURL_TEST_IMAGES_REPLACE=1)"
+  elif [ -n "$old" ]; then
     log "$name: inputs changed (${have:0:12} -> ${hash:0:12}), rebuilding"
   else
     log "$name: not present, building (inputs ${hash:0:12})"
