@@ -245,11 +245,14 @@ print(sysconfig.get_path("stdlib"))') || die "$py does not run"
   gen_link "python$xy" /var/lang/bin/python3
   gen_link python3 /var/lang/bin/python
 
-  # The standard library; its extension modules come one by one below.
+  # The standard library, with the bytecode of plain runs (the root is
+  # read-only, so none can be written at run time) but not that of -O and
+  # -OO; its extension modules come one by one below.
   add_files "$prefix" /var/lang < <(cd "$prefix" && find "lib/python$xy" \
     \( -name test -o -name tests -o -name idle_test -o -name idlelib -o -name tkinter \
     -o -name turtledemo -o -name ensurepip -o -name site-packages -o -name lib-dynload \
-    -o -name 'config-*' \) -prune -o \( -type f -o -type l \) -print | LC_ALL=C sort)
+    -o -name 'config-*' \) -prune -o \( -type f -o -type l \) \
+    ! -name '*.opt-1.pyc' ! -name '*.opt-2.pyc' -print | LC_ALL=C sort)
   gen_dir "/var/lang/lib/python$xy/site-packages"
 
   # Extension modules, but those that only test CPython or need Tk.
