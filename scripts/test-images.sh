@@ -84,7 +84,8 @@ add_files() {
   local i=${#gsrc[@]} paths
   gsrc[i]=$1 gdst[i]=$2 gas[i]=
   mapfile -t paths
-  printf '%s\n' "${paths[@]}" >"$plan/list.$i"
+  : >"$plan/list.$i"
+  [ ${#paths[@]} -eq 0 ] || printf '%s\n' "${paths[@]}" >"$plan/list.$i"
 }
 
 # add_file SRC DST: one host file, under another path.
@@ -377,9 +378,9 @@ build() { # build provided|nodejs|python
     die "docker import of $name failed"
   size=$(docker image inspect --format '{{.Size}}' "$new")
   log "$name: imported ${new:7:12}, $((size / 1000000)) MB; $(since "$t0")"
-  # The image it replaces, now untagged, is only ours to drop; one still
-  # used by a container stays.
-  if [ -n "$old" ] && [ "$old" != "$new" ]; then
+  # The image it replaces, now untagged, is dropped when it was ours; one
+  # still used by a container stays.
+  if [ -n "$old" ] && [ "$old" != "$new" ] && [ "$ours" = 1- ]; then
     docker image rm "$old" >/dev/null 2>&1 || log "$name: the previous image ${old:7:12} is still in use; left in place"
   fi
   rm -rf "$plan"
