@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs furl's tests on a fresh machine: installs the real clients the
 # end-to-end tests drive (the AWS CLI v2, zip and Chromium, from Debian's
-# packages) when they are missing, then runs every test with the race
-# detector.
+# packages) and busybox-static when they are missing, builds the local
+# stand-ins for AWS's Lambda base images the Docker tests run on
+# (scripts/test-images.sh; it needs a running Docker engine), then runs
+# every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,10 @@ missing=()
 have_cli_v2 || missing+=(awscli)
 command -v zip >/dev/null || missing+=(zip)
 command -v chromium >/dev/null || missing+=(chromium)
+# The test images' /bin/sh: a static busybox, which needs no libraries.
+if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
+  missing+=(busybox-static)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -25,6 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The end-to-end tests must not skip the AWS CLI or Chromium here.
-export FURL_E2E_REQUIRE_AWS_CLI=1 FURL_E2E_REQUIRE_CHROMIUM=1
+scripts/test-images.sh
+
+# The end-to-end tests must not skip the AWS CLI, Chromium or Docker here.
+export FURL_E2E_REQUIRE_AWS_CLI=1 FURL_E2E_REQUIRE_CHROMIUM=1 FURL_E2E_REQUIRE_DOCKER=1
 exec go test -race -count=1 -timeout 30m ./... "$@"
