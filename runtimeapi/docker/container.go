@@ -45,10 +45,11 @@ type container struct {
 	pidMu sync.Mutex
 	pidfd int
 
-	endOnce  sync.Once
-	done     chan struct{}
-	err      error
-	killOnce sync.Once
+	endOnce    sync.Once
+	done       chan struct{}
+	err        error
+	killOnce   sync.Once
+	removeOnce sync.Once
 }
 
 var _ runtimeapi.Process = (*container)(nil)
@@ -122,12 +123,7 @@ func (c *container) kill() {
 		return
 	default:
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
-	err := c.s.remove(ctx, c.id)
-	cancel()
-	if err != nil {
-		c.s.log.Warn("could not remove a killed environment's container", "container", c.name, "err", err)
-	}
+	c.removeContainer()
 	t := time.NewTimer(killConfirm)
 	defer t.Stop()
 	select {
@@ -184,11 +180,19 @@ func (c *container) finish() {
 		c.drain(c.attached.done, c.attached.resp.Close)
 	}
 	c.closePidfd()
-	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
-	defer cancel()
-	if err := c.s.remove(ctx, c.id); err != nil {
-		c.s.log.Warn("could not remove an ended environment's container", "container", c.name, "err", err)
-	}
+	c.removeContainer()
+}
+
+// removeContainer removes the container, once: Kill and the container's
+// end both ask for it.
+func (c *container) removeContainer() {
+	c.removeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+		defer cancel()
+		if err := c.s.remove(ctx, c.id); err != nil {
+			c.s.log.Warn("could not remove an environment's container", "container", c.name, "err", err)
+		}
+	})
 }
 
 // drainTimeout bounds the wait for a runtime's output to end once its

@@ -18,9 +18,11 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/moby/moby/client"
 )
@@ -214,10 +216,11 @@ func (s *Sandbox) track(f func()) bool {
 // removeTimeout bounds one container removal.
 const removeTimeout = 30 * time.Second
 
-// remove kills and removes a container; one that is already gone is fine.
+// remove kills and removes a container; one that is already gone, or
+// going (another of furl's removals is under way), is fine.
 func (s *Sandbox) remove(ctx context.Context, id string) error {
 	_, err := s.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !isNotFound(err) && !(cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress")) {
 		return fmt.Errorf("remove container %.12s: %w", id, err)
 	}
 	return nil
