@@ -95,9 +95,11 @@ var _ runtimeapi.Sandbox = (*Sandbox)(nil)
 const pingTimeout = 5 * time.Second
 
 // New connects to the Docker engine the environment names (DOCKER_HOST
-// and so on, else the local socket) and fails when none answers.
+// and so on, else the local socket) and fails when none answers. The
+// client negotiates the API version down to the engine's (1.41 for
+// Docker 20.10) at the first request.
 func New(ctx context.Context, opts Options) (*Sandbox, error) {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
@@ -147,6 +149,11 @@ func newSandbox(ctx context.Context, cli *client.Client, opts Options) (*Sandbox
 			}
 		}
 		if s.listen == "" {
+			// Some engines leave the default bridge's gateway out of its
+			// IPAM configuration: it is the bridge interface's address.
+			s.listen = interfaceIPv4(res.Network.Options["com.docker.network.bridge.name"])
+		}
+		if s.listen == "" {
 			return nil, fmt.Errorf("docker network %q has no IPv4 gateway for furl to listen on", s.network)
 		}
 		s.apiHost = opts.RuntimeAPIHost
@@ -169,6 +176,27 @@ func newSandbox(ctx context.Context, cli *client.Client, opts Options) (*Sandbox
 	}
 	s.fifoDir = dir
 	return s, nil
+}
+
+// interfaceIPv4 is the first IPv4 address of a host interface, or "".
+func interfaceIPv4(name string) string {
+	if name == "" {
+		return ""
+	}
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return ""
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 // lambdaUser is sbx_user1051, the user Lambda runs functions as.

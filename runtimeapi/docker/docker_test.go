@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 // Without an engine the test is skipped, unless FURL_E2E_REQUIRE_DOCKER=1.
 func engine(t testing.TB) *client.Client {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
@@ -648,6 +648,39 @@ func TestEngineGoneMidInvoke(t *testing.T) {
 	defer cancel()
 	if err := sb.Close(ctx); err == nil {
 		t.Error("Close without an engine reported no error")
+	}
+}
+
+// TestBridgeNetwork: on a bridge network the runtime reaches furl through
+// the host gateway, and the Runtime API answers only the container's own
+// address.
+func TestBridgeNetwork(t *testing.T) {
+	rec := &recorder{Sandbox: testSandbox(t, Options{Network: "bridge"})}
+	if ip := net.ParseIP(rec.ListenHost()); ip == nil || ip.IsLoopback() {
+		t.Fatalf("ListenHost = %q, want the bridge's gateway", rec.ListenHost())
+	}
+	m := testManager(t, rec, io.Discard)
+	o := invoke(t, m, zipFunction("bridged", time.Minute), `{"probe":true,"say":"over-the-bridge"}`)
+	p := decodeProbe(t, o)
+	if api := p.Env["AWS_LAMBDA_RUNTIME_API"]; !strings.HasPrefix(api, hostGatewayName+":") {
+		t.Errorf("AWS_LAMBDA_RUNTIME_API = %q", api)
+	}
+	if p.OwnAPI != http.StatusNotFound {
+		t.Errorf("the runtime's own connection got %d, want 404", p.OwnAPI)
+	}
+	if !strings.Contains(o.log, "over-the-bridge\n") {
+		t.Errorf("the function's line is not in the log:\n%s", o.log)
+	}
+	rec.mu.Lock()
+	api := rec.specs[0].RuntimeAPI
+	rec.mu.Unlock()
+	resp, err := http.Get("http://" + api + "/2018-06-01/runtime/invocation/next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a host process got %d from the Runtime API, want 403", resp.StatusCode)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/furl-dev/furl/runtimeapi"
 	ctypes "github.com/moby/moby/api/types/container"
@@ -33,6 +34,10 @@ const (
 // shellWrapper sends the runtime's output into the FIFO: the shell opens
 // it, then becomes the runtime.
 var shellWrapper = []string{"/bin/sh", "-c", `exec "$@" >` + outPath + ` 2>&1`, "sh"}
+
+// startTimeout bounds the engine's work to start a container (not an
+// image pull).
+const startTimeout = time.Minute
 
 // architectures maps Lambda's architecture names to Docker's.
 var architectures = map[string]string{"x86_64": "amd64", "arm64": "arm64"}
@@ -64,6 +69,10 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	if err != nil {
 		return nil, err
 	}
+	// The manager waits on Start without a deadline: an engine that
+	// stops answering must not hold it forever.
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	name := "furl-" + containerSafe(fn.Name) + "-" + hex.EncodeToString(suffix[:])
