@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/runtimeapi/process"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
@@ -53,6 +54,9 @@ var fixtures struct {
 }
 
 func TestMain(m *testing.M) {
+	// The benchmarks compare with the process sandbox, whose environments
+	// this binary supervises.
+	process.RunSupervisorIfAsked()
 	code := m.Run()
 	if fixtures.dir != "" {
 		os.RemoveAll(fixtures.dir)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -192,12 +193,15 @@ func (s *Sandbox) create(ctx context.Context, ref, name string, cfg *ctypes.Conf
 // run starts a created container and watches it until it ends.
 func (s *Sandbox) run(ctx context.Context, c *container, id string) (runtimeapi.Process, error) {
 	c.id = id
+	t0 := time.Now()
 	if _, err := s.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		s.removeLater(id)
 		c.abandon()
 		return nil, fmt.Errorf("start container %s: %w", c.name, err)
 	}
+	t1 := time.Now()
 	res, err := s.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	s.log.Debug("container started", "container", c.name, "start", t1.Sub(t0), "inspect", time.Since(t1))
 	if err != nil {
 		s.removeLater(id)
 		c.abandon()
@@ -291,12 +295,22 @@ func (s *Sandbox) environ(spec runtimeapi.Spec, info *imageInfo) ([]string, erro
 	}
 	if spec.Endpoint != "" {
 		p.Endpoint = spec.Endpoint
-		if u, err := url.Parse(spec.Endpoint); err == nil && !s.hostNet {
-			u.Host = strings.Replace(u.Host, u.Hostname(), s.apiHost, 1)
+		// furl's own loopback address means nothing inside a container on
+		// another network: it reaches furl's host by apiHost.
+		if u, err := url.Parse(spec.Endpoint); err == nil && !s.hostNet && isLoopback(u.Hostname()) {
+			u.Host = net.JoinHostPort(s.apiHost, u.Port())
 			p.Endpoint = u.String()
 		}
 	}
 	return spec.Environ(p), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // containerSafe keeps what Docker allows in a container name.
