@@ -61,6 +61,10 @@ type Paths struct {
 	RuntimeAPI string
 	// Endpoint is furl's Lambda API URL, or "".
 	Endpoint string
+	// Path is PATH, or "" for a default that suits host processes.
+	Path string
+	// LibraryPath is LD_LIBRARY_PATH, or "" for none.
+	LibraryPath string
 }
 
 // Environ is the environment Lambda gives the runtime, laid out by the
@@ -141,6 +145,12 @@ func lambdaEnv(fn Function, p Paths, logStream string) []string {
 	}
 	if p.Endpoint != "" {
 		vars["AWS_ENDPOINT_URL_LAMBDA"] = p.Endpoint
+	}
+	if p.Path != "" {
+		vars["PATH"] = p.Path
+	}
+	if p.LibraryPath != "" {
+		vars["LD_LIBRARY_PATH"] = p.LibraryPath
 	}
 	if fn.PackageType == "Image" {
 		// An image's runtime is whatever the image holds.

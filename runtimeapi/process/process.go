@@ -7,7 +7,6 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,15 +14,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/bootstrap/node"
 	"github.com/furl-dev/furl/runtimeapi/bootstrap/python"
+	"github.com/furl-dev/furl/runtimeapi/internal/procmem"
+	"github.com/furl-dev/furl/runtimeapi/internal/pump"
 )
 
 // Sandbox runs runtimes as host processes.
@@ -183,39 +182,13 @@ func startPump(p *proc, dst io.Writer) (w *os.File, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	raw, err := r.SyscallConn()
+	out, err := pump.Start(r, dst)
 	if err != nil {
-		r.Close()
 		w.Close()
-		return nil, fmt.Errorf("output pipe: %w", err)
+		return nil, err
 	}
-	p.out, p.raw = r, raw
-	p.pumped, p.wake = make(chan struct{}), make(chan struct{})
-	go p.pump(dst)
+	p.out = out
 	return w, nil
-}
-
-// openStatm opens a process' /proc/<pid>/statm, kept open: rereading it is
-// one pread per invocation. Where there is none, memory goes unreported.
-func (p *proc) openStatm(pid int) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return
-	}
-	p.memMu.Lock()
-	p.statm = f
-	p.memMu.Unlock()
-}
-
-// closeStatm closes the memory file once the process is gone; the peak
-// seen stays.
-func (p *proc) closeStatm() {
-	p.memMu.Lock()
-	if p.statm != nil {
-		p.statm.Close()
-		p.statm = nil
-	}
-	p.memMu.Unlock()
 }
 
 // proc is a runtime process and the pipe its output comes through.
@@ -225,54 +198,10 @@ type proc struct {
 	cmd *exec.Cmd
 	// runtimePid is the runtime's process id.
 	runtimePid int
-	out        *os.File
-	raw        syscall.RawConn
+	out        *pump.Pump
 	done       chan struct{}
 	err        error
-
-	// emitMu is held while a chunk is read from the pipe and passed on, so
-	// that what has left the pipe has always been passed on when it is free.
-	emitMu sync.Mutex
-	// wake is closed (and replaced) after each chunk.
-	wakeMu sync.Mutex
-	wake   chan struct{}
-	pumped chan struct{}
-
-	memMu  sync.Mutex
-	statm  *os.File // /proc/<pid>/statm, nil where there is none
-	memBuf []byte
-	peakMB int
-}
-
-func (p *proc) pump(dst io.Writer) {
-	defer close(p.pumped)
-	defer p.out.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		var n int
-		var rerr error
-		// The callback runs when the pipe is readable; reading and passing
-		// on happen under emitMu, together.
-		err := p.raw.Read(func(fd uintptr) bool {
-			p.emitMu.Lock()
-			defer p.emitMu.Unlock()
-			n, rerr = syscall.Read(int(fd), buf)
-			if rerr == syscall.EAGAIN {
-				return false
-			}
-			if n > 0 {
-				dst.Write(buf[:n])
-			}
-			return true
-		})
-		p.wakeMu.Lock()
-		close(p.wake)
-		p.wake = make(chan struct{})
-		p.wakeMu.Unlock()
-		if err != nil || rerr != nil || n <= 0 {
-			return
-		}
-	}
+	mem        procmem.Meter
 }
 
 func (p *proc) Done() <-chan struct{} { return p.done }
@@ -282,60 +211,9 @@ func (p *proc) Err() error {
 	return p.err
 }
 
-// Quiet waits until everything written to the pipe so far has been passed
-// on: with emitMu held no chunk is half done, so an empty pipe means all
-// of it has gone through.
-func (p *proc) Quiet(ctx context.Context) {
-	for {
-		p.wakeMu.Lock()
-		wake := p.wake
-		p.wakeMu.Unlock()
-		p.emitMu.Lock()
-		n := p.unread()
-		p.emitMu.Unlock()
-		if n == 0 {
-			return
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return
-		case <-p.pumped:
-			return
-		}
-	}
-}
+// Quiet waits until everything the runtime wrote so far has been passed on.
+func (p *proc) Quiet(ctx context.Context) { p.out.Quiet(ctx) }
 
-// unread is how many bytes wait in the pipe.
-func (p *proc) unread() int {
-	n := 0
-	p.raw.Control(func(fd uintptr) { n = pending(fd) })
-	return n
-}
-
-// MaxMemoryMB is the most resident memory the process has been seen to
-// use: its resident size (from /proc/<pid>/statm, which is cheap to read)
-// at the end of each invocation, and never less than before. A peak inside
-// an invocation that is gone by its end is not seen.
-func (p *proc) MaxMemoryMB() int {
-	p.memMu.Lock()
-	defer p.memMu.Unlock()
-	if p.statm == nil {
-		return p.peakMB
-	}
-	if p.memBuf == nil {
-		p.memBuf = make([]byte, 128)
-	}
-	n, _ := p.statm.ReadAt(p.memBuf, 0)
-	// statm: size resident shared text lib data dt, in pages.
-	fields := bytes.Fields(p.memBuf[:n])
-	if len(fields) > 1 {
-		pages, _ := strconv.Atoi(string(fields[1]))
-		if mb := (pages*pageSize + 1<<20 - 1) >> 20; mb > p.peakMB {
-			p.peakMB = mb
-		}
-	}
-	return p.peakMB
-}
-
-var pageSize = os.Getpagesize()
+// MaxMemoryMB is the most resident memory the runtime has been seen to
+// use, at the end of each invocation, and never less than before.
+func (p *proc) MaxMemoryMB() int { return p.mem.MaxMB() }

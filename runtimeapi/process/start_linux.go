@@ -84,7 +84,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 		end := func(err error) {
 			once.Do(func() {
 				p.err = err
-				p.closeStatm()
+				p.mem.Close()
 				close(p.done)
 			})
 		}
@@ -137,7 +137,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 			return nil, fmt.Errorf("the environment supervisor reported runtime pid %q", r.arg)
 		}
 		p.runtimePid = pid
-		p.openStatm(pid)
+		p.mem.Open(pid)
 		return p, nil
 	case <-p.done:
 		return nil, fmt.Errorf("the environment supervisor ended before starting the runtime: %v", p.err)

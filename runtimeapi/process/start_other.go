@@ -31,17 +31,17 @@ func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error)
 	err = cmd.Start()
 	outW.Close()
 	if err != nil {
-		<-p.pumped
+		<-p.out.Done()
 		return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}
 	}
 	p.cmd, p.runtimePid = cmd, cmd.Process.Pid
-	p.openStatm(cmd.Process.Pid)
+	p.mem.Open(cmd.Process.Pid)
 	go func() {
 		p.err = cmd.Wait()
 		// The environment ends with its runtime: whatever the runtime
 		// started in its group goes too.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		p.closeStatm()
+		p.mem.Close()
 		close(p.done)
 	}()
 	return p, nil

@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
 
+	"github.com/furl-dev/furl/runtimeapi/internal/peer"
 	"golang.org/x/sys/unix"
 )
 
@@ -199,73 +199,9 @@ func killChildren(runtimePid int, runtimeGroup bool) {
 	if runtimeGroup {
 		syscall.Kill(-runtimePid, syscall.SIGKILL)
 	}
-	for _, pid := range childrenOf(os.Getpid()) {
+	for _, pid := range peer.Children(os.Getpid()) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-}
-
-// childrenOf lists the children of a process, from every one of its
-// threads' /proc children lists; where the kernel has none, from the
-// parent ids of all processes.
-func childrenOf(pid int) []int {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return nil
-	}
-	var kids []int
-	for _, task := range tasks {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
-		if errors.Is(err, os.ErrNotExist) {
-			return childrenByScan(pid)
-		}
-		for _, f := range strings.Fields(string(raw)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				kids = append(kids, n)
-			}
-		}
-	}
-	return kids
-}
-
-// childrenByScan finds a process' children by reading every process'
-// parent id: slower, but it needs nothing more than /proc.
-func childrenByScan(pid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var kids []int
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if parentOf(n) == pid {
-			kids = append(kids, n)
-		}
-	}
-	return kids
-}
-
-// parentOf reads a process' parent id from /proc/<pid>/stat, whose second
-// field (the command) may hold spaces and parentheses: the fields after
-// the last ')' are state, then the parent id.
-func parentOf(pid int) int {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(fields[1])
-	return ppid
 }
 
 // bindReadOnly makes dir read-only for the supervisor and its

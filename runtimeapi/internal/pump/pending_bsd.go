@@ -1,6 +1,6 @@
 //go:build darwin || freebsd || netbsd || openbsd
 
-package process
+package pump
 
 import "golang.org/x/sys/unix"
 

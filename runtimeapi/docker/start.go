@@ -1,0 +1,329 @@
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
+	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+)
+
+// Where things appear inside a container.
+const (
+	taskRoot   = "/var/task"
+	runtimeDir = "/var/runtime"
+	// outPath is the FIFO the runtime's stdout and stderr go to.
+	outPath = "/furl/out"
+)
+
+// The PATH and LD_LIBRARY_PATH of AWS's base images.
+const (
+	awsPath        = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+	awsLibraryPath = "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+)
+
+// shellWrapper sends the runtime's output into the FIFO: the shell opens
+// it, then becomes the runtime.
+var shellWrapper = []string{"/bin/sh", "-c", `exec "$@" >` + outPath + ` 2>&1`, "sh"}
+
+// startTimeout bounds the engine's work to start a container (not an
+// image pull).
+const startTimeout = time.Minute
+
+// architectures maps Lambda's architecture names to Docker's.
+var architectures = map[string]string{"x86_64": "amd64", "arm64": "arm64"}
+
+// Start starts the runtime in a new container.
+func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.Process, error) {
+	fn := spec.Function
+	ref, err := s.ImageFor(fn)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBootstrap(spec); err != nil {
+		return nil, err
+	}
+	info, err := s.image(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if want := architectures[fn.Architecture]; fn.Architecture != "" && want != info.arch {
+		return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint",
+			Message: fmt.Sprintf("the function's architecture is %s, but the image %s is for %s: use an image built for %s (docker pull --platform linux/%s %s), or set the function's architecture to match the image",
+				fn.Architecture, ref, info.arch, want, want, ref)}
+	}
+	argv, workdir, err := command(fn, info)
+	if err != nil {
+		return nil, err
+	}
+	env, err := s.environ(spec, info)
+	if err != nil {
+		return nil, err
+	}
+	// The manager waits on Start without a deadline: an engine that
+	// stops answering must not hold it forever.
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	var suffix [4]byte
+	rand.Read(suffix[:])
+	name := "furl-" + containerSafe(fn.Name) + "-" + hex.EncodeToString(suffix[:])
+
+	cfg := &ctypes.Config{
+		Image:      info.id,
+		User:       s.user,
+		Env:        env,
+		WorkingDir: workdir,
+		Labels: map[string]string{
+			labelInstance: s.instance,
+			labelFunction: fn.Name,
+			labelVersion:  fn.Version,
+		},
+	}
+	storage := fn.EphemeralStorageMB
+	if storage <= 0 {
+		storage = 512
+	}
+	memory := int64(fn.MemoryMB) << 20
+	host := &ctypes.HostConfig{
+		NetworkMode:    ctypes.NetworkMode(s.network),
+		ReadonlyRootfs: true,
+		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", storage)},
+		Resources:      ctypes.Resources{Memory: memory, MemorySwap: memory},
+		ExtraHosts:     s.extra,
+		// What the runtime prints goes to furl, not to a log file too.
+		LogConfig:   ctypes.LogConfig{Type: "none"},
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges"},
+	}
+	if spec.Code != "" {
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: spec.Code, Target: taskRoot, ReadOnly: true})
+	}
+
+	c := newContainer(s, name, spec.Output)
+	shell, known := s.cache.hasShell(info.id)
+	if !known || shell {
+		// Most images have a shell (all of AWS's do): try the exact way
+		// first, and learn once per image whether it works.
+		id, err := s.createWithShell(ctx, c, cfg, host, argv, !known)
+		if err != nil {
+			c.abandon()
+			return nil, err
+		}
+		if id != "" {
+			if !known {
+				s.cache.setShell(info.id, true)
+			}
+			return s.run(ctx, c, id)
+		}
+		s.cache.setShell(info.id, false)
+		s.log.Info("image has no /bin/sh: its runtime's output comes through Docker's attach stream, and the last lines of an invocation may come after its REPORT",
+			"image", ref)
+	}
+	cfg.Entrypoint = argv
+	cfg.AttachStdout, cfg.AttachStderr = true, true
+	id, err := s.create(ctx, ref, name, cfg, host)
+	if err != nil {
+		c.abandon()
+		return nil, err
+	}
+	if err := c.attach(ctx, id); err != nil {
+		s.removeLater(id)
+		c.abandon()
+		return nil, err
+	}
+	return s.run(ctx, c, id)
+}
+
+// createWithShell creates the container with its output going into a
+// FIFO. If probe is set and the image turns out to have no /bin/sh, it
+// removes the container again and returns "".
+func (s *Sandbox) createWithShell(ctx context.Context, c *container, cfg *ctypes.Config, host *ctypes.HostConfig, argv []string, probe bool) (string, error) {
+	fifo, err := c.openFIFO(s.fifoDir)
+	if err != nil {
+		return "", err
+	}
+	cfg.Entrypoint = append(append([]string(nil), shellWrapper...), argv...)
+	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: fifo, Target: outPath})
+	id, err := s.create(ctx, cfg.Image, c.name, cfg, host)
+	host.Mounts = host.Mounts[:len(host.Mounts)-1]
+	if err != nil {
+		return "", err
+	}
+	if !probe {
+		return id, nil
+	}
+	if _, err := s.cli.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: shellWrapper[0]}); err != nil {
+		if !isNotFound(err) {
+			s.removeLater(id)
+			return "", fmt.Errorf("look for %s in the image: %w", shellWrapper[0], err)
+		}
+		if err := s.remove(ctx, id); err != nil {
+			return "", err
+		}
+		c.closeFIFO()
+		return "", nil
+	}
+	return id, nil
+}
+
+// create creates a container, forgetting the image's inspection if the
+// image has gone since.
+func (s *Sandbox) create(ctx context.Context, ref, name string, cfg *ctypes.Config, host *ctypes.HostConfig) (string, error) {
+	res, err := s.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: host})
+	if err != nil {
+		s.cache.forget(ref)
+		if isNotFound(err) {
+			return "", &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: missingImage(ref, "")}
+		}
+		return "", fmt.Errorf("create container: %w", err)
+	}
+	return res.ID, nil
+}
+
+// run starts a created container and watches it until it ends.
+func (s *Sandbox) run(ctx context.Context, c *container, id string) (runtimeapi.Process, error) {
+	c.id = id
+	t0 := time.Now()
+	if _, err := s.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		s.removeLater(id)
+		c.abandon()
+		return nil, fmt.Errorf("start container %s: %w", c.name, err)
+	}
+	t1 := time.Now()
+	res, err := s.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	s.log.Debug("container started", "container", c.name, "start", t1.Sub(t0), "inspect", time.Since(t1))
+	if err != nil {
+		s.removeLater(id)
+		c.abandon()
+		return nil, fmt.Errorf("inspect container %s: %w", c.name, err)
+	}
+	if st := res.Container.State; st != nil {
+		c.setPid(st.Pid)
+	}
+	if ns := res.Container.NetworkSettings; ns != nil && !s.hostNet {
+		if ep := ns.Networks[s.network]; ep != nil && ep.IPAddress.IsValid() {
+			c.ip = ep.IPAddress
+		}
+	}
+	if !s.track(c.watch) {
+		s.removeLater(id)
+		c.abandon()
+		return nil, fmt.Errorf("the docker sandbox is closed")
+	}
+	return c, nil
+}
+
+// removeLater removes a container in the background.
+func (s *Sandbox) removeLater(id string) {
+	s.track(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+		defer cancel()
+		if err := s.remove(ctx, id); err != nil {
+			s.log.Warn("could not remove a container", "container", id, "err", err)
+		}
+	})
+}
+
+// checkBootstrap refuses a provided-runtime zip without an executable
+// bootstrap, as Lambda does.
+func checkBootstrap(spec runtimeapi.Spec) error {
+	fn := spec.Function
+	if fn.PackageType == "Image" || !strings.HasPrefix(fn.Runtime, "provided") {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Join(spec.Code, "bootstrap"))
+	if err != nil || fi.IsDir() {
+		return &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"}
+	}
+	if fi.Mode()&0o111 == 0 {
+		return &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "fork/exec /var/task/bootstrap: permission denied"}
+	}
+	return nil
+}
+
+// command is what a container runs, and where.
+func command(fn runtimeapi.Function, info *imageInfo) (argv []string, workdir string, err error) {
+	switch {
+	case fn.PackageType == "Image":
+		// Each of ImageConfig's overrides replaces the image's own.
+		ep, cmd := fn.Image.EntryPoint, fn.Image.Command
+		if len(ep) == 0 {
+			ep = info.entrypoint
+		}
+		if len(cmd) == 0 {
+			cmd = info.cmd
+		}
+		argv = append(append([]string(nil), ep...), cmd...)
+		if len(argv) == 0 {
+			return nil, "", &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint",
+				Message: "the image has no ENTRYPOINT or CMD, and the function's ImageConfig sets none"}
+		}
+		return argv, fn.Image.WorkingDirectory, nil
+	case strings.HasPrefix(fn.Runtime, "provided"):
+		return []string{taskRoot + "/bootstrap"}, taskRoot, nil
+	default:
+		return []string{"/lambda-entrypoint.sh", fn.Handler}, taskRoot, nil
+	}
+}
+
+// environ is the runtime's environment with container paths; the image's
+// own variables that furl does not set (NODE_PATH, say) stay.
+func (s *Sandbox) environ(spec runtimeapi.Spec, info *imageInfo) ([]string, error) {
+	api, err := s.advertised(spec.RuntimeAPI)
+	if err != nil {
+		return nil, err
+	}
+	p := runtimeapi.Paths{TaskRoot: taskRoot, RuntimeDir: runtimeDir, RuntimeAPI: api, Path: awsPath, LibraryPath: awsLibraryPath}
+	if spec.Function.PackageType == "Image" {
+		// An image function's image says where its programs are.
+		if v, ok := info.env["PATH"]; ok {
+			p.Path = v
+		}
+		if v, ok := info.env["LD_LIBRARY_PATH"]; ok {
+			p.LibraryPath = v
+		}
+	}
+	if spec.Endpoint != "" {
+		p.Endpoint = spec.Endpoint
+		// furl's own loopback address means nothing inside a container on
+		// another network: it reaches furl's host by apiHost.
+		if u, err := url.Parse(spec.Endpoint); err == nil && !s.hostNet && isLoopback(u.Hostname()) {
+			u.Host = net.JoinHostPort(s.apiHost, u.Port())
+			p.Endpoint = u.String()
+		}
+	}
+	return spec.Environ(p), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// containerSafe keeps what Docker allows in a container name.
+func containerSafe(name string) string {
+	b := []byte(name)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-' || ch == '.'
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return string(b)
+}

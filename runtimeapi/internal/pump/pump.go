@@ -1,0 +1,111 @@
+// Package pump passes what a runtime writes to a pipe (or FIFO) on to a
+// writer, and can say exactly when everything written so far has been
+// passed on: the manager waits for that before it closes an invocation's
+// log, so that the function's last lines always come before REPORT.
+package pump
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Pump reads one pipe until its end and writes what it reads to a writer.
+type Pump struct {
+	r   *os.File
+	raw syscall.RawConn
+
+	// emitMu is held while a chunk is read from the pipe and passed on, so
+	// that what has left the pipe has always been passed on when it is free.
+	emitMu sync.Mutex
+	// wake is closed (and replaced) after each chunk.
+	wakeMu sync.Mutex
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+// Start starts passing what comes through r, the read end of a pipe or
+// FIFO opened non-blocking (as os.Pipe's is), on to dst, until the pipe
+// ends: when no writer holds it any more, or r is closed. The pump owns r
+// and closes it when it ends.
+func Start(r *os.File, dst io.Writer) (*Pump, error) {
+	raw, err := r.SyscallConn()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	p := &Pump{r: r, raw: raw, wake: make(chan struct{}), done: make(chan struct{})}
+	go p.run(dst)
+	return p, nil
+}
+
+// Done is closed once the pipe has ended and everything in it was passed on.
+func (p *Pump) Done() <-chan struct{} { return p.done }
+
+// Close ends the pump without waiting for the pipe's writers.
+func (p *Pump) Close() { p.r.Close() }
+
+func (p *Pump) run(dst io.Writer) {
+	defer close(p.done)
+	defer p.r.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		var n int
+		var rerr error
+		// The callback runs when the pipe is readable; reading and passing
+		// on happen under emitMu, together.
+		err := p.raw.Read(func(fd uintptr) bool {
+			p.emitMu.Lock()
+			defer p.emitMu.Unlock()
+			n, rerr = syscall.Read(int(fd), buf)
+			if rerr == syscall.EAGAIN {
+				return false
+			}
+			if n > 0 {
+				dst.Write(buf[:n])
+			}
+			return true
+		})
+		p.wakeMu.Lock()
+		close(p.wake)
+		p.wake = make(chan struct{})
+		p.wakeMu.Unlock()
+		if err != nil || rerr != nil || n <= 0 {
+			return
+		}
+	}
+}
+
+// Quiet waits until everything written to the pipe so far has been passed
+// on, or ctx ends: with emitMu held no chunk is half done, so an empty
+// pipe means all of it has gone through.
+func (p *Pump) Quiet(ctx context.Context) {
+	for {
+		p.wakeMu.Lock()
+		wake := p.wake
+		p.wakeMu.Unlock()
+		p.emitMu.Lock()
+		n := p.unread()
+		p.emitMu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return
+		case <-p.done:
+			return
+		}
+	}
+}
+
+// unread is how many bytes wait in the pipe; none once it is closed.
+func (p *Pump) unread() int {
+	n := 0
+	p.raw.Control(func(fd uintptr) { n = pending(fd) })
+	return n
+}
