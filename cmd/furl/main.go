@@ -413,7 +413,15 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 
+	sandbox, images, closeSandbox, err := newSandbox(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	// Deferred first, run last: containers go after the environments.
+	defer closeSandbox()
+
 	store, err := urlconfig.Open(ctx, urlconfig.Options{
+		Images:              images,
 		Dir:                 cfg.DataDir,
 		Account:             urlconfig.Account{ID: cfg.AccountID, Region: cfg.Region},
 		AccountConcurrency:  cfg.AccountConcurrency,
@@ -431,11 +439,6 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		}
 	}()
 
-	sandbox, closeSandbox, err := newSandbox(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeSandbox()
 	runtimes, err := runtimeapi.New(runtimeapi.Config{
 		DataDir:             cfg.DataDir,
 		Sandbox:             sandbox,

@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/furl-dev/furl/runtimeapi"
+	"github.com/furl-dev/furl/runtimeapi/docker"
 	"github.com/furl-dev/furl/runtimeapi/pick"
 	"github.com/furl-dev/furl/runtimeapi/process"
+	"github.com/furl-dev/furl/urlconfig"
 )
 
 // imageMap is --image: runtime identifiers mapped to image references.
@@ -45,20 +51,72 @@ func (m imageMap) Set(v string) error {
 	return nil
 }
 
-// newSandbox makes the sandbox --sandbox names. The returned func removes
-// what the sandbox holds (containers) once the environments are closed.
-func newSandbox(ctx context.Context, cfg serveConfig, log *slog.Logger) (*pick.Sandbox, func(), error) {
+// newSandbox makes the sandbox --sandbox names, and, when a Docker engine
+// answers, the resolver of container images. The returned func removes
+// the containers furl started; call it once the environments are closed.
+func newSandbox(ctx context.Context, cfg serveConfig, log *slog.Logger) (*pick.Sandbox, urlconfig.ImageResolver, func(), error) {
 	mode, err := pick.ParseMode(cfg.Sandbox)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	proc := process.New(process.Options{ClientsDir: filepath.Join(cfg.DataDir, "runtime", "clients"), Logger: log})
-	s, err := pick.New(mode, proc, nil, log)
+	var proc runtimeapi.Sandbox
+	if mode != pick.ModeDocker {
+		proc = process.New(process.Options{ClientsDir: filepath.Join(cfg.DataDir, "runtime", "clients"), Logger: log})
+	}
+	var (
+		dock     *docker.Sandbox
+		resolver urlconfig.ImageResolver
+		closeAll = func() {}
+	)
+	if mode != pick.ModeProcess {
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		dock, err = docker.New(pingCtx, docker.Options{Images: cfg.Images, Network: cfg.DockerNetwork,
+			RuntimeAPIHost: cfg.RuntimeAPIHost, Instance: instanceLabel(cfg.DataDir), Pull: cfg.Pull, Logger: log})
+		cancel()
+		switch {
+		case err != nil && mode == pick.ModeDocker:
+			return nil, nil, nil, fmt.Errorf("--sandbox docker: %w", err)
+		case err != nil:
+			log.Info("no Docker engine answers: functions run as processes on this host", "err", err)
+			dock = nil
+		default:
+			if n, err := dock.RemoveOrphans(ctx); err != nil {
+				log.Warn("removing containers a previous furl left failed", "err", err)
+			} else if n > 0 {
+				log.Info("removed containers a previous furl left", "containers", n)
+			}
+			resolver = dock
+			closeAll = func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := dock.Close(ctx); err != nil {
+					log.Warn("removing furl's containers failed", "err", err)
+				}
+			}
+		}
+	}
+	var d pick.Docker
+	if dock != nil {
+		d = dock
+	}
+	s, err := pick.New(mode, proc, d, log)
 	if err != nil {
-		return nil, nil, err
+		closeAll()
+		return nil, nil, nil, err
 	}
 	if mode != pick.ModeDocker {
 		log.Warn("functions that run as processes on this host are not isolated from it or from each other")
 	}
-	return s, func() {}, nil
+	return s, resolver, closeAll, nil
+}
+
+// instanceLabel names this furl's containers by its data directory: a furl
+// that restarts on the same data finds the containers its crashed
+// predecessor left, and furls on other data leave each other's alone.
+func instanceLabel(dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return hex.EncodeToString(sum[:8])
 }
