@@ -121,6 +121,19 @@ func startDockerFurl(t testing.TB, extra ...string) *furl {
 	return startFurl(t, t.TempDir(), "127.0.0.1:0", append([]string{"--sandbox", "docker"}, extra...)...)
 }
 
+// removeContainersAtEnd removes, once the test is over (and its furl
+// killed), the containers of the functions it names: a killed furl leaves
+// those that still ran.
+func removeContainersAtEnd(t testing.TB, functions ...string) {
+	t.Cleanup(func() {
+		for _, fn := range functions {
+			if ids := containersOf(t, fn); len(ids) > 0 {
+				exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+			}
+		}
+	})
+}
+
 // A Go function on AWS's provided.al2023 image answers as on the host;
 // its container is laid out as Lambda's: code read-only at /var/task,
 // read-only root, writable /tmp, MemorySize as its limit, Lambda's
@@ -128,6 +141,7 @@ func startDockerFurl(t testing.TB, extra ...string) *furl {
 // the function calls.
 func TestDockerGoFunction(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dgo")
 	f := startDockerFurl(t)
 	c := f.client()
 	createGo(t, c, "dgo", 10, map[string]string{"GREETING": "hi"})
@@ -230,6 +244,7 @@ func decodeLog(t testing.TB, s *string) string {
 // returned: the container's output is complete when REPORT is written.
 func TestDockerLogsAreCompleteAtReport(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dlog")
 	f := startDockerFurl(t)
 	c := f.client()
 	createGo(t, c, "dlog", 10, nil)
@@ -248,6 +263,7 @@ func TestDockerLogsAreCompleteAtReport(t *testing.T) {
 // InvokeWithResponseStream ends a failing stream with the error.
 func TestDockerStreaming(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dsse", "dreader")
 	f := startDockerFurl(t)
 	c := f.client()
 	createStreamFunction(t, c, "dsse", "url", 60)
@@ -291,6 +307,7 @@ func TestDockerStreaming(t *testing.T) {
 // next call gets a fresh container.
 func TestDockerTimeoutAndKill(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dslow", "dkill")
 	f := startDockerFurl(t)
 	c := f.client()
 	createGo(t, c, "dslow", 1, nil)
@@ -395,6 +412,7 @@ func bootstrapOf(t testing.TB, zipped []byte) []byte {
 // it as AWS does.
 func TestDockerImageFunction(t *testing.T) {
 	requireDocker(t)
+	removeContainersAtEnd(t, "dimg")
 	ref := fmt.Sprintf("furl-e2e/gofn:%d", time.Now().UnixNano())
 	importImage(t, ref, map[string][]byte{"bin/bootstrap": bootstrapOf(t, goFunction(t))},
 		`ENTRYPOINT ["/bin/bootstrap"]`, `ENV GREETING=from-image`)
@@ -428,6 +446,7 @@ func TestDockerImageFunction(t *testing.T) {
 // reserved, a second concurrent call is throttled.
 func TestDockerReservedConcurrency(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dres")
 	f := startDockerFurl(t)
 	c := f.client()
 	createGo(t, c, "dres", 30, nil)
@@ -447,20 +466,27 @@ func TestDockerReservedConcurrency(t *testing.T) {
 	}
 }
 
-// furl killed with warm containers leaves them; the next furl on the same
-// data dir removes them before it serves.
+// furl killed while a function runs leaves its container running; the
+// next furl on the same data dir removes it before it serves.
 func TestDockerOrphansRemovedAtStart(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dorphan")
 	dir := t.TempDir()
 	f := startFurl(t, dir, "127.0.0.1:0", "--sandbox", "docker")
 	c := f.client()
-	createGo(t, c, "dorphan", 10, nil)
-	invokeJSON(t, c, "dorphan", `{"action":"echo"}`, types.LogTypeNone)
-	if len(containersOf(t, "dorphan")) != 1 {
-		t.Fatalf("containers: %v", containersOf(t, "dorphan"))
+	createGo(t, c, "dorphan", 60, nil)
+	go c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("dorphan"), Payload: []byte(`{"action":"sleep","millis":50000}`)})
+	f.out.waitFor(t, "action=sleep", 20*time.Second)
+	ids := containersOf(t, "dorphan")
+	if len(ids) != 1 {
+		t.Fatalf("containers: %v", ids)
 	}
 	f.kill()
+	if info := inspectContainer(t, ids[0]); !info.State.Running {
+		t.Fatalf("the container of the running function stopped with furl: %+v", info.State)
+	}
 	f2 := startFurl(t, dir, "127.0.0.1:0", "--sandbox", "docker")
+	f2.logs.waitFor(t, "removed containers a previous furl left", 10*time.Second)
 	waitNoContainers(t, "dorphan", 15*time.Second)
 	if out := invokeJSON(t, f2.client(), "dorphan", `{"action":"echo"}`, types.LogTypeNone); out.FunctionError != nil {
 		t.Fatalf("after the restart: %s", out.Payload)
@@ -470,6 +496,7 @@ func TestDockerOrphansRemovedAtStart(t *testing.T) {
 // Node and Python functions run on their runtimes' images.
 func TestDockerNodeAndPython(t *testing.T) {
 	requireDocker(t, nodeImage, pythonImage)
+	removeContainersAtEnd(t, "dnode", "dpy")
 	f := startDockerFurl(t)
 	c := f.client()
 	for _, tc := range []struct {
@@ -502,6 +529,7 @@ func TestDockerNodeAndPython(t *testing.T) {
 // A runtime whose image is absent is refused clearly, saying what to do.
 func TestDockerMissingImageSaysWhatToDo(t *testing.T) {
 	requireDocker(t)
+	removeContainersAtEnd(t, "djava")
 	f := startDockerFurl(t, "--image", "java21=furl-e2e/absent:never")
 	c := f.client()
 	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{
@@ -521,6 +549,7 @@ func TestDockerMissingImageSaysWhatToDo(t *testing.T) {
 // as a process; the log says which, and why.
 func TestAutoSandboxChoosesPerFunction(t *testing.T) {
 	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "agoes", "apy")
 	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--sandbox", "auto", "--image", "python3.11=furl-e2e/absent:never")
 	c := f.client()
 	createGo(t, c, "agoes", 10, nil)
@@ -528,9 +557,9 @@ func TestAutoSandboxChoosesPerFunction(t *testing.T) {
 		t.Fatal(string(out.Payload))
 	}
 	if len(containersOf(t, "agoes")) != 1 {
-		t.Errorf("the Go function is not in a container")
+		t.Errorf("the Go function is not in one container: %v", containersOf(t, "agoes"))
 	}
-	f.out.waitFor(t, "function=agoes sandbox=docker", 5*time.Second)
+	f.logs.waitFor(t, "function=agoes sandbox=docker", 5*time.Second)
 	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("apy"), Runtime: types.RuntimePython311, Role: aws.String(testRole),
 		Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: makeZip(t, map[string]string{"app.py": "def handler(e, c):\n    return 'ok'\n"})},
@@ -543,7 +572,7 @@ func TestAutoSandboxChoosesPerFunction(t *testing.T) {
 	if ids := containersOf(t, "apy"); len(ids) != 0 {
 		t.Errorf("the Python function with no image runs in a container: %v", ids)
 	}
-	f.out.waitFor(t, "function=apy sandbox=process", 5*time.Second)
+	f.logs.waitFor(t, "function=apy sandbox=process", 5*time.Second)
 
 	// furl's own view says where each environment runs.
 	resp, body := f.do("GET", "/_furl/environments", "", nil)

@@ -46,6 +46,8 @@ type env struct {
 	claimed      bool // given to an invoker that has not yet delivered a call
 	initializing bool // registered, not yet polled /next
 	retired      bool // stale: end it when it is next free
+	returning    bool // answered its event, not yet polling again
+	returnGen    uint64
 	gone         bool // its process has ended
 	idleGen      uint64
 	idleTimer    *time.Timer
@@ -284,6 +286,7 @@ func (e *env) current(w http.ResponseWriter, r *http.Request) *call {
 // answered is the end of a /response or /error handler: a /next that
 // came while it ran may go on.
 func (e *env) answered() {
+	e.p.returned(e)
 	e.mu.Lock()
 	close(e.answering)
 	e.answering = nil

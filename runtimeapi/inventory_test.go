@@ -2,6 +2,7 @@ package runtimeapi
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,62 @@ func TestEnvironmentsInventory(t *testing.T) {
 			t.Fatalf("after Retire: %+v", m.Environments())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An invocation that comes as soon as the last one is answered, before
+// the runtime polls again, waits for that runtime instead of starting
+// another environment.
+func TestBackToBackInvocationsReuseTheEnvironment(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	fn := testFunction(t, 5*time.Second)
+	out, rt := startInvoke(t, m, sb, fn, `{}`)
+	resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil)
+	id := resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
+	rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader(`"one"`), nil)
+	if o := wait(t, out); o.body != `"one"` {
+		t.Fatalf("first answer %q", o.body)
+	}
+	// The runtime has not polled yet: the next invocation waits for it.
+	second := make(chan invokeOutcome, 1)
+	go func() {
+		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: "22222222-2222-3333-4444-555555555555", Payload: []byte(`{}`)})
+		if err != nil {
+			second <- invokeOutcome{err: err}
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		second <- invokeOutcome{body: string(body), fe: res.Wait()}
+	}()
+	resp, _ = rt.do("GET", "/runtime/invocation/next", nil, nil)
+	id = resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
+	if id != "22222222-2222-3333-4444-555555555555" {
+		t.Fatalf("the runtime got %q", id)
+	}
+	rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader(`"two"`), nil)
+	if o := wait(t, second); o.body != `"two"` {
+		t.Fatalf("second answer %q", o.body)
+	}
+	select {
+	case spec := <-sb.specs:
+		t.Fatalf("a second environment was started (%s)", spec.RuntimeAPI)
+	default:
+	}
+}
+
+// A runtime that does not come back within the grace does not hold the
+// next invocation: another environment starts for it.
+func TestARuntimeSlowToPollAgainDoesNotHoldTheNext(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	fn := testFunction(t, 5*time.Second)
+	out, rt := startInvoke(t, m, sb, fn, `{}`)
+	resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil)
+	rt.do("POST", "/runtime/invocation/"+resp.Header.Get("Lambda-Runtime-Aws-Request-Id")+"/response", strings.NewReader(`"one"`), nil)
+	wait(t, out)
+	_, rt2 := startInvoke(t, m, sb, fn, `{}`)
+	if rt2.base == rt.base {
+		t.Fatal("the same environment was started again")
 	}
 }

@@ -28,8 +28,12 @@ type pool struct {
 	// are the environments coming for the waiters.
 	launching    int
 	initializing int
-	waiters      []*waiter
-	closed       bool
+	// returning counts environments whose runtime has answered its event
+	// and is about to poll /next again: they too are coming for the
+	// waiters, for a moment (returnGrace).
+	returning int
+	waiters   []*waiter
+	closed    bool
 	// blocked says why waiters have no start coming: the pool's cap or
 	// furl's memory for environments; "" when none is held back. announce
 	// is set when that begins, for the next waiter to log.
@@ -101,7 +105,7 @@ func (p *pool) acquire(ctx context.Context, fn Function) (*env, *initFailure, er
 	case <-ctx.Done():
 		p.mu.Lock()
 		dropped := p.dropWaiterLocked(w)
-		if p.launching+p.initializing >= len(p.waiters) {
+		if p.coming() >= len(p.waiters) {
 			p.setBlockedLocked("") // no waiter left without a start
 		}
 		p.mu.Unlock()
@@ -136,7 +140,7 @@ const (
 // waiters wait for an environment to come free, as long as their callers
 // do.
 func (p *pool) spawnLocked() {
-	for !p.closed && p.launching+p.initializing < len(p.waiters) {
+	for !p.closed && p.coming() < len(p.waiters) {
 		if len(p.all)+p.launching >= p.m.maxEnvs {
 			p.setBlockedLocked(blockedCap)
 			return
@@ -145,11 +149,55 @@ func (p *pool) spawnLocked() {
 			p.setBlockedLocked(blockedMemory)
 			return
 		}
-		owner := p.waiters[p.launching+p.initializing]
+		owner := p.waiters[p.coming()]
 		p.launching++
 		go p.spawn(p.fn, owner)
 	}
 	p.setBlockedLocked("")
+}
+
+// coming is how many environments are on their way to the waiters:
+// starting, initializing, or back from an event in a moment.
+func (p *pool) coming() int { return p.launching + p.initializing + p.returning }
+
+// returnGrace is how long an environment whose runtime has answered counts
+// as coming back for a waiter. Runtimes poll /next again at once; a
+// caller that invokes again as soon as it has its answer would otherwise
+// start an environment each time (a container: half a second), where
+// Lambda's round trip leaves the runtime time to poll first.
+const returnGrace = 50 * time.Millisecond
+
+// returned is called when an environment's runtime has answered its
+// event: until it polls /next again, or returnGrace passes, it counts as
+// coming for a waiter.
+func (p *pool) returned(e *env) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || e.gone || e.polling || e.returning {
+		return
+	}
+	e.returning = true
+	p.returning++
+	e.returnGen++
+	gen := e.returnGen
+	time.AfterFunc(returnGrace, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if e.returnGen == gen && p.endReturnLocked(e) {
+			p.spawnLocked()
+		}
+	})
+}
+
+// endReturnLocked ends an environment's count as returning; it reports
+// whether it was.
+func (p *pool) endReturnLocked(e *env) bool {
+	if !e.returning {
+		return false
+	}
+	e.returning = false
+	p.returning--
+	return true
 }
 
 // setBlockedLocked records why waiters have no start coming; a pool no
@@ -256,6 +304,7 @@ func (p *pool) register(e *env) error {
 func (p *pool) ready(e *env) {
 	p.mu.Lock()
 	p.initDoneLocked(e)
+	p.endReturnLocked(e)
 	e.polling = true
 	var kill bool
 	if !e.claimed && !e.gone {
@@ -369,6 +418,7 @@ func (p *pool) remove(e *env) {
 	e.mu.Unlock()
 	p.mu.Lock()
 	e.gone = true
+	p.endReturnLocked(e)
 	if fail != nil {
 		p.initFailedLocked(e, fail)
 	}

@@ -158,6 +158,12 @@ func (c *container) watch() {
 	case r := <-w.Result:
 		c.end(exitError(r))
 	case err := <-w.Error:
+		if isNotFound(err) {
+			// The runtime ended before the wait began, and the engine
+			// removed its container (AutoRemove): how it ended is lost.
+			c.end(fmt.Errorf("the runtime exited and its container %s is gone", c.name))
+			break
+		}
 		// The engine went away, or the wait was cut short: the runtime
 		// may still run, so kill it where furl can.
 		c.signalKill()

@@ -97,9 +97,13 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	host := &ctypes.HostConfig{
 		NetworkMode:    ctypes.NetworkMode(s.network),
 		ReadonlyRootfs: true,
-		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", storage)},
-		Resources:      ctypes.Resources{Memory: memory, MemorySwap: memory},
-		ExtraHosts:     s.extra,
+		// A container whose runtime ends is removed by the engine even if
+		// furl is gone: a runtime exits when its Runtime API vanishes, so a
+		// killed furl leaves nothing behind once its runtimes notice.
+		AutoRemove: true,
+		Tmpfs:      map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", storage)},
+		Resources:  ctypes.Resources{Memory: memory, MemorySwap: memory},
+		ExtraHosts: s.extra,
 		// What the runtime prints goes to furl, not to a log file too.
 		LogConfig:   ctypes.LogConfig{Type: "none"},
 		CapDrop:     []string{"ALL"},
