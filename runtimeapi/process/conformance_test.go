@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -54,4 +56,24 @@ func markedProcesses(t *testing.T) []string {
 		}
 	}
 	return found
+}
+
+// markedProcesses sees a process that carries the mark, and only while
+// it runs: the no-leftovers check leans on it.
+func TestMarkedProcessesListsTheMarked(t *testing.T) {
+	cmd := exec.Command("sleep", "600")
+	cmd.Env = append(os.Environ(), sandboxtest.PIDVariable+"="+strconv.Itoa(os.Getpid()))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	want := strconv.Itoa(cmd.Process.Pid) + " sleep 600"
+	if got := markedProcesses(t); !slices.Contains(got, want) {
+		t.Fatalf("markedProcesses = %q, want it to list %q", got, want)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if got := markedProcesses(t); slices.Contains(got, want) {
+		t.Fatalf("markedProcesses = %q still lists %q after it ended", got, want)
+	}
 }

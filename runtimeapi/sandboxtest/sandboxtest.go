@@ -123,8 +123,20 @@ func (s *suite) manager(t *testing.T, idle time.Duration) *runtimeapi.Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
+	t.Cleanup(func() { closeManager(t, m) })
 	return m
+}
+
+// closeManager closes m, failing the test if Close does not return: a
+// sandbox whose processes never end must fail the suite, not hang it.
+func closeManager(t *testing.T, m *runtimeapi.Manager) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		m.Close()
+	}()
+	waitFor(t, closed, "Manager.Close to return")
 }
 
 // function is the suite's function named name, with the given timeout
