@@ -1,9 +1,25 @@
 // Package sandboxtest is the conformance suite every runtimeapi.Sandbox
 // must pass, as testing/fstest.TestFS is for fs.FS. It drives the sandbox
 // only through a real runtimeapi.Manager and Manager.Invoke, with a Go
-// function of its own (testdata/fn), and sees what runs through that
-// function alone: no host paths, no host processes. So it holds a
-// container sandbox to exactly what it holds the process sandbox to.
+// function of its own (testdata/fn, a bare Runtime API client), and sees
+// what runs only through that function: no host paths, no host processes.
+// So it holds a container sandbox to exactly what it holds the process
+// sandbox to. A sandbox's tests call it:
+//
+//	func TestConformance(t *testing.T) {
+//		sandboxtest.Run(t, sandboxtest.Config{Sandbox: sb, Runtime: "provided.al2023", Leftovers: list})
+//	}
+//
+// What it asks of a sandbox beyond the Runtime API: the Manager's Endpoint
+// reachable from the function as AWS_ENDPOINT_URL_LAMBDA (the suite serves
+// it on the sandbox's ListenHost); the runtime started in LAMBDA_TASK_ROOT,
+// which holds the code read-only; /tmp writable; a runtime's exit worded
+// as os/exec words it ("exit status 2"); and Kill ending everything the
+// runtime started, in any session.
+//
+// Each process of the function holds a request to the suite open for as
+// long as it lives; the kernel closes it when the process ends, however it
+// ends. That is how the suite sees environments end, whatever runs them.
 package sandboxtest
 
 import (
