@@ -610,3 +610,44 @@ func unzip(t testing.TB, zipped []byte) map[string][]byte {
 	}
 	return files
 }
+
+// A container reaches only its own Runtime API: from inside one function,
+// every other environment's Runtime API refuses it, as it refuses any
+// other local process; its own answers as Lambda's does a runtime that
+// asks for a next event mid-invocation.
+func TestDockerRuntimeAPIRefusesOtherContainers(t *testing.T) {
+	requireDocker(t, providedImage)
+	removeContainersAtEnd(t, "dme", "dother")
+	f := startDockerFurl(t)
+	c := f.client()
+	createGo(t, c, "dme", 10, nil)
+	createGo(t, c, "dother", 10, nil)
+	invokeJSON(t, c, "dme", `{"action":"echo"}`, types.LogTypeNone)
+	invokeJSON(t, c, "dother", `{"action":"echo"}`, types.LogTypeNone)
+	ports := runtimeAPIPorts(t, f)
+	if len(ports) != 2 {
+		t.Fatalf("found %d Runtime API ports, want the 2 environments'", len(ports))
+	}
+	own, refused := 0, 0
+	for _, port := range ports {
+		if next, respond := attack(t, port, -1); next != "403" || respond != "403" {
+			t.Errorf("a host process on port %d: /next answered %s, /response %s; want 403 for both", port, next, respond)
+		}
+		out := invokeJSON(t, c, "dme", jsonOf(map[string]any{"action": "get",
+			"value": fmt.Sprintf("http://127.0.0.1:%d/2018-06-01/runtime/invocation/next", port)}), types.LogTypeNone)
+		switch got := string(out.Payload); {
+		case strings.Contains(got, `403 {\"errorMessage\":\"This Runtime API answers only`):
+			refused++
+		case strings.Contains(got, "InvalidStateTransition"):
+			own++
+		default:
+			t.Errorf("from inside dme, port %d answered %s", port, got)
+		}
+	}
+	if own != 1 || refused != 1 {
+		t.Fatalf("own Runtime API %d times, refused %d times; want 1 and 1", own, refused)
+	}
+	if out := invokeJSON(t, c, "dother", `{"action":"echo","value":"still mine"}`, types.LogTypeNone); !strings.Contains(string(out.Payload), "still mine") {
+		t.Fatalf("after the attempts, dother answered %s", out.Payload)
+	}
+}

@@ -34,6 +34,12 @@ type Sandbox struct {
 	once       sync.Once
 	nodePath   string
 	pythonPath string
+	// nodeVersion and pythonVersion are the host interpreters' versions
+	// as runtime identifiers name them ("20", "3.11"), "" if unknown.
+	nodeVersion   string
+	pythonVersion string
+	// warned holds the runtimes whose version mismatch has been logged.
+	warned sync.Map
 	clientsErr error
 
 	// noReadOnly is set once a read-only task root turned out to be
@@ -76,6 +82,14 @@ func (s *Sandbox) setup() error {
 		}
 		s.nodePath, _ = exec.LookPath("node")
 		s.pythonPath = findPython()
+		if s.nodePath != "" {
+			out, _ := exec.Command(s.nodePath, "-p", "process.versions.node.split('.')[0]").Output()
+			s.nodeVersion = strings.TrimSpace(string(out))
+		}
+		if s.pythonPath != "" {
+			out, _ := exec.Command(s.pythonPath, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+			s.pythonVersion = strings.TrimSpace(string(out))
+		}
 		if s.supervisor == "" {
 			exe, err := os.Executable()
 			if err != nil {
@@ -144,15 +158,31 @@ func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
 		if s.nodePath == "" {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's node, and there is no node on its PATH"}
 		}
+		s.warnVersion(rt, "nodejs", ".x", "node", s.nodeVersion)
 		return []string{s.nodePath, filepath.Join(s.clientsDir, node.FileName)}, nil
 	case strings.HasPrefix(rt, "python3"):
 		if s.pythonPath == "" {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's python3, and there is no python3 on its PATH"}
 		}
+		s.warnVersion(rt, "python", "", "python3", s.pythonVersion)
 		return []string{s.pythonPath, "-u", filepath.Join(s.clientsDir, python.FileName)}, nil
 	}
 	return nil, &runtimeapi.StartError{Type: "Runtime.InvalidRuntime",
 		Message: "furl's process sandbox runs provided, nodejs and python functions; it cannot run " + rt}
+}
+
+// warnVersion logs, once per runtime, that a function runs on a host
+// interpreter of another version than its runtime names: nodejs24.x on
+// the host's node 20 behaves as node 20 does.
+func (s *Sandbox) warnVersion(runtime, prefix, suffix, interpreter, host string) {
+	want := strings.TrimSuffix(strings.TrimPrefix(runtime, prefix), suffix)
+	if host == "" || want == host {
+		return
+	}
+	if _, seen := s.warned.LoadOrStore(runtime, true); !seen {
+		s.log.Warn("a function runs on the host's interpreter, of another version than its runtime names; run furl with --sandbox docker or auto to run it on its runtime's image",
+			"runtime", runtime, "interpreter", interpreter, "version", host)
+	}
 }
 
 // Start starts the runtime in the code directory with Lambda's environment.

@@ -1,11 +1,13 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -180,5 +182,31 @@ exit 4
 	}
 	if err := p.Err(); err == nil || err.Error() != "exit status 4" {
 		t.Fatalf("the environment ended with %v, not the runtime's own exit status 4", err)
+	}
+}
+
+// A function whose runtime names another version than the host's
+// interpreter runs on it, and the log says so, once per runtime.
+func TestInterpreterVersionMismatchIsLogged(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("no node on the PATH")
+	}
+	var logs bytes.Buffer
+	sb := New(Options{ClientsDir: filepath.Join(t.TempDir(), "clients"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := sb.setup(); err != nil {
+		t.Fatal(err)
+	}
+	other := "nodejs99.x"
+	same := "nodejs" + sb.nodeVersion + ".x"
+	for _, rt := range []string{other, other, same} {
+		if _, err := sb.command(runtimeapi.Spec{Function: runtimeapi.Function{Runtime: rt}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "runtime="+other); n != 1 {
+		t.Errorf("%d warnings for %s, want 1:\n%s", n, other, logs.String())
+	}
+	if strings.Contains(logs.String(), "runtime="+same) {
+		t.Errorf("a warning for %s, which the host's node is:\n%s", same, logs.String())
 	}
 }

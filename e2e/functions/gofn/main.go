@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,6 +104,16 @@ func handle(ctx context.Context, e event) (any, error) {
 		if err := os.WriteFile(e.Value, []byte(lc.AwsRequestID), 0o644); err != nil {
 			return nil, err
 		}
+	case "get":
+		// GET the URL Value from inside the function; the answer's status
+		// and body are the reply.
+		resp, err := http.Get(e.Value)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r.Value = strconv.Itoa(resp.StatusCode) + " " + string(body)
 	case "list":
 		// Call the Lambda API the way a function's SDK does: furl gives
 		// functions AWS_ENDPOINT_URL_LAMBDA and credentials.
