@@ -39,7 +39,7 @@ type Sandbox struct {
 	nodeVersion   string
 	pythonVersion string
 	// warned holds the runtimes whose version mismatch has been logged.
-	warned sync.Map
+	warned     sync.Map
 	clientsErr error
 
 	// noReadOnly is set once a read-only task root turned out to be
