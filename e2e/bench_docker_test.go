@@ -20,7 +20,7 @@ import (
 // in one run, on two furl binaries started side by side: cold start (from
 // CreateFunction, through CreateFunctionUrlConfig and its permissions, to
 // the first answer of the function's URL) and warm URL throughput at
-// concurrency 8. The two alternate round by round, and the medians are
+// concurrency 1 and 8. The two alternate round by round, and the medians are
 // reported with their ratio, since this machine is shared and noisy.
 //
 //	go test ./e2e -run XXX -bench Sandboxes -benchtime 10x
@@ -29,13 +29,15 @@ func BenchmarkSandboxes(b *testing.B) {
 	kinds := []string{"process", "docker"}
 	furls := map[string]*furl{}
 	for _, k := range kinds {
-		furls[k] = startFurl(b, b.TempDir(), "127.0.0.1:0", "--sandbox", k, "--log-level", "warn")
+		furls[k] = startFurl(b, b.TempDir(), "127.0.0.1:0", "--sandbox", k, "--log-level", "info")
 	}
+	created := 0 // b.Run runs its function more than once: names stay unique
 	b.Run("cold-start", func(b *testing.B) {
 		cold := map[string][]time.Duration{}
 		for i := 0; i < b.N; i++ {
+			created++
 			for _, k := range kinds {
-				cold[k] = append(cold[k], coldURL(b, furls[k].client(), fmt.Sprintf("cold-%s-%d", k, i)))
+				cold[k] = append(cold[k], coldURL(b, furls[k].client(), fmt.Sprintf("cold-%s-%d", k, created)))
 			}
 		}
 		for _, k := range kinds {
@@ -43,26 +45,28 @@ func BenchmarkSandboxes(b *testing.B) {
 		}
 		b.ReportMetric(float64(median(cold["docker"]))/float64(median(cold["process"])), "docker/process")
 	})
-	b.Run("warm-url-c8", func(b *testing.B) {
-		urls := map[string]string{}
-		for _, k := range kinds {
-			c := furls[k].client()
-			createURLFunction(b, c, "warm", 10)
-			u := publicURL(b, c, "warm", nil)
-			urls[k] = furls[k].url("/lambda-url/" + u[len("http://"):strings.Index(u, ".")] + "/echo")
-		}
-		rates := map[string][]float64{}
-		for round := 0; round < 5; round++ {
-			for _, k := range kinds {
-				rates[k] = append(rates[k], throughput(b, urls[k], 8, b.N*20))
+	urls := map[string]string{}
+	for _, k := range kinds {
+		c := furls[k].client()
+		createURLFunction(b, c, "warm", 10)
+		u := publicURL(b, c, "warm", nil)
+		urls[k] = furls[k].url("/lambda-url/" + u[len("http://"):strings.Index(u, ".")] + "/echo")
+	}
+	for _, conc := range []int{1, 8} {
+		b.Run(fmt.Sprintf("warm-url-c%d", conc), func(b *testing.B) {
+			rates := map[string][]float64{}
+			for round := 0; round < 5; round++ {
+				for _, k := range kinds {
+					rates[k] = append(rates[k], throughput(b, urls[k], conc, b.N*20))
+				}
 			}
-		}
-		for _, k := range kinds {
-			sort.Float64s(rates[k])
-			b.ReportMetric(rates[k][len(rates[k])/2], k+"-req/s")
-		}
-		b.ReportMetric(rates["docker"][2]/rates["process"][2], "docker/process")
-	})
+			for _, k := range kinds {
+				sort.Float64s(rates[k])
+				b.ReportMetric(rates[k][len(rates[k])/2], k+"-req/s")
+			}
+			b.ReportMetric(rates["docker"][2]/rates["process"][2], "docker/process")
+		})
+	}
 }
 
 // coldURL creates a function with a public URL and times it from
@@ -76,14 +80,14 @@ func coldURL(b *testing.B, c *lambda.Client, name string) time.Duration {
 		b.Fatal(err)
 	}
 	u := publicURL(b, c, name, nil)
-	resp, err := localhostClient.Get(u + "cold")
+	resp, err := localhostClient.Get(u + "echo")
 	if err != nil {
 		b.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	d := time.Since(start)
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"rawPath":"/cold"`)) {
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"rawPath":"/echo"`)) {
 		b.Fatalf("cold URL answered %d %s", resp.StatusCode, body)
 	}
 	if _, err := c.DeleteFunction(ctx(b), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)}); err != nil {
