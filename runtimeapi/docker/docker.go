@@ -24,6 +24,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/furl-dev/furl/runtimeapi"
+	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -248,10 +249,24 @@ const removeTimeout = 30 * time.Second
 // going (another of furl's removals is under way), is fine.
 func (s *Sandbox) remove(ctx context.Context, id string) error {
 	_, err := s.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
-	if err != nil && !isNotFound(err) && !(cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress")) {
-		return fmt.Errorf("remove container %.12s: %w", id, err)
+	switch {
+	case err == nil || isNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress"):
+		// The engine is removing it already (AutoRemove, or another
+		// call): it is removed when that is done.
+		w := s.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: ctypes.WaitConditionRemoved})
+		select {
+		case <-w.Result:
+			return nil
+		case err := <-w.Error:
+			if isNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("wait for the removal of container %.12s: %w", id, err)
+		}
 	}
-	return nil
+	return fmt.Errorf("remove container %.12s: %w", id, err)
 }
 
 // mine lists this instance's containers, running or not.
