@@ -24,8 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
 )
@@ -147,7 +146,10 @@ func startFurl(t testing.TB, dataDir, listen string, extra ...string) *furl {
 // startFurlBinary is startFurl with a given furl binary.
 func startFurlBinary(t testing.TB, bin, dataDir, listen string, extra ...string) *furl {
 	t.Helper()
-	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "debug"}, extra...)
+	// Functions run as host processes unless the test asks for another
+	// sandbox (a later flag wins): most tests hand functions paths on this
+	// host (gates, markers), which a container cannot see.
+	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "debug", "--sandbox", "process"}, extra...)
 	cmd := exec.Command(bin, args...)
 	addrc := make(chan string, 1)
 	logs := &syncBuffer{changed: make(chan struct{}), onLine: func(line string) {
@@ -240,12 +242,9 @@ func (f *furl) kill() {
 // client is an AWS SDK for Go v2 Lambda client pointed at furl, with
 // retries off so that every error is furl's first answer.
 func (f *furl) client() *lambda.Client {
-	return lambda.New(lambda.Options{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint:     aws.String("http://" + f.addr),
-		RetryMaxAttempts: 1,
-	})
+	// The SDK's own HTTP client, with the request body's WriteTo hidden:
+	// see streamSafeHTTP for the SDK race it avoids.
+	return f.streamClientWith(awshttp.NewBuildableClient())
 }
 
 // do sends a raw request to furl, for what the SDK would refuse to send.

@@ -50,11 +50,6 @@ func (s streamSafeHTTP) Do(r *http.Request) (*http.Response, error) {
 	return s.next.Do(r)
 }
 
-// streamClient is f.client() for operations that stream their response.
-func (f *furl) streamClient() *lambda.Client {
-	return f.streamClientWith(awshttp.NewBuildableClient())
-}
-
 func (f *furl) streamClientWith(next sdkDoer) *lambda.Client {
 	return lambda.New(lambda.Options{
 		Region:           "us-east-1",

@@ -453,7 +453,7 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
 // PayloadChunk arrives while the function waits for the test to have it.
 func TestInvokeWithResponseStreamSDK(t *testing.T) {
 	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--stream-max-bytes", "100000")
-	c := f.streamClient()
+	c := f.client()
 	createStreamFunction(t, c, "reader", "reader", 3)
 
 	type outcome struct {
