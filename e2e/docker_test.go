@@ -651,3 +651,23 @@ func TestDockerRuntimeAPIRefusesOtherContainers(t *testing.T) {
 		t.Fatalf("after the attempts, dother answered %s", out.Payload)
 	}
 }
+
+// With no Docker engine, auto serves and runs functions as processes;
+// docker refuses to start, saying why.
+func TestNoDockerEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+t.TempDir()+"/no-engine.sock")
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--sandbox", "auto")
+	f.logs.waitFor(t, "no Docker engine answers", 5*time.Second)
+	c := f.client()
+	createGo(t, c, "nodocker", 10, nil)
+	if out := invokeJSON(t, c, "nodocker", `{"action":"echo","value":"here"}`, types.LogTypeNone); !strings.Contains(string(out.Payload), `"value":"here"`) {
+		t.Fatalf("auto without an engine: %s", out.Payload)
+	}
+	f.logs.waitFor(t, "function=nodocker sandbox=process", 5*time.Second)
+
+	cmd := exec.Command(furlBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sandbox", "docker")
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code == 0 || !strings.Contains(string(out), "--sandbox docker") {
+		t.Fatalf("furl serve --sandbox docker without an engine exited %d: %s", code, out)
+	}
+}
