@@ -182,9 +182,20 @@ func (p *pool) returned(e *env) {
 	gen := e.returnGen
 	time.AfterFunc(returnGrace, func() {
 		p.mu.Lock()
-		defer p.mu.Unlock()
-		if e.returnGen == gen && p.endReturnLocked(e) {
-			p.spawnLocked()
+		if e.returnGen != gen || !p.endReturnLocked(e) {
+			p.mu.Unlock()
+			return
+		}
+		p.spawnLocked()
+		// The waiters it held are held back now: say so, as acquire does.
+		blocked, announce, fn := p.blocked, p.announce, p.fn
+		p.announce = false
+		p.mu.Unlock()
+		if blocked != "" && announce {
+			p.m.log.Info("invocation waits for an execution environment", "function", fn.Name, "version", fn.Version, "why", blocked)
+			if blocked == blockedMemory {
+				p.m.evictIdle()
+			}
 		}
 	})
 }
