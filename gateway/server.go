@@ -217,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Health is open and a code location carries its own signature; the
 	// rest of furl's own paths are signed as the Lambda API is.
-	unsigned := r.URL.Path == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/")
+	unsigned := strings.TrimSuffix(r.URL.Path, "/") == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/")
 	if s.verifyAPI && !unsigned && !s.verifyAPIRequest(rec, r) {
 		return
 	}

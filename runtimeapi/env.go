@@ -286,7 +286,6 @@ func (e *env) current(w http.ResponseWriter, r *http.Request) *call {
 // answered is the end of a /response or /error handler: a /next that
 // came while it ran may go on.
 func (e *env) answered() {
-	e.p.returned(e)
 	e.mu.Lock()
 	close(e.answering)
 	e.answering = nil
@@ -508,6 +507,14 @@ func (e *env) timeout(c *call) {
 // finishCall ends a call with its closing log lines, after everything the
 // function printed for it has been read.
 func (e *env) finishCall(c *call, fe *FunctionError) bool {
+	select {
+	case <-e.dying:
+	default:
+		// The runtime has answered and polls again next: before the
+		// invoker has the answer (and may invoke again), the pool counts
+		// this environment as coming back.
+		e.p.returned(e)
+	}
 	status := ""
 	if fe != nil && isPlatformError(fe.Type) {
 		status = "error"

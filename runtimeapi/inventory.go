@@ -8,15 +8,15 @@ import (
 // EnvironmentInfo describes a live execution environment, for furl's own
 // views of what runs.
 type EnvironmentInfo struct {
-	Function string `json:"function"`
-	Version  string `json:"version"`
-	ID       string `json:"id"`
+	Function string `json:"Function"`
+	Version  string `json:"Version"`
+	ID       string `json:"Id"`
 	// Sandbox is where the runtime runs ("process", "docker"), or "" when
 	// the sandbox does not say.
-	Sandbox string `json:"sandbox"`
+	Sandbox string `json:"Sandbox"`
 	// State is "initializing", "idle" or "busy".
-	State   string    `json:"state"`
-	Started time.Time `json:"started"`
+	State   string    `json:"State"`
+	Started time.Time `json:"Started"`
 }
 
 // sandboxNamer is a Process that says which sandbox holds it.

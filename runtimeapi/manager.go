@@ -58,8 +58,13 @@ type Config struct {
 
 // Manager runs invocations in pools of execution environments.
 type Manager struct {
-	sandbox     Sandbox
-	endpoint    string
+	sandbox  Sandbox
+	endpoint string
+	// starting is given to every Sandbox.Start; Close cancels it, so that
+	// a start stuck on its sandbox (an engine that stopped answering)
+	// does not hold Close.
+	starting    context.Context
+	stopStarts  context.CancelFunc
 	code        *codeCache
 	idleTimeout time.Duration
 	maxEnvs     int
@@ -103,7 +108,10 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	starting, stopStarts := context.WithCancel(context.Background())
 	return &Manager{
+		starting:    starting,
+		stopStarts:  stopStarts,
 		sandbox:     cfg.Sandbox,
 		endpoint:    cfg.Endpoint,
 		code:        code,
@@ -252,7 +260,7 @@ func (m *Manager) boot(e *env) error {
 
 	spec := Spec{Function: fn, Code: codeDir, RuntimeAPI: ln.Addr().String(), Endpoint: m.endpoint,
 		LogStream: NewLogStream(fn, e.initStart), Output: e.out}
-	proc, err := m.sandbox.Start(context.Background(), spec)
+	proc, err := m.sandbox.Start(m.starting, spec)
 	var se *StartError
 	switch {
 	case errors.As(err, &se):
@@ -446,6 +454,7 @@ func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
+	m.stopStarts()
 	pools := m.snapshot()
 	var envs []*env
 	for _, p := range pools {

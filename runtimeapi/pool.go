@@ -176,6 +176,11 @@ func (p *pool) returned(e *env) {
 	if p.closed || e.gone || e.polling || e.returning {
 		return
 	}
+	if e.retired || e.fn.Fingerprint != p.fn.Fingerprint || (e.worked && p.m.mem.waitsBefore(p)) {
+		// It ends when it polls (stale, or its memory goes to another
+		// function): nothing to wait for.
+		return
+	}
 	e.returning = true
 	p.returning++
 	e.returnGen++
@@ -320,6 +325,10 @@ func (p *pool) ready(e *env) {
 	var kill bool
 	if !e.claimed && !e.gone {
 		kill = p.offerLocked(e)
+	}
+	if kill && len(p.waiters) > 0 {
+		// It was counted as coming for them until now.
+		p.spawnLocked()
 	}
 	p.mu.Unlock()
 	if kill {
@@ -478,8 +487,13 @@ func (p *pool) evict(e *env) bool {
 // retireLocked marks every environment stale and returns the idle ones,
 // which the caller kills; busy ones go when they next become ready.
 func (p *pool) retireLocked() []*env {
+	ended := false
 	for e := range p.all {
 		e.retired = true
+		ended = p.endReturnLocked(e) || ended
+	}
+	if ended {
+		p.spawnLocked()
 	}
 	idle := p.idle
 	for _, e := range idle {

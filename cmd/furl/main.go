@@ -329,9 +329,9 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 	}
 	fs.Var(cfg.Images, "image", "RUNTIME=IMAGE: run the runtime's functions on this image in Docker instead of AWS's base image; repeat for more (env FURL_IMAGES, comma-separated)")
 	str(&cfg.DockerNetwork, "docker-network", "FURL_DOCKER_NETWORK", "host",
-		"the Docker network containers join: host (Linux: the runtime reaches furl on loopback), or a network's name (Docker Desktop, remote engines) with --runtime-api-host")
+		"the Docker network containers join: host (the runtime reaches furl on loopback), or a bridge network's name, whose gateway furl's Runtime APIs then listen on")
 	str(&cfg.RuntimeAPIHost, "runtime-api-host", "FURL_RUNTIME_API_HOST", "",
-		"on a non-host --docker-network, the name containers reach furl by (default host.docker.internal, mapped to the host's gateway)")
+		"on a bridge --docker-network, the name containers reach furl by (default host.docker.internal, mapped to the network's gateway)")
 	pull := true
 	if v, ok := os.LookupEnv("FURL_PULL"); ok {
 		if b, err := strconv.ParseBool(v); err == nil {

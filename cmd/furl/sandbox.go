@@ -80,7 +80,10 @@ func newSandbox(ctx context.Context, cfg serveConfig, log *slog.Logger) (*pick.S
 			log.Info("no Docker engine answers: functions run as processes on this host", "err", err)
 			dock = nil
 		default:
-			if n, err := dock.RemoveOrphans(ctx); err != nil {
+			orphanCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			n, err := dock.RemoveOrphans(orphanCtx)
+			cancel()
+			if err != nil {
 				log.Warn("removing containers a previous furl left failed", "err", err)
 			} else if n > 0 {
 				log.Info("removed containers a previous furl left", "containers", n)

@@ -88,6 +88,10 @@ type Sandbox struct {
 	bg     sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
+	// stop ends the sandbox's own work that outlives a caller (pulls)
+	// when it closes.
+	stopCtx context.Context
+	stop    context.CancelFunc
 }
 
 var _ runtimeapi.Sandbox = (*Sandbox)(nil)
@@ -135,6 +139,7 @@ func newSandbox(ctx context.Context, cli *client.Client, opts Options) (*Sandbox
 	if s.network == "" {
 		s.network = "host"
 	}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.hostNet = s.network == "host"
 	if s.hostNet {
 		s.listen, s.apiHost = "127.0.0.1", "127.0.0.1"
@@ -159,8 +164,11 @@ func newSandbox(ctx context.Context, cli *client.Client, opts Options) (*Sandbox
 		}
 		s.apiHost = opts.RuntimeAPIHost
 		if s.apiHost == "" {
+			// The name maps to the address furl listens on: the
+			// engine's host-gateway is docker0's, which on a network of
+			// the user's own is not this network's gateway.
 			s.apiHost = hostGatewayName
-			s.extra = []string{hostGatewayName + ":host-gateway"}
+			s.extra = []string{hostGatewayName + ":" + s.listen}
 		}
 	}
 	// A non-root furl runs functions as itself, so that it can read their
@@ -335,6 +343,7 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	if already {
 		return nil
 	}
+	s.stop()
 	var errs []error
 	ids, err := s.mine(ctx)
 	if err != nil {

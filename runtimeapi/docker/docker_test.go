@@ -659,7 +659,21 @@ func TestEngineGoneMidInvoke(t *testing.T) {
 // the host gateway, and the Runtime API answers only the container's own
 // address.
 func TestBridgeNetwork(t *testing.T) {
-	rec := &recorder{Sandbox: testSandbox(t, Options{Network: "bridge"})}
+	t.Run("default bridge", func(t *testing.T) { testBridge(t, "bridge") })
+	// A network of the user's own has a gateway of its own, which is not
+	// the engine's host-gateway (docker0's address).
+	t.Run("user network", func(t *testing.T) {
+		name := "furl-test-" + randomHex(4)
+		if out, err := exec.Command("docker", "network", "create", name).CombinedOutput(); err != nil {
+			t.Fatalf("docker network create: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("docker", "network", "rm", name).Run() })
+		testBridge(t, name)
+	})
+}
+
+func testBridge(t *testing.T, network string) {
+	rec := &recorder{Sandbox: testSandbox(t, Options{Network: network})}
 	if ip := net.ParseIP(rec.ListenHost()); ip == nil || ip.IsLoopback() {
 		t.Fatalf("ListenHost = %q, want the bridge's gateway", rec.ListenHost())
 	}

@@ -21,12 +21,15 @@ func (c *container) setPid(pid int) {
 	if pid <= 0 {
 		return
 	}
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil || !bytes.Contains(raw, []byte(c.id)) {
-		return
-	}
+	// The pidfd first: once it is open, the id cannot be reused by
+	// another process while the cgroup is checked.
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
+		return
+	}
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil || !bytes.Contains(raw, []byte(c.id)) {
+		unix.Close(fd)
 		return
 	}
 	c.pid = pid

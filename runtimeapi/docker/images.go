@@ -224,12 +224,23 @@ func (s *Sandbox) pullOnce(ctx context.Context, ref string) error {
 	}
 	s.cache.mu.Unlock()
 	if leader {
-		pc.err = s.doPull(ctx, ref)
-		s.cache.mu.Lock()
-		delete(s.cache.pulls, ref)
-		s.cache.mu.Unlock()
-		close(pc.done)
-		return pc.err
+		// The pull is the sandbox's, not its first caller's: a caller
+		// that goes away must not fail the others waiting for it.
+		started := s.track(func() {
+			ctx, cancel := context.WithTimeout(s.stopCtx, pullTimeout)
+			defer cancel()
+			pc.err = s.doPull(ctx, ref)
+			s.cache.mu.Lock()
+			delete(s.cache.pulls, ref)
+			s.cache.mu.Unlock()
+			close(pc.done)
+		})
+		if !started {
+			s.cache.mu.Lock()
+			delete(s.cache.pulls, ref)
+			s.cache.mu.Unlock()
+			return fmt.Errorf("the docker sandbox is closed")
+		}
 	}
 	select {
 	case <-pc.done:

@@ -36,6 +36,12 @@ const (
 // it, then becomes the runtime.
 var shellWrapper = []string{"/bin/sh", "-c", `exec "$@" >` + outPath + ` 2>&1`, "sh"}
 
+// pullTimeout bounds finding (and pulling) a function's image.
+const pullTimeout = 30 * time.Minute
+
+// lambdaProcesses is Lambda's quota of processes and threads.
+var lambdaProcesses int64 = 1024
+
 // startTimeout bounds the engine's work to start a container (not an
 // image pull).
 const startTimeout = time.Minute
@@ -53,7 +59,11 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	if err := checkBootstrap(spec); err != nil {
 		return nil, err
 	}
-	info, err := s.image(ctx, ref)
+	// An image lookup, or a pull, must not hold the environment forever
+	// on an engine that stops answering.
+	imgCtx, cancelImg := context.WithTimeout(ctx, pullTimeout)
+	info, err := s.image(imgCtx, ref)
+	cancelImg()
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +112,14 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 		// killed furl leaves nothing behind once its runtimes notice.
 		AutoRemove: true,
 		Tmpfs:      map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", storage)},
-		Resources:  ctypes.Resources{Memory: memory, MemorySwap: memory},
 		ExtraHosts: s.extra,
 		// What the runtime prints goes to furl, not to a log file too.
-		LogConfig:   ctypes.LogConfig{Type: "none"},
-		CapDrop:     []string{"ALL"},
+		LogConfig: ctypes.LogConfig{Type: "none"},
+		CapDrop:   []string{"ALL"},
+		// Lambda's quotas: 1,024 processes or threads and 1,024 open
+		// files per environment; a fork bomb stays in its container.
+		Resources: ctypes.Resources{Memory: memory, MemorySwap: memory, PidsLimit: &lambdaProcesses,
+			Ulimits: []*ctypes.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1024}}},
 		SecurityOpt: []string{"no-new-privileges"},
 	}
 	if spec.Code != "" {
@@ -118,7 +131,7 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	if !known || shell {
 		// Most images have a shell (all of AWS's do): try the exact way
 		// first, and learn once per image whether it works.
-		id, err := s.createWithShell(ctx, c, cfg, host, argv, !known)
+		id, err := s.createWithShell(ctx, c, ref, cfg, host, argv, !known)
 		if err != nil {
 			c.abandon()
 			return nil, err
@@ -151,14 +164,14 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 // createWithShell creates the container with its output going into a
 // FIFO. If probe is set and the image turns out to have no /bin/sh, it
 // removes the container again and returns "".
-func (s *Sandbox) createWithShell(ctx context.Context, c *container, cfg *ctypes.Config, host *ctypes.HostConfig, argv []string, probe bool) (string, error) {
+func (s *Sandbox) createWithShell(ctx context.Context, c *container, ref string, cfg *ctypes.Config, host *ctypes.HostConfig, argv []string, probe bool) (string, error) {
 	fifo, err := c.openFIFO(s.fifoDir)
 	if err != nil {
 		return "", err
 	}
 	cfg.Entrypoint = append(append([]string(nil), shellWrapper...), argv...)
 	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: fifo, Target: outPath})
-	id, err := s.create(ctx, cfg.Image, c.name, cfg, host)
+	id, err := s.create(ctx, ref, c.name, cfg, host)
 	host.Mounts = host.Mounts[:len(host.Mounts)-1]
 	if err != nil {
 		return "", err
@@ -206,6 +219,11 @@ func (s *Sandbox) run(ctx context.Context, c *container, id string) (runtimeapi.
 	t1 := time.Now()
 	res, err := s.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	s.log.Debug("container started", "container", c.name, "start", t1.Sub(t0), "inspect", time.Since(t1))
+	if isNotFound(err) {
+		// The runtime ended at once and the engine removed its
+		// container: watch reports the end, with what it printed.
+		err = nil
+	}
 	if err != nil {
 		s.removeLater(id)
 		c.abandon()
