@@ -297,7 +297,13 @@ func TestDockerStreaming(t *testing.T) {
 			complete = &v.Value
 		}
 	}
-	if complete == nil || aws.ToString(complete.ErrorCode) == "" || len(chunks) == 0 {
+	// As from a host process (TestInvokeWithResponseStreamSDK): what was
+	// sent before the failure, then the error trailer's error.
+	if err := st.Err(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	if len(chunks) != 1 || chunks[0] != "data: token 1\n\n" || complete == nil || aws.ToString(complete.ErrorCode) != "errorString" ||
+		!strings.Contains(aws.ToString(complete.ErrorDetails), `{"errorMessage":"disk on fire","errorType":"errorString"}`) {
 		t.Fatalf("chunks %q, complete %+v", chunks, complete)
 	}
 }
