@@ -48,7 +48,8 @@ type env struct {
 	retired      bool // stale: end it when it is next free
 	returning    bool // answered its event, not yet polling again
 	returnGen    uint64
-	gone         bool // its process has ended
+	returnTimer  *time.Timer // ends the returning grace
+	gone         bool        // its process has ended
 	idleGen      uint64
 	idleTimer    *time.Timer
 

@@ -185,7 +185,7 @@ func (p *pool) returned(e *env) {
 	p.returning++
 	e.returnGen++
 	gen := e.returnGen
-	time.AfterFunc(returnGrace, func() {
+	e.returnTimer = time.AfterFunc(returnGrace, func() {
 		p.mu.Lock()
 		if e.returnGen != gen || !p.endReturnLocked(e) {
 			p.mu.Unlock()
@@ -213,6 +213,8 @@ func (p *pool) endReturnLocked(e *env) bool {
 	}
 	e.returning = false
 	p.returning--
+	// Usually the runtime is back long before the grace ends.
+	e.returnTimer.Stop()
 	return true
 }
 

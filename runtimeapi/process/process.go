@@ -34,10 +34,11 @@ type Sandbox struct {
 	once       sync.Once
 	nodePath   string
 	pythonPath string
-	// nodeVersion and pythonVersion are the host interpreters' versions
-	// as runtime identifiers name them ("20", "3.11"), "" if unknown.
-	nodeVersion   string
-	pythonVersion string
+	// nodeVersion and pythonVersion ask the host interpreters, once and
+	// only when a function first needs them, for their versions as runtime
+	// identifiers name them ("20", "3.11"); "" if unknown.
+	nodeVersion   func() string
+	pythonVersion func() string
 	// warned holds the runtimes whose version mismatch has been logged.
 	warned     sync.Map
 	clientsErr error
@@ -82,14 +83,12 @@ func (s *Sandbox) setup() error {
 		}
 		s.nodePath, _ = exec.LookPath("node")
 		s.pythonPath = findPython()
-		if s.nodePath != "" {
-			out, _ := exec.Command(s.nodePath, "-p", "process.versions.node.split('.')[0]").Output()
-			s.nodeVersion = strings.TrimSpace(string(out))
-		}
-		if s.pythonPath != "" {
-			out, _ := exec.Command(s.pythonPath, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
-			s.pythonVersion = strings.TrimSpace(string(out))
-		}
+		s.nodeVersion = sync.OnceValue(func() string {
+			return interpreterVersion(s.nodePath, "-p", "process.versions.node.split('.')[0]")
+		})
+		s.pythonVersion = sync.OnceValue(func() string {
+			return interpreterVersion(s.pythonPath, "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
+		})
 		if s.supervisor == "" {
 			exe, err := os.Executable()
 			if err != nil {
@@ -158,17 +157,30 @@ func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
 		if s.nodePath == "" {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's node, and there is no node on its PATH"}
 		}
-		s.warnVersion(rt, "nodejs", ".x", "node", s.nodeVersion)
+		s.warnVersion(rt, "nodejs", ".x", "node", s.nodeVersion())
 		return []string{s.nodePath, filepath.Join(s.clientsDir, node.FileName)}, nil
 	case strings.HasPrefix(rt, "python3"):
 		if s.pythonPath == "" {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's python3, and there is no python3 on its PATH"}
 		}
-		s.warnVersion(rt, "python", "", "python3", s.pythonVersion)
+		s.warnVersion(rt, "python", "", "python3", s.pythonVersion())
 		return []string{s.pythonPath, "-u", filepath.Join(s.clientsDir, python.FileName)}, nil
 	}
 	return nil, &runtimeapi.StartError{Type: "Runtime.InvalidRuntime",
 		Message: "furl's process sandbox runs provided, nodejs and python functions; it cannot run " + rt}
+}
+
+// interpreterVersion runs an interpreter to print its version; "" if
+// there is none or it fails.
+func interpreterVersion(path string, args ...string) string {
+	if path == "" {
+		return ""
+	}
+	out, err := exec.Command(path, args...).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // warnVersion logs, once per runtime, that a function runs on a host

@@ -197,7 +197,7 @@ func TestInterpreterVersionMismatchIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := "nodejs99.x"
-	same := "nodejs" + sb.nodeVersion + ".x"
+	same := "nodejs" + sb.nodeVersion() + ".x"
 	for _, rt := range []string{other, other, same} {
 		if _, err := sb.command(runtimeapi.Spec{Function: runtimeapi.Function{Runtime: rt}}); err != nil {
 			t.Fatal(err)
