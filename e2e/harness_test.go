@@ -59,6 +59,9 @@ type furl struct {
 	t       testing.TB
 	cmd     *exec.Cmd
 	addr    string
+	// tlsAddr is the HTTPS listener's address, "" unless the test asked
+	// for one with --listen-tls.
+	tlsAddr string
 	dataDir string
 	logs    *syncBuffer // stderr: furl's own log
 	out     *syncBuffer // stdout: what functions print
@@ -134,7 +137,7 @@ func (b *syncBuffer) waitCount(t testing.TB, s string, n int, timeout time.Durat
 	}
 }
 
-var servingLine = regexp.MustCompile(`msg="furl serving" addr=(\S+)`)
+var servingLine = regexp.MustCompile(`msg="furl serving" addr=(\S+) tls_addr=(\S*)`)
 
 // startFurl starts furl on listen (127.0.0.1:0 for any free port) with the
 // given data directory and extra flags, and waits until it is healthy.
@@ -149,13 +152,15 @@ func startFurlBinary(t testing.TB, bin, dataDir, listen string, extra ...string)
 	// Functions run as host processes unless the test asks for another
 	// sandbox (a later flag wins): most tests hand functions paths on this
 	// host (gates, markers), which a container cannot see.
-	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "debug", "--sandbox", "process"}, extra...)
+	// Nor do they listen for HTTPS unless they ask: the tests run in
+	// parallel, and the default port is one.
+	args := append([]string{"serve", "--listen", listen, "--listen-tls", "", "--data-dir", dataDir, "--log-level", "debug", "--sandbox", "process"}, extra...)
 	cmd := exec.Command(bin, args...)
-	addrc := make(chan string, 1)
+	addrc := make(chan []string, 1)
 	logs := &syncBuffer{changed: make(chan struct{}), onLine: func(line string) {
 		if m := servingLine.FindStringSubmatch(line); m != nil {
 			select {
-			case addrc <- m[1]:
+			case addrc <- m[1:]:
 			default:
 			}
 		}
@@ -182,7 +187,8 @@ func startFurlBinary(t testing.TB, bin, dataDir, listen string, extra ...string)
 		}
 	})
 	select {
-	case f.addr = <-addrc:
+	case a := <-addrc:
+		f.addr, f.tlsAddr = a[0], strings.Trim(a[1], `"`)
 	case <-f.exited:
 		t.Fatalf("furl exited before serving: %v\n%s", f.exitErr, f.logs.String())
 	case <-time.After(20 * time.Second):

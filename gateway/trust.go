@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -209,4 +210,32 @@ func (s *Server) refuseBrowser(w http.ResponseWriter, r *http.Request, why *refu
 		"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "content_type", r.Header.Get("Content-Type"),
 		"why", why.why, "to_allow", why.allow)
 	writeError(w, loggerFrom(r.Context()), newError(urlconfig.ErrAccessDenied, why.message))
+}
+
+// ServesName reports whether furl answers on a host name (or IP address),
+// for the TLS certificates it issues itself: its own names, and the host
+// of every function URL that exists, under localhost or an allowed name.
+// It never says yes for a name someone else owns (a URL host under on.aws
+// included): a certificate for it, from a root the user trusts, could
+// impersonate that name to their browser.
+func (s *Server) ServesName(ctx context.Context, name string) error {
+	name = canonicalHost(name)
+	if s.hosts.own(name) {
+		return nil
+	}
+	m := urlHost.FindStringSubmatch(name)
+	if m == nil {
+		return fmt.Errorf("%q is not one of furl's names or a function URL host", name)
+	}
+	suffix := name[len(m[0]):]
+	if !(suffix == "localhost" || strings.HasSuffix(suffix, ".localhost") || s.hosts.extra[suffix]) {
+		return fmt.Errorf("%q is not under localhost or an allowed host", name)
+	}
+	if m[2] != s.store.Account().Region {
+		return fmt.Errorf("%q is in region %s, not furl's %s", name, m[2], s.store.Account().Region)
+	}
+	if _, err := s.store.ResolveURL(ctx, m[1]); err != nil {
+		return fmt.Errorf("no function URL has the id %q: %w", m[1], err)
+	}
+	return nil
 }

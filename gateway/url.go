@@ -262,7 +262,9 @@ func localPort(r *http.Request) string {
 }
 
 // tlsNames names a TLS connection's version and cipher suite the way
-// x-amzn-tls-version and x-amzn-tls-cipher-suite do.
+// x-amzn-tls-version and x-amzn-tls-cipher-suite do: OpenSSL's names
+// (TLSv1.3, ECDHE-RSA-AES128-GCM-SHA256), which for TLS 1.3's suites are
+// the IANA names Go uses too.
 func tlsNames(r *http.Request) (version, cipher string) {
 	switch r.TLS.Version {
 	case tls.VersionTLS13:
@@ -272,7 +274,25 @@ func tlsNames(r *http.Request) (version, cipher string) {
 	default:
 		version = tls.VersionName(r.TLS.Version)
 	}
+	if name, ok := opensslCiphers[r.TLS.CipherSuite]; ok {
+		return version, name
+	}
 	return version, tls.CipherSuiteName(r.TLS.CipherSuite)
+}
+
+// opensslCiphers are OpenSSL's names of the TLS 1.2 suites Go can
+// negotiate with forward secrecy.
+var opensslCiphers = map[uint16]string{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:       "ECDHE-ECDSA-AES128-GCM-SHA256",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:       "ECDHE-ECDSA-AES256-GCM-SHA384",
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:         "ECDHE-RSA-AES128-GCM-SHA256",
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:         "ECDHE-RSA-AES256-GCM-SHA384",
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:   "ECDHE-RSA-CHACHA20-POLY1305",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA:          "ECDHE-ECDSA-AES128-SHA",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA:          "ECDHE-ECDSA-AES256-SHA",
+	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA:            "ECDHE-RSA-AES128-SHA",
+	tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA:            "ECDHE-RSA-AES256-SHA",
 }
 
 // urlTraceID is the x-amzn-trace-id Lambda adds: a new root, or the

@@ -369,10 +369,16 @@ func (s *Store) functionURL(id string) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// DefaultFunctionURL builds AWS's URL shape on furl's host:
+// DefaultFunctionURL builds AWS's URL shape on furl's plain HTTP host:
 // http://<url-id>.lambda-url.<region>.localhost:<port>/.
 func DefaultFunctionURL(region string, port int) func(id string) string {
+	return FunctionURLAt("http", region, port)
+}
+
+// FunctionURLAt builds AWS's URL shape with a scheme and port of furl's:
+// <scheme>://<url-id>.lambda-url.<region>.localhost:<port>/.
+func FunctionURLAt(scheme, region string, port int) func(id string) string {
 	return func(id string) string {
-		return "http://" + id + ".lambda-url." + region + ".localhost:" + itoa(port) + "/"
+		return scheme + "://" + id + ".lambda-url." + region + ".localhost:" + itoa(port) + "/"
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,7 @@ import (
 	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
+	"github.com/furl-dev/furl/gateway/tlsca"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/pick"
 	"github.com/furl-dev/furl/runtimeapi/process"
@@ -58,6 +61,7 @@ const usage = `furl: a local AWS Lambda function URL gateway with real response 
 
 Usage:
   furl serve [flags]    start the server (run "furl serve --help" for its flags)
+  furl ca [--path]      print the local CA's root certificate file and fingerprint
   furl version          print furl's version
   furl help             print this text
 
@@ -81,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "ca":
+		return caCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "furl", version())
 		return 0
@@ -95,7 +101,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // serveConfig is what "furl serve" runs with.
 type serveConfig struct {
-	Listen             string
+	Listen string
+	// ListenTLS is --listen-tls: the address of the HTTPS listener, or ""
+	// for none.
+	ListenTLS          string
 	DataDir            string
 	Region             string
 	AccountID          string
@@ -238,6 +247,8 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		fs.StringVar(p, name, def, help+" (env "+env+")")
 	}
 	str(&cfg.Listen, "listen", "FURL_LISTEN", "127.0.0.1:4580", "address to serve the Lambda API and function URLs on")
+	str(&cfg.ListenTLS, "listen-tls", "FURL_LISTEN_TLS", "127.0.0.1:4443",
+		"address to serve the Lambda API and function URLs on over HTTPS (HTTP/2 and HTTP/1.1), with certificates from furl's local CA (see furl trust); empty for none")
 	str(&cfg.DataDir, "data-dir", "FURL_DATA_DIR", defaultDataDir(), "directory holding furl's state and code")
 	str(&cfg.Region, "region", "FURL_REGION", "us-east-1", "AWS region furl pretends to be")
 	str(&cfg.AccountID, "account-id", "FURL_ACCOUNT_ID", "000000000000", "AWS account id furl pretends to be")
@@ -411,7 +422,16 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	functionURL := urlconfig.DefaultFunctionURL(cfg.Region, ln.Addr().(*net.TCPAddr).Port)
+	var lnTLS net.Listener
+	if cfg.ListenTLS != "" {
+		if lnTLS, err = net.Listen("tcp", cfg.ListenTLS); err != nil {
+			return fmt.Errorf("listen on %s (--listen-tls; give it an empty value for no HTTPS): %w", cfg.ListenTLS, err)
+		}
+		defer lnTLS.Close()
+		// AWS's URLs are https: so are those furl reports when it can.
+		functionURL = urlconfig.FunctionURLAt("https", cfg.Region, lnTLS.Addr().(*net.TCPAddr).Port)
+	}
 
 	sandbox, images, closeSandbox, err := newSandbox(ctx, cfg, log)
 	if err != nil {
@@ -426,7 +446,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		Account:             urlconfig.Account{ID: cfg.AccountID, Region: cfg.Region},
 		AccountConcurrency:  cfg.AccountConcurrency,
 		Logger:              log,
-		FunctionURL:         urlconfig.DefaultFunctionURL(cfg.Region, port),
+		FunctionURL:         functionURL,
 		EventQueueMaxBytes:  cfg.EventQueueBytes,
 		EventQueueMaxEvents: cfg.EventQueueEvents,
 	})
@@ -465,8 +485,10 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 
 	// The --listen host is furl's own name too; Validate checked the rest.
 	allowedHosts, _ := cfg.allowedHosts()
-	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil && host != "" {
-		allowedHosts = append(allowedHosts, host)
+	for _, l := range []string{cfg.Listen, cfg.ListenTLS} {
+		if host, _, err := net.SplitHostPort(l); err == nil && host != "" && !slices.Contains(allowedHosts, host) {
+			allowedHosts = append(allowedHosts, host)
+		}
 	}
 	maxConns := cfg.MaxConnections
 	if maxConns == 0 {
@@ -482,16 +504,28 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
 		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts,
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
-	srv := &http.Server{
-		Handler:           gw,
-		Protocols:         &protocols,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleConnTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ConnState:         conns.ConnState,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	srv := newHTTPServer(gw, &protocols, conns, log)
+	servers := []*http.Server{srv}
+	var srvTLS *http.Server
+	var connsTLS *connlimit.Listener
+	tlsAddr := ""
+	if lnTLS != nil {
+		certs, err := tlsca.New(tlsca.Config{Dir: filepath.Join(cfg.DataDir, "tls"), Allow: gw.ServesName, Logger: log})
+		if err != nil {
+			return fmt.Errorf("--listen-tls: %w", err)
+		}
+		defer certs.Close()
+		var tlsProtocols http.Protocols
+		tlsProtocols.SetHTTP1(true)
+		tlsProtocols.SetHTTP2(true)
+		connsTLS = conns.Share(lnTLS)
+		srvTLS = newHTTPServer(gw, &tlsProtocols, connsTLS, log)
+		srvTLS.TLSConfig = certs.TLSConfig()
+		servers = append(servers, srvTLS)
+		tlsAddr = lnTLS.Addr().String()
+		log.Info("HTTPS uses furl's local CA; trust it once with furl trust, or give its root to a client", "root", certs.CA().RootPath(), "sha256", certs.CA().Fingerprint())
 	}
-	log.Info("furl serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "identities", identities.Len(),
+	log.Info("furl serving", "addr", ln.Addr().String(), "tls_addr", tlsAddr, "data_dir", cfg.DataDir, "identities", identities.Len(),
 		"region", cfg.Region, "account_id", cfg.AccountID, "max_connections", maxConns, "allowed_hosts", strings.Join(allowedHosts, ","),
 		"version", version())
 	if urls, err := store.AllURLs(ctx); err != nil {
@@ -504,10 +538,16 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 
 	events := gw.Dispatcher()
 	events.Start()
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(conns) }()
+	if srvTLS != nil {
+		go func() { served <- srvTLS.ServeTLS(connsTLS, "", "") }()
+	}
 	select {
 	case err := <-served:
+		for _, s := range servers {
+			s.Close()
+		}
 		expired, cancel := context.WithCancel(context.Background())
 		cancel()
 		events.Shutdown(expired)
@@ -526,14 +566,60 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		defer close(eventsStopped)
 		events.Shutdown(shutdownCtx)
 	}()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time; closing them", "err", err)
-		srv.Close()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(func() {
+			if err := s.Shutdown(shutdownCtx); err != nil {
+				log.Warn("in-flight requests did not finish in time; closing them", "err", err)
+				s.Close()
+			}
+		})
 	}
+	wg.Wait()
 	<-eventsStopped
 	endEvents(events, closeRuntimes, store, log)
 	return nil
 }
+
+// newHTTPServer is one of furl's listeners' servers: the gateway with
+// bounds on how long and how much a client may take.
+func newHTTPServer(gw *gateway.Server, protocols *http.Protocols, conns *connlimit.Listener, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           gw,
+		Protocols:         protocols,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleConnTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         conns.ConnState,
+		ErrorLog:          serverErrorLog(log),
+		HTTP2: &http.HTTP2Config{
+			// Go's default, said aloud: a browser opens about 100 streams
+			// on a connection, and each stream of a function URL holds an
+			// invocation, which the concurrency limits bound anyway.
+			MaxConcurrentStreams: 250,
+		},
+	}
+}
+
+// serverErrorLog is where net/http reports what goes wrong with
+// connections. A failed TLS handshake is the client's business (a name
+// furl does not serve, a root it does not trust, a port scan) and would
+// let anyone fill the log: it goes to debug; the rest are warnings.
+func serverErrorLog(log *slog.Logger) *stdlog.Logger {
+	return stdlog.New(writerFunc(func(p []byte) (int, error) {
+		msg := strings.TrimSpace(string(p))
+		level := slog.LevelWarn
+		if strings.Contains(msg, "TLS handshake error") {
+			level = slog.LevelDebug
+		}
+		log.Log(context.Background(), level, msg)
+		return len(p), nil
+	}), "", 0)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // endEvents ends a stopped asynchronous queue: closing the environments
 // interrupts the events still running, which stay queued, and the log says

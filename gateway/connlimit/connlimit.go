@@ -38,6 +38,12 @@ func DefaultMax(nofile uint64) int {
 // serves it, so that it knows which connections are idle.
 type Listener struct {
 	net.Listener
+	*pool
+}
+
+// pool is the count and the quiet connections of the listeners that share
+// one cap.
+type pool struct {
 	max int
 	log *slog.Logger
 
@@ -53,14 +59,22 @@ func New(ln net.Listener, max int, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Listener{Listener: ln, max: max, log: log}
+	return &Listener{Listener: ln, pool: &pool{max: max, log: log}}
+}
+
+// Share caps the connections accepted from another listener too: those of
+// l and ln count against one cap, and a new connection on either may close
+// the longest quiet one on both. Give the new listener's ConnState to the
+// server that serves it.
+func (l *Listener) Share(ln net.Listener) *Listener {
+	return &Listener{Listener: ln, pool: l.pool}
 }
 
 // conn is an accepted connection that the listener counts until it is
 // closed.
 type conn struct {
 	net.Conn
-	l *Listener
+	l *pool
 	// quiet is the connection's place in l.quiet while it has no request
 	// in flight, and closed says it no longer counts; both guarded by
 	// l.mu.
@@ -83,7 +97,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, victim := l.admit(nc)
+		c, victim := l.pool.admit(nc)
 		if victim != nil {
 			victim.Conn.Close()
 		}
@@ -96,7 +110,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 // admit counts a new connection, choosing the quiet connection to close to
 // make room for it. A nil conn means there was no room.
-func (l *Listener) admit(nc net.Conn) (c, victim *conn) {
+func (l *pool) admit(nc net.Conn) (c, victim *conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.open >= l.max {
@@ -116,13 +130,13 @@ func (l *Listener) admit(nc net.Conn) (c, victim *conn) {
 	return c, victim
 }
 
-func (l *Listener) forget(c *conn) {
+func (l *pool) forget(c *conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.forgetLocked(c)
 }
 
-func (l *Listener) forgetLocked(c *conn) {
+func (l *pool) forgetLocked(c *conn) {
 	if c.closed {
 		return
 	}
@@ -139,7 +153,7 @@ func (l *Listener) forgetLocked(c *conn) {
 // Use it as http.Server.ConnState.
 func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	c := unwrap(nc)
-	if c == nil || c.l != l {
+	if c == nil || c.l != l.pool {
 		return
 	}
 	l.mu.Lock()
@@ -156,7 +170,8 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	}
 }
 
-// Open is the number of connections the listener counts now.
+// Open is the number of connections the listener (with those it shares
+// its cap with) counts now.
 func (l *Listener) Open() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
