@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -246,4 +247,64 @@ func FuzzMediaType(f *testing.F) {
 			t.Fatalf("mediaType(%q) = %q changes with case or parameters", ct, got)
 		}
 	})
+}
+
+// TestServesName is the rule for which names furl's CA may issue a
+// certificate for: its own names and the hosts of function URLs that
+// exist, under localhost or an allowed name, never a name someone else
+// owns.
+func TestServesName(t *testing.T) {
+	s := newTestServer(t)
+	s.hosts = newHostNames([]string{"furl.internal", "192.168.1.20"})
+	do := func(method, path string, body []byte) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(method, path, bytes.NewReader(body))
+		r.Host = "127.0.0.1:4580"
+		r.Header.Set("Content-Type", "application/json")
+		s.ServeHTTP(rec, r)
+		if rec.Code >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+	}
+	do("POST", "/2015-03-31/functions", createBody("fn", zipBytes(t, "x")))
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/2021-10-31/functions/fn/url", strings.NewReader(`{"AuthType":"NONE"}`))
+	r.Host = "127.0.0.1:4580"
+	r.Header.Set("Content-Type", "application/json")
+	s.ServeHTTP(rec, r)
+	var cfg struct{ FunctionUrl string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &cfg); err != nil || rec.Code != http.StatusCreated {
+		t.Fatalf("CreateFunctionUrlConfig: %d %s", rec.Code, rec.Body)
+	}
+	id := strings.TrimPrefix(strings.Split(cfg.FunctionUrl, ".")[0], "http://")
+
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"localhost", true},
+		{"LOCALHOST.", true},
+		{"127.0.0.1", true},
+		{"127.8.9.10", true},
+		{"::1", true},
+		{"furl.internal", true},
+		{"192.168.1.20", true},
+		{id + ".lambda-url.us-east-1.localhost", true},
+		{id + ".lambda-url.us-east-1.dev.localhost", true},
+		{id + ".lambda-url.us-east-1.furl.internal", true},
+		{"zzzzzzzzzzzz.lambda-url.us-east-1.localhost", false}, // no such URL
+		{id + ".lambda-url.eu-west-1.localhost", false},        // another region
+		{id + ".lambda-url.us-east-1.on.aws", false},           // AWS's own name
+		{id + ".lambda-url.us-east-1", false},                  // not a name anyone resolves
+		{id + ".lambda-url.us-east-1.attacker.example", false}, // someone else's
+		{"bank.example", false},
+		{"192.168.1.21", false},
+		{"", false},
+	} {
+		err := s.ServesName(context.Background(), tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("ServesName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
 }

@@ -194,6 +194,14 @@ func (c serveConfig) Validate() error {
 	case c.MaxConnections < 0:
 		return fmt.Errorf("--max-connections must be 0 (derived from the open-file limit) or more, not %d", c.MaxConnections)
 	}
+	if c.ListenTLS != "" {
+		if _, _, err := net.SplitHostPort(c.ListenTLS); err != nil {
+			return fmt.Errorf("--listen-tls %q is not host:port (give an empty value for no HTTPS)", c.ListenTLS)
+		}
+		if c.ListenTLS == c.Listen {
+			return fmt.Errorf("--listen-tls and --listen are both %s: give them different ports", c.Listen)
+		}
+	}
 	if _, err := pick.ParseMode(c.Sandbox); err != nil {
 		return fmt.Errorf("--sandbox: %w", err)
 	}

@@ -2,6 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,6 +41,10 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--max-connections", "-1"}, code: 2, stderr: "--max-connections must be 0 (derived from the open-file limit) or more, not -1"},
 		{args: []string{"serve", "--allowed-hosts", "furl.test,http://evil.example"}, code: 2, stderr: `--allowed-hosts: "http://evil.example" is not a host name or IP address`},
 		{args: []string{"serve", "--allowed-hosts", "furl.test:4580"}, code: 2, stderr: `--allowed-hosts: "furl.test:4580" is not a host name`},
+		{args: []string{"serve", "--listen-tls", "4443"}, code: 2, stderr: `--listen-tls "4443" is not host:port (give an empty value for no HTTPS)`},
+		{args: []string{"serve", "--listen", "127.0.0.1:9000", "--listen-tls", "127.0.0.1:9000"}, code: 2, stderr: "--listen-tls and --listen are both 127.0.0.1:9000"},
+		{args: []string{"ca", "--data-dir", ""}, code: 2, stderr: "furl ca: --data-dir is empty"},
+		{args: []string{"ca", "--nope"}, code: 2, stderr: "flag provided but not defined: -nope"},
 		{args: []string{"serve", "--allowed-hosts", "*"}, code: 2, stderr: `--allowed-hosts: "*" is not a host name`},
 	}
 	for _, tc := range tests {
@@ -58,7 +67,7 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES", "-event-queue-max-bytes", "FURL_EVENT_QUEUE_MAX_BYTES",
 		"-event-queue-max-events", "FURL_EVENT_QUEUE_MAX_EVENTS", "-event-workers", "FURL_EVENT_WORKERS",
 		"-event-time-scale", "FURL_EVENT_TIME_SCALE", "-allowed-hosts", "FURL_ALLOWED_HOSTS", "-max-connections", "FURL_MAX_CONNECTIONS",
-		"-max-env-memory", "FURL_MAX_ENV_MEMORY"} {
+		"-max-env-memory", "FURL_MAX_ENV_MEMORY", "-listen-tls", "FURL_LISTEN_TLS"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
@@ -97,5 +106,35 @@ func TestAllowedHosts(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "furl.test my_service ::1 [fe80::1] 10.0.0.5" {
 		t.Fatalf("allowed hosts %q", got)
+	}
+}
+
+func TestCAPrintsTheRootItKeeps(t *testing.T) {
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	if code := run([]string{"ca", "--data-dir", dir, "--path"}, &out, &errs); code != 0 {
+		t.Fatalf("furl ca --path: exit %d, %s", code, errs.String())
+	}
+	path := strings.TrimSpace(out.String())
+	if path != filepath.Join(dir, "tls", "ca", "root.pem") {
+		t.Fatalf("furl ca --path printed %q", path)
+	}
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"ca", "--data-dir", dir}, &out, &errs); code != 0 {
+		t.Fatalf("furl ca: exit %d, %s", code, errs.String())
+	}
+	block, _ := pem.Decode(first)
+	sum := sha256.Sum256(block.Bytes)
+	fp := strings.ToUpper(hex.EncodeToString(sum[:2]))
+	if !strings.Contains(out.String(), path) || !strings.Contains(out.String(), "SHA-256 fingerprint: "+fp[:2]+":"+fp[2:4]+":") {
+		t.Errorf("furl ca does not print the root's path and fingerprint (%s…):\n%s", fp, out.String())
+	}
+	again, _ := os.ReadFile(path)
+	if !bytes.Equal(first, again) {
+		t.Error("a second furl ca replaced the root")
 	}
 }

@@ -356,3 +356,55 @@ func TestCountFollowsClose(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedCapCountsBothListeners: the plain and the TLS listener share
+// one cap, so a connection on one may close an idle one on the other, and
+// the count is theirs together.
+func TestSharedCapCountsBothListeners(t *testing.T) {
+	plainLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := New(plainLn, 1, slog.New(slog.DiscardHandler))
+	other := plain.Share(otherLn)
+	t.Cleanup(func() { plain.Close(); other.Close() })
+	accepted := make(chan net.Conn, 4)
+	for _, l := range []*Listener{plain, other} {
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- c
+			}
+		}()
+	}
+	first, err := net.Dial("tcp", plainLn.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	<-accepted
+	if n := other.Open(); n != 1 {
+		t.Fatalf("the sharing listener counts %d open, want the first listener's 1", n)
+	}
+	// The cap is 1: a connection on the other listener closes the first,
+	// which is quiet (it sent no request).
+	second, err := net.Dial("tcp", otherLn.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	<-accepted
+	w := watch(first)
+	go io.Copy(io.Discard, w)
+	w.waitClosed(t, "the quiet connection on the other listener")
+	if n := plain.Open(); n != 1 {
+		t.Errorf("after the swap %d are open, want 1", n)
+	}
+}
