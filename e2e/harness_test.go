@@ -56,9 +56,9 @@ func TestMain(m *testing.M) {
 
 // furl is one running furl process.
 type furl struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	addr    string
+	t    testing.TB
+	cmd  *exec.Cmd
+	addr string
 	// tlsAddr is the HTTPS listener's address, "" unless the test asked
 	// for one with --listen-tls.
 	tlsAddr string
