@@ -518,7 +518,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	var connsTLS *connlimit.Listener
 	tlsAddr := ""
 	if lnTLS != nil {
-		certs, err := tlsca.New(tlsca.Config{Dir: filepath.Join(cfg.DataDir, "tls"), Allow: gw.ServesName, Logger: log})
+		certs, err := tlsca.New(tlsca.Config{Dir: filepath.Join(cfg.DataDir, "tls"), Allow: gw.ServesName, Names: allowedHosts, Logger: log})
 		if err != nil {
 			return fmt.Errorf("--listen-tls: %w", err)
 		}

@@ -51,18 +51,50 @@ type CA struct {
 }
 
 // Load reads the CA kept in dir, creating it there first when there is
-// none. Creation is atomic: a CA directory is written whole under a
-// temporary name and renamed into place, so two furls starting at once
-// end up with the same root.
-func Load(dir string) (*CA, error) {
+// none, for localhost, the names under it and loopback addresses. Creation
+// is atomic: a CA directory is written whole under a temporary name and
+// renamed into place, so two furls starting at once end up with the same
+// root.
+func Load(dir string) (*CA, error) { return LoadFor(dir, nil) }
+
+// LoadFor is Load, a new root also covering extra: host names (with the
+// names under them) and IP addresses.
+//
+// The root is name-constrained to what it covers. It sits in the user's
+// trust stores, and its key in a file: whoever reads that file can make
+// certificates, but browsers and TLS libraries accept them only for local
+// names, never for the user's bank.
+func LoadFor(dir string, extra []string) (*CA, error) {
 	ca, err := read(dir)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return ca, err
 	}
-	if err := create(dir); err != nil {
+	if err := create(dir, extra); err != nil {
 		return nil, err
 	}
 	return read(dir)
+}
+
+// scope is the names and addresses a new root covers.
+func scope(extra []string) (dns []string, ips []*net.IPNet) {
+	dns = []string{"localhost"}
+	ips = []*net.IPNet{
+		{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)},
+		{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+	}
+	for _, n := range extra {
+		n = strings.TrimSuffix(strings.ToLower(strings.Trim(n, "[]")), ".")
+		if ip := net.ParseIP(n); ip != nil {
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			ips = append(ips, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+		} else if n != "" && n != "localhost" && !strings.HasSuffix(n, ".localhost") {
+			dns = append(dns, n)
+		}
+	}
+	return dns, ips
 }
 
 // Exists says whether dir holds a CA, without creating one.
@@ -107,7 +139,7 @@ func read(dir string) (*CA, error) {
 	return &CA{dir: dir, cert: cert, pem: certPEM, key: key}, nil
 }
 
-func create(dir string) error {
+func create(dir string, extra []string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("create the local CA's key: %w", err)
@@ -127,6 +159,8 @@ func create(dir string) error {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
+	tmpl.PermittedDNSDomains, tmpl.PermittedIPRanges = scope(extra)
+	tmpl.PermittedDNSDomainsCritical = true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return fmt.Errorf("create the local CA's certificate: %w", err)
@@ -178,6 +212,32 @@ func serial() *big.Int {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return n.Add(n, big.NewInt(1))
+}
+
+// Covers says whether the root's name constraints let it vouch for a
+// host name or IP address.
+func (ca *CA) Covers(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(strings.Trim(name, "[]")), ".")
+	if ip := net.ParseIP(name); ip != nil {
+		if len(ca.cert.PermittedIPRanges) == 0 {
+			return true // addresses are unconstrained
+		}
+		for _, r := range ca.cert.PermittedIPRanges {
+			if r.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(ca.cert.PermittedDNSDomains) == 0 {
+		return true // names are unconstrained
+	}
+	for _, d := range ca.cert.PermittedDNSDomains {
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 // Dir is where the CA's files are.

@@ -24,6 +24,10 @@ type Config struct {
 	// for a client that sent no SNI); an error refuses it a certificate,
 	// and the handshake fails. Required.
 	Allow func(ctx context.Context, name string) error
+	// Names are the host names and IP addresses, besides localhost (and
+	// the names under it) and loopback addresses, that a new root covers.
+	// An existing root keeps the names it was made with.
+	Names []string
 	// Logger receives what happens to certificates. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -48,9 +52,22 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ca, err := Load(filepath.Join(cfg.Dir, "ca"))
+	ca, err := LoadFor(filepath.Join(cfg.Dir, "ca"), cfg.Names)
 	if err != nil {
 		return nil, err
+	}
+	for _, n := range cfg.Names {
+		if !ca.Covers(n) {
+			cfg.Logger.Warn("the local CA's root was made before this name was allowed and cannot vouch for it; to cover it, delete the CA (furl trust --uninstall first) and restart furl",
+				"name", n, "ca", ca.Dir())
+		}
+	}
+	allow := cfg.Allow
+	cfg.Allow = func(ctx context.Context, name string) error {
+		if !ca.Covers(name) {
+			return fmt.Errorf("the local CA's root does not cover %q", name)
+		}
+		return allow(ctx, name)
 	}
 	m := &Manager{ca: ca}
 	// certmagic logs with zap; furl says what matters itself, from the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
@@ -216,5 +217,74 @@ func TestSignRefusesWhatAllowRefuses(t *testing.T) {
 	csr := request(t, []string{"localhost", "bank.example"})
 	if _, err := ca.Sign(context.Background(), csr, s.allow); err == nil {
 		t.Fatal("signed a request that names an unserved host beside a served one")
+	}
+}
+
+// TestRootIsNameConstrained: whoever reads the root's key can sign, but
+// what they sign verifies only for local names, so the root in the user's
+// trust stores cannot vouch for anyone else's site.
+func TestRootIsNameConstrained(t *testing.T) {
+	ca, err := LoadFor(filepath.Join(t.TempDir(), "ca"), []string{"devbox.lan", "192.168.1.20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Root())
+	anything := func(context.Context, string) error { return nil }
+	for _, tc := range []struct {
+		name   string
+		covers bool
+	}{
+		{"localhost", true},
+		{"abc.lambda-url.us-east-1.localhost", true},
+		{"127.0.0.1", true},
+		{"::1", true},
+		{"devbox.lan", true},
+		{"abc.lambda-url.us-east-1.devbox.lan", true},
+		{"192.168.1.20", true},
+		{"bank.example", false},
+		{"abc.lambda-url.us-east-1.on.aws", false},
+		{"localhost.bank.example", false},
+		{"192.168.1.21", false},
+		{"8.8.8.8", false},
+	} {
+		if got := ca.Covers(tc.name); got != tc.covers {
+			t.Errorf("Covers(%q) = %v, want %v", tc.name, got, tc.covers)
+		}
+		// Sign bypassing every check, as a thief of the key would, and
+		// verify as a client does.
+		var csr *x509.CertificateRequest
+		if ip := net.ParseIP(tc.name); ip != nil {
+			csr = requestIP(t, ip)
+		} else {
+			csr = request(t, []string{tc.name})
+		}
+		chain, err := ca.Sign(context.Background(), csr, anything)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(chain)
+		leaf, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = leaf.Verify(x509.VerifyOptions{DNSName: tc.name, Roots: roots})
+		if (err == nil) != tc.covers {
+			t.Errorf("a leaf for %q verifies: %v, want %v", tc.name, err, tc.covers)
+		}
+	}
+}
+
+func TestManagerRefusesNamesTheRootCannotCover(t *testing.T) {
+	s := &served{names: map[string]bool{"bank.example": true, "localhost": true}}
+	m := newManager(t, t.TempDir(), s)
+	roots := x509.NewCertPool()
+	roots.AddCert(m.CA().Root())
+	addr := tlsServer(t, m)
+	if _, err := dial(addr, "bank.example", roots); err == nil {
+		t.Error("a name Allow accepts but the root cannot cover got a certificate")
+	}
+	if _, err := dial(addr, "localhost", roots); err != nil {
+		t.Errorf("localhost: %v", err)
 	}
 }
