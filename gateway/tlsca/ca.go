@@ -25,6 +25,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,9 @@ type CA struct {
 	cert *x509.Certificate
 	pem  []byte
 	key  crypto.Signer
+	// leafLife is how long the leaves it signs live: LeafLifetime, but
+	// for tests of renewal.
+	leafLife atomic.Int64
 }
 
 // Load reads the CA kept in dir, creating it there first when there is
@@ -136,7 +140,9 @@ func read(dir string) (*CA, error) {
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("the local CA's key in %s does not match its certificate", dir)
 	}
-	return &CA{dir: dir, cert: cert, pem: certPEM, key: key}, nil
+	ca := &CA{dir: dir, cert: cert, pem: certPEM, key: key}
+	ca.leafLife.Store(int64(LeafLifetime))
+	return ca, nil
 }
 
 func create(dir string, extra []string) error {
@@ -269,7 +275,8 @@ func (ca *CA) Fingerprint() string {
 }
 
 // Sign issues a leaf certificate for the names a CSR asks for, once allow
-// has accepted each of them, valid for LeafLifetime. It returns the leaf
+// has accepted each of them, valid for LeafLifetime (from an hour ago, for
+// clocks behind). It returns the leaf
 // and the root, PEM-encoded, in that order.
 func (ca *CA) Sign(ctx context.Context, csr *x509.CertificateRequest, allow func(ctx context.Context, name string) error) ([]byte, error) {
 	if err := csr.CheckSignature(); err != nil {
@@ -294,7 +301,7 @@ func (ca *CA) Sign(ctx context.Context, csr *x509.CertificateRequest, allow func
 		DNSNames:     csr.DNSNames,
 		IPAddresses:  append([]net.IP(nil), csr.IPAddresses...),
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(LeafLifetime),
+		NotAfter:     now.Add(time.Duration(ca.leafLife.Load())),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

@@ -288,3 +288,38 @@ func TestManagerRefusesNamesTheRootCannotCover(t *testing.T) {
 		t.Errorf("localhost: %v", err)
 	}
 }
+
+// TestLeafRenewedBeforeItExpires: a leaf in the last third of its life is
+// replaced by a new one at a handshake, from the same root.
+func TestLeafRenewedBeforeItExpires(t *testing.T) {
+	s := &served{names: map[string]bool{"localhost": true}}
+	m := newManager(t, t.TempDir(), s)
+	// Valid from an hour ago for an hour and two minutes: already in its
+	// renewal window when issued.
+	m.ca.leafLife.Store(int64(2 * time.Minute))
+	roots := x509.NewCertPool()
+	roots.AddCert(m.CA().Root())
+	addr := tlsServer(t, m)
+	first, err := dial(addr, "localhost", roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ca.leafLife.Store(int64(LeafLifetime))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		leaf, err := dial(addr, "localhost", roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
+			if leaf.NotAfter.Sub(leaf.NotBefore) < 24*time.Hour {
+				t.Errorf("the renewed leaf lives %v", leaf.NotAfter.Sub(leaf.NotBefore))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a leaf in its renewal window was never renewed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
