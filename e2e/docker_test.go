@@ -671,7 +671,7 @@ func TestNoDockerEngine(t *testing.T) {
 	}
 	f.logs.waitFor(t, "function=nodocker sandbox=process", 5*time.Second)
 
-	cmd := exec.Command(furlBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sandbox", "docker")
+	cmd := exec.Command(furlBin, "serve", "--listen", "127.0.0.1:0", "--listen-tls", "", "--data-dir", t.TempDir(), "--sandbox", "docker")
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); err == nil || code == 0 || !strings.Contains(string(out), "--sandbox docker") {
 		t.Fatalf("furl serve --sandbox docker without an engine exited %d: %s", code, out)
