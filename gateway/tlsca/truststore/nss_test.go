@@ -130,7 +130,7 @@ func TestNSSDatabase(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		certutil  string // "" for the real one; "none" for none installed
+		certutil  string // "" for the real one; "none" for none installed; "lying" for one whose -A adds nothing
 		before    func(t *testing.T, s *state)
 		uninstall bool
 		status    Status
@@ -229,6 +229,9 @@ func TestNSSDatabase(t *testing.T) {
 		{
 			name: "no certutil", certutil: "none", status: Failed, detail: "libnss3-tools",
 		},
+		{
+			name: "certutil -A succeeds but adds nothing", certutil: "lying", status: Failed, detail: "after certutil -A", manual: true,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,8 +240,15 @@ func TestNSSDatabase(t *testing.T) {
 				tc.before(t, s)
 			}
 			tr := &Truster{GOOS: "linux", Certutil: cu}
-			if tc.certutil == "none" {
+			switch tc.certutil {
+			case "none":
 				tr.Certutil = ""
+			case "lying":
+				tr.Certutil = filepath.Join(t.TempDir(), "certutil")
+				script := "#!/bin/sh\n[ \"$1\" = -A ] && exit 0\nexec " + cu + " \"$@\"\n"
+				if err := os.WriteFile(tr.Certutil, []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
 			results := tr.Run(context.Background(), s.ca, Request{NSS: true, NSSDBs: []string{s.db}, Uninstall: tc.uninstall})
 			if len(results) != 1 {
@@ -248,7 +258,7 @@ func TestNSSDatabase(t *testing.T) {
 			if r.Store != "NSS database "+s.db || r.Status != tc.status || !strings.Contains(r.Detail, tc.detail) {
 				t.Errorf("got %s; want status %q with detail containing %q", r, tc.status, tc.detail)
 			}
-			if tc.manual && !strings.Contains(r.Manual, "-A -d sql:"+s.db+" -t C,, -n "+Nickname(s.ca)) {
+			if tc.manual && !strings.Contains(r.Manual, " -A -d sql:"+s.db+" -t C,, -n "+Nickname(s.ca)+" -i "+s.ca.RootPath()) {
 				t.Errorf("manual command %q does not add the root", r.Manual)
 			}
 			var trust string
