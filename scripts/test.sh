@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs furl's tests on a fresh machine: installs the real clients the
-# end-to-end tests drive (the AWS CLI v2, zip and Chromium, from Debian's
-# packages) and busybox-static when they are missing, builds the local
-# stand-ins for AWS's Lambda base images the Docker tests run on
+# end-to-end tests drive (the AWS CLI v2, zip, Chromium and NSS's certutil,
+# from Debian's packages) and busybox-static when they are missing, builds
+# the local stand-ins for AWS's Lambda base images the Docker tests run on
 # (scripts/test-images.sh; it needs a running Docker engine), then runs
 # every test with the race detector.
 set -euo pipefail
@@ -19,6 +19,7 @@ missing=()
 have_cli_v2 || missing+=(awscli)
 command -v zip >/dev/null || missing+=(zip)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v certutil >/dev/null || missing+=(libnss3-tools)
 # The test images' /bin/sh: a static busybox, which needs no libraries.
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
   missing+=(busybox-static)
@@ -33,6 +34,7 @@ fi
 
 scripts/test-images.sh
 
-# The end-to-end tests must not skip the AWS CLI, Chromium or Docker here.
-export FURL_E2E_REQUIRE_AWS_CLI=1 FURL_E2E_REQUIRE_CHROMIUM=1 FURL_E2E_REQUIRE_DOCKER=1
+# The end-to-end tests must not skip the AWS CLI, Chromium, certutil or
+# Docker here.
+export FURL_E2E_REQUIRE_AWS_CLI=1 FURL_E2E_REQUIRE_CHROMIUM=1 FURL_E2E_REQUIRE_CERTUTIL=1 FURL_E2E_REQUIRE_DOCKER=1
 exec go test -race -count=1 -timeout 30m ./... "$@"

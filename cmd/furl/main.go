@@ -62,6 +62,7 @@ const usage = `furl: a local AWS Lambda function URL gateway with real response 
 Usage:
   furl serve [flags]    start the server (run "furl serve --help" for its flags)
   furl ca [--path]      print the local CA's root certificate file and fingerprint
+  furl trust [flags]    trust the local CA in the system store and browsers (--uninstall undoes it)
   furl version          print furl's version
   furl help             print this text
 
@@ -87,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "ca":
 		return caCommand(args[1:], stdout, stderr)
+	case "trust":
+		return trustCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "furl", version())
 		return 0
