@@ -201,7 +201,7 @@ func (c serveConfig) Validate() error {
 		if _, _, err := net.SplitHostPort(c.ListenTLS); err != nil {
 			return fmt.Errorf("--listen-tls %q is not host:port (give an empty value for no HTTPS)", c.ListenTLS)
 		}
-		if c.ListenTLS == c.Listen {
+		if _, port, _ := net.SplitHostPort(c.ListenTLS); c.ListenTLS == c.Listen && port != "0" {
 			return fmt.Errorf("--listen-tls and --listen are both %s: give them different ports", c.Listen)
 		}
 	}
