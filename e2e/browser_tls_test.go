@@ -218,7 +218,8 @@ type frontEndConfig struct {
 }
 
 // frontEnd is the page's HTTPS server. It serves the page and opens the
-// gates the page names, in the order the page opens them.
+// gates the page names, in the order the page opens them. The gates are
+// httpGates: their open cannot fail, so a handler never calls t.Fatal.
 type frontEnd struct {
 	origin string
 	mu     sync.Mutex
