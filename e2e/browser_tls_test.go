@@ -35,27 +35,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// certutil finds NSS's certutil (Debian's libnss3-tools). Without it the
-// test skips, unless FURL_E2E_REQUIRE_CERTUTIL is set, and then it fails.
-func certutil(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("certutil")
-	if err == nil {
-		return p
-	}
-	if os.Getenv("FURL_E2E_REQUIRE_CERTUTIL") != "" {
-		t.Fatal("no certutil found (install Debian's libnss3-tools; scripts/test.sh does)")
-	}
-	t.Skip("no certutil found; scripts/test.sh installs libnss3-tools")
-	return ""
-}
-
 // trustNSS makes the PEM certificate at pemPath a trusted CA for TLS
 // servers in the NSS database nssDir, creating the database (without a
 // password) when there is none yet.
 func trustNSS(t *testing.T, nssDir, nick, pemPath string) {
 	t.Helper()
-	bin := certutil(t)
+	bin := certutilBin(t)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
@@ -72,10 +57,13 @@ func trustNSS(t *testing.T, nssDir, nick, pemPath string) {
 }
 
 // trustRootNSS installs furl's root (of the data directory dataDir) into
-// the NSS database nssDir, as `furl trust --nss-db` will.
+// the NSS database nssDir as a user does, with furl trust.
 func trustRootNSS(t *testing.T, dataDir, nssDir string) {
 	t.Helper()
-	trustNSS(t, nssDir, "furl", filepath.Join(dataDir, "tls", "ca", "root.pem"))
+	certutilBin(t)
+	if out, code := furlCommand(t, "trust", "--data-dir", dataDir, "--system=false", "--nss-db", nssDir); code != 0 || !strings.Contains(out, "installed") {
+		t.Fatalf("furl trust exited %d:\n%s", code, out)
+	}
 }
 
 // chromiumHome is a home directory for one Chromium: on Linux, Chromium
@@ -376,7 +364,7 @@ func corsURL(t *testing.T, c *lambda.Client, name string, mode types.InvokeMode,
 // trust, not leniency.
 func TestBrowserTLSFrontEnd(t *testing.T) {
 	chromium(t)
-	certutil(t)
+	certutilBin(t)
 	// Build the functions first: a build on a busy machine would eat the
 	// deadline of the CreateFunction call it is an argument of.
 	urlFunction(t)
