@@ -83,9 +83,11 @@ func (g httpGate) query() string { return url.QueryEscape(g.url) }
 // createStreamFunction deploys functions/streamfn in the given mode.
 func createStreamFunction(t testing.TB, c *lambda.Client, name, mode string, timeout int32) {
 	t.Helper()
+	// Built before the call's deadline starts: the first build can be slow.
+	zipped := streamFunction(t)
 	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
-		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: streamFunction(t)}, Timeout: aws.Int32(timeout),
+		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zipped}, Timeout: aws.Int32(timeout),
 		Environment: &types.Environment{Variables: map[string]string{"MODE": mode}},
 	}); err != nil {
 		t.Fatalf("CreateFunction %s: %v", name, err)

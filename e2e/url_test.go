@@ -52,9 +52,11 @@ func grantInvokeViaURL(t testing.TB, c *lambda.Client, name string, qualifier *s
 
 func createURLFunction(t testing.TB, c *lambda.Client, name string, timeout int32) {
 	t.Helper()
+	// Built before the call's deadline starts: the first build can be slow.
+	zipped := urlFunction(t)
 	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
-		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: urlFunction(t)}, Timeout: aws.Int32(timeout),
+		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zipped}, Timeout: aws.Int32(timeout),
 	}); err != nil {
 		t.Fatalf("CreateFunction %s: %v", name, err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,12 +48,21 @@ func TestURLEventGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			event, err := buildURLEvent(&urlRequest{
+			ur := &urlRequest{
 				Method: req.Method, RawPath: rawPath, RawQuery: rawQuery, Header: req.Header, Host: req.Host, Body: body,
 				SourceIP: "203.0.113.27", Proto: "http", Port: "4580", URLID: "mujsodrgtygtp4vhjxsffzvuha0ubcrd",
 				RequestID: "e8e25d94-0ed9-4475-9531-985d5d9dc9f8", TraceID: urlTraceIDFor(req.Header.Get("X-Amzn-Trace-Id")),
 				Time: time.Date(2025, 8, 10, 14, 16, 29, 839_000_000, time.UTC), IAM: caller,
-			})
+			}
+			// <case>.tls, when there, is the TLS connection the request came
+			// on (Go's names of its version and cipher suite), to furl's
+			// HTTPS port.
+			if raw, err := os.ReadFile(strings.TrimSuffix(file, ".request") + ".tls"); err == nil {
+				req.TLS = tlsStateFor(t, strings.TrimSpace(string(raw)))
+				ur.Proto, ur.Port = "https", "4443"
+				ur.TLSVersion, ur.TLSCipher = tlsNames(req)
+			}
+			event, err := buildURLEvent(ur)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,6 +74,28 @@ func TestURLEventGolden(t *testing.T) {
 			compareGolden(t, strings.TrimSuffix(file, ".request")+".event.json", pretty.Bytes())
 		})
 	}
+}
+
+// tlsStateFor is the connection state named by "<version> <cipher suite>"
+// in Go's spelling, e.g. "TLS 1.3 TLS_AES_128_GCM_SHA256".
+func tlsStateFor(t *testing.T, spec string) *tls.ConnectionState {
+	t.Helper()
+	cs := &tls.ConnectionState{HandshakeComplete: true}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		if strings.HasPrefix(spec, tls.VersionName(v)+" ") {
+			cs.Version = v
+		}
+	}
+	name := spec[strings.LastIndex(spec, " ")+1:]
+	for _, suite := range tls.CipherSuites() {
+		if suite.Name == name {
+			cs.CipherSuite = suite.ID
+		}
+	}
+	if cs.Version == 0 || cs.CipherSuite == 0 {
+		t.Fatalf("TLS case %q is not <version> <cipher suite>", spec)
+	}
+	return cs
 }
 
 // urlTraceIDFor is urlTraceID with a fixed root, for golden files.
