@@ -597,7 +597,11 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 	t.Run("client gone", func(t *testing.T) {
 		g := newGate(t)
 		cctx, cancel := context.WithCancel(ctx(t))
-		out, err := c.InvokeWithResponseStream(cctx, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("reader"),
+		// A client of its own: the SDK's event-stream decoder (smithy-go
+		// 1.28.8) keeps one payload buffer per client, so a stream still
+		// being torn down races with the next stream the same client
+		// reads.
+		out, err := f.client().InvokeWithResponseStream(cctx, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("reader"),
 			Payload: []byte(fmt.Sprintf(`{"tokens":3,"gate":%q}`, g))})
 		if err != nil {
 			t.Fatal(err)
