@@ -67,9 +67,10 @@ Usage:
   furl help             print this text
 
 furl serves the Lambda API (point the AWS CLI or an SDK at it with
---endpoint-url or AWS_ENDPOINT_URL_LAMBDA) and, on the same port, the
+--endpoint-url or AWS_ENDPOINT_URL_LAMBDA) and, on the same ports, the
 function URLs of the functions it holds, at
-http://<url-id>.lambda-url.<region>.localhost:<port>/.
+https://<url-id>.lambda-url.<region>.localhost:4443/ (run "furl trust" once)
+and http://<url-id>.lambda-url.<region>.localhost:4580/.
 `
 
 func main() {
