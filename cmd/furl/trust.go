@@ -34,11 +34,7 @@ func (d *dirList) Set(v string) error {
 func trustCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("furl trust", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := defaultDataDir()
-	if v, ok := os.LookupEnv("FURL_DATA_DIR"); ok {
-		dataDir = v
-	}
-	fs.StringVar(&dataDir, "data-dir", dataDir, "directory holding furl's state, the CA included (env FURL_DATA_DIR)")
+	dataDir := caDataDirFlag(fs)
 	uninstall := fs.Bool("uninstall", false, "remove the root from the stores instead of installing it")
 	system := fs.Bool("system", true, "act on the system store (Debian/Ubuntu, Fedora/RHEL or Arch), which needs root")
 	sudo := fs.Bool("sudo", false, "when not root, run the system store's commands through sudo (which asks for your password) instead of printing them")
@@ -68,16 +64,16 @@ Flags:
 		fmt.Fprintf(stderr, "furl trust: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if dataDir == "" {
+	if *dataDir == "" {
 		fmt.Fprintln(stderr, "furl trust: --data-dir is empty and there is no home directory to default to")
 		return 2
 	}
 	// Removing a root must not make one first.
-	if *uninstall && !tlsca.Exists(caDir(dataDir)) {
-		fmt.Fprintf(stdout, "no local CA in %s: nothing to remove\n", caDir(dataDir))
+	if *uninstall && !tlsca.Exists(caDir(*dataDir)) {
+		fmt.Fprintf(stdout, "no local CA in %s: nothing to remove\n", caDir(*dataDir))
 		return 0
 	}
-	ca, err := tlsca.Load(caDir(dataDir))
+	ca, err := tlsca.Load(caDir(*dataDir))
 	if err != nil {
 		fmt.Fprintln(stderr, "furl trust:", err)
 		return 1
