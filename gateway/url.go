@@ -102,9 +102,19 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	log := loggerFrom(r.Context())
+	// function and why say, when furl knows, whose URL this is and why it
+	// answered as it did, so that a 403 is not a mystery.
+	var function, why string
 	defer func() {
-		log.Info("url request", "method", r.Method, "url_id", id, "host", r.Host, "path", rawPath,
-			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+		attrs := []any{"method", r.Method, "url_id", id, "host", r.Host, "path", rawPath,
+			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond)}
+		if function != "" {
+			attrs = append(attrs, "function", function)
+		}
+		if why != "" {
+			attrs = append(attrs, "why", why)
+		}
+		log.Info("url request", attrs...)
 	}()
 	w = rec
 
@@ -123,6 +133,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	switch {
 	case errors.Is(err, urlconfig.ErrURLOfDeletedAlias):
 		// AWS answers so while it deletes the URL of a deleted alias.
+		why = "the alias this URL belonged to was deleted"
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", forbidden)
 		return
 	case err != nil || !s.urlRegionOK(r):
@@ -131,8 +142,17 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 			write502(w)
 			return
 		}
+		if err != nil {
+			why = "no function URL has this id: it was deleted, or made by a furl with another --data-dir; aws lambda list-function-url-configs --function-name NAME shows a function's URLs"
+		} else {
+			why = "the host names another region than furl's " + s.store.Account().Region
+		}
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", `{"Message":null}`)
 		return
+	}
+	function = t.FunctionName
+	if t.Qualifier != "" {
+		function += ":" + t.Qualifier
 	}
 	if c := s.corsFor(t); c != nil {
 		if isPreflight(r) {

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -242,4 +244,28 @@ func FuzzURLEvent(f *testing.F) {
 			t.Fatal("the body was lost")
 		}
 	})
+}
+
+// TestURLRefusalsSayWhy: a 403 for a URL that does not exist, or names
+// another region, answers as AWS does and tells the developer why in the
+// log, naming the function when there is one.
+func TestURLRefusalsSayWhy(t *testing.T) {
+	s := newTestServer(t)
+	logs := &lockedBuffer{}
+	s.log = slog.New(slog.NewTextHandler(logs, nil))
+	s.invoker = refusingInvoker{}
+	for _, tc := range []struct{ host, why string }{
+		{"zzzzzzzz.lambda-url.us-east-1.localhost:4580", `why="no function URL has this id`},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = tc.host
+		s.ServeHTTP(rec, r)
+		if rec.Code != http.StatusForbidden || rec.Body.String() != `{"Message":null}` {
+			t.Errorf("%s: %d %s, want AWS's 403 {\"Message\":null}", tc.host, rec.Code, rec.Body)
+		}
+		if !strings.Contains(logs.String(), tc.why) {
+			t.Errorf("%s: the log does not say %s:\n%s", tc.host, tc.why, logs.String())
+		}
+	}
 }
