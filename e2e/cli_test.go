@@ -41,7 +41,23 @@ func awsCLIv2(t *testing.T) string {
 // The README's quick start, run as written with the real AWS CLI against a
 // fresh furl: if the README drifts from what furl does, this fails.
 func TestReadmeQuickStartWithAWSCLI(t *testing.T) {
-	cli := awsCLIv2(t)
+	t.Run("v2", func(t *testing.T) { readmeQuickStart(t, awsCLIv2(t)) })
+	t.Run("v1", func(t *testing.T) {
+		// pip's AWS CLI v1, where the machine has one: its current
+		// releases know --invoked-via-function-url, so the quick start runs
+		// exactly as written.
+		p, err := exec.LookPath("aws")
+		if err != nil {
+			t.Skip("no aws on PATH")
+		}
+		if out, err := exec.Command(p, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "aws-cli/1") {
+			t.Skipf("the aws on PATH is not v1: %s", out)
+		}
+		readmeQuickStart(t, p)
+	})
+}
+
+func readmeQuickStart(t *testing.T, cli string) {
 	if _, err := exec.LookPath("zip"); err != nil {
 		if os.Getenv("FURL_E2E_REQUIRE_AWS_CLI") != "" {
 			t.Fatal("zip is not installed")
@@ -63,8 +79,24 @@ func TestReadmeQuickStartWithAWSCLI(t *testing.T) {
 	if len(blocks) < 2 {
 		t.Fatalf("the quick start has %d shell blocks, want the setup and the invoke", len(blocks))
 	}
-	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
-	script := strings.ReplaceAll(strings.Join(blocks, "\n"), "127.0.0.1:4580", f.addr)
+	script := strings.Join(blocks, "\n")
+	// The second permission needs a CLI that knows --invoked-via-function-url
+	// (v2.31+, current v1); with an older one the README says to run furl
+	// with --url-permissions=legacy, without that command.
+	extra := []string{"--listen-tls", "127.0.0.1:0"}
+	if !cliKnows(cli, "add-permission", "--invoked-via-function-url") {
+		t.Logf("%s does not know --invoked-via-function-url: running the README's fallback (--url-permissions=legacy)", cli)
+		extra = append(extra, "--url-permissions=legacy")
+		second := regexp.MustCompile(`(?m)^aws [^\n]*add-permission[^\n]*\\\n[^\n]*\\\n[^\n]*--invoked-via-function-url\n`)
+		if !second.MatchString(script) {
+			t.Fatal("the quick start has no add-permission with --invoked-via-function-url to leave out")
+		}
+		script = second.ReplaceAllString(script, "")
+	}
+	dataDir := t.TempDir()
+	f := startFurl(t, dataDir, "127.0.0.1:0", extra...)
+	script = strings.ReplaceAll(script, "127.0.0.1:4580", f.addr)
+	script = strings.ReplaceAll(script, "go run ./cmd/furl", furlBin)
 
 	// Put the CLI v2 first on PATH under the name the README uses.
 	bin := t.TempDir()
@@ -74,17 +106,20 @@ func TestReadmeQuickStartWithAWSCLI(t *testing.T) {
 	work := t.TempDir()
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=",
+		"FURL_DATA_DIR="+dataDir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's quick start failed: %v\n%s", err, out)
 	}
-	port := f.addr[strings.LastIndex(f.addr, ":")+1:]
-	if !regexp.MustCompile(`"FunctionUrl": "http://[a-z2-7]{25}[aeimquy4]0[a-z]{5}\.lambda-url\.us-east-1\.localhost:` + port + `/"`).Match(out) {
+	port := f.tlsAddr[strings.LastIndex(f.tlsAddr, ":")+1:]
+	if !regexp.MustCompile(`"FunctionUrl": "https://[a-z2-7]{25}[aeimquy4]0[a-z]{5}\.lambda-url\.us-east-1\.localhost:` + port + `/"`).Match(out) {
 		t.Fatalf("the quick start printed no function URL:\n%s", out)
 	}
-	// The invoke printed the log tail and then the function's answer.
-	for _, want := range []string{"START RequestId: ", "REPORT RequestId: ", `{"statusCode":200,"body":"hello from furl"}`} {
+	// curl reached the URL over HTTPS with furl's root (its answer has no
+	// newline; the invoke's log tail follows it), and the invoke printed the
+	// log tail and then the function's answer.
+	for _, want := range []string{"hello from furlSTART RequestId: ", "REPORT RequestId: ", `{"statusCode":200,"body":"hello from furl"}`} {
 		mustContain(t, string(out), want)
 	}
 
@@ -119,4 +154,13 @@ func TestReadmeQuickStartWithAWSCLI(t *testing.T) {
 		t.Fatal("get-function of a missing function succeeded")
 	}
 	mustContain(t, string(errOut), "An error occurred (ResourceNotFoundException) when calling the GetFunction operation: Function not found: arn:aws:lambda:us-east-1:000000000000:function:ghost")
+}
+
+// cliKnows says whether the AWS CLI's help for a lambda command names an
+// option.
+func cliKnows(cli, command, option string) bool {
+	cmd := exec.Command(cli, "lambda", command, "help")
+	cmd.Env = append(os.Environ(), "AWS_PAGER=", "PAGER=cat", "MANPAGER=cat")
+	out, _ := cmd.CombinedOutput()
+	return strings.Contains(string(out), option)
 }

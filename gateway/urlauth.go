@@ -73,6 +73,9 @@ func (s *Server) authorizeURL(ctx context.Context, t *urlconfig.URLTarget) bool 
 	if len(fixes) > 0 {
 		attrs = append(attrs, "fix", strings.Join(fixes, " && "))
 	}
+	if invokeCheck.Decision == authz.ImplicitDeny {
+		attrs = append(attrs, "older_cli", "--invoked-via-function-url needs AWS CLI v2.31+ or a current v1; with an older CLI, run furl with --url-permissions=legacy")
+	}
 	log.Warn("function URL request refused (403)", attrs...)
 	return false
 }
