@@ -188,7 +188,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// furl is shutting down while the upload is half done.
-	f.logs.waitFor(t, `msg="shutting down"`, 10*time.Second)
+	f.logs.waitFor(t, `msg="shutting down: open streams are cut now`, 10*time.Second)
 	if _, err := pw.Write(body[half:]); err != nil {
 		t.Fatal(err)
 	}

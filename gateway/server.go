@@ -109,6 +109,11 @@ type Server struct {
 	codeKey [32]byte
 	events  *Dispatcher
 	hosts   hostNames
+
+	// cut is done once furl shuts down: streams end at once instead of
+	// holding the shutdown for as long as their functions run.
+	cut        context.Context
+	cutStreams context.CancelFunc
 }
 
 // New builds a Server.
@@ -132,6 +137,7 @@ func New(cfg Config) *Server {
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
+	s.cut, s.cutStreams = context.WithCancel(context.Background())
 	s.verifier = &authz.Verifier{Identities: cfg.Identities}
 	rand.Read(s.codeKey[:])
 	if s.invoker != nil {
@@ -140,6 +146,12 @@ func New(cfg Config) *Server {
 	s.routes()
 	return s
 }
+
+// CutStreams ends every streamed response now and any that starts later,
+// as a cut (HTTP/1.1 without its last chunk, HTTP/2 reset): for a
+// shutdown, which then waits only for buffered calls. The functions are
+// not stopped here; closing their environments does that.
+func (s *Server) CutStreams() { s.cutStreams() }
 
 // Dispatcher is the runner of queued Event invocations, nil without an
 // Invoker. Its owner starts it and shuts it down.
@@ -194,7 +206,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if s.log.Enabled(ctx, slog.LevelDebug) {
-			loggerFrom(ctx).Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start)}
+			if why := cutReason(ctx); why != "" {
+				attrs = append(attrs, "cut", why)
+			}
+			loggerFrom(ctx).Debug("request", attrs...)
 		}
 	}()
 	r = r.WithContext(ctx)
@@ -399,6 +415,25 @@ type requestInfo struct {
 	// holdsUploadSlot says the request took an upload slot to spool its
 	// body, which serves for its upload too.
 	holdsUploadSlot bool
+	// cut says why furl cut the response after its head was sent, for
+	// the request's log line, whose status cannot say so; "" when it did
+	// not.
+	cut string
+}
+
+// markCut notes that furl cut the request's response, and why.
+func markCut(ctx context.Context, why string) {
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		ri.cut = why
+	}
+}
+
+// cutReason is why furl cut the request's response, or "".
+func cutReason(ctx context.Context) string {
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		return ri.cut
+	}
+	return ""
 }
 
 type requestKey struct{}

@@ -114,6 +114,9 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		if why != "" {
 			attrs = append(attrs, "why", why)
 		}
+		if cut := cutReason(r.Context()); cut != "" {
+			attrs = append(attrs, "cut", cut)
+		}
 		log.Info("url request", attrs...)
 	}()
 	w = rec

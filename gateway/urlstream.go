@@ -27,6 +27,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 	// function is quiet; the function itself runs on.
 	stop := context.AfterFunc(r.Context(), func() { res.Body().Close() })
 	defer stop()
+	// So does a shutdown.
+	stopCut := context.AfterFunc(s.cut, func() { res.Body().Close() })
+	defer stopCut()
 	var body io.Reader = res.Body()
 	status := http.StatusOK
 	header := http.Header{}
@@ -109,12 +112,19 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 		log.Info("the client of a streaming URL went away; the function runs on")
 		return
 	}
+	if err != nil && s.cut.Err() != nil {
+		log.Info("furl is shutting down: the streaming URL's response is cut")
+		markCut(r.Context(), "furl shut down")
+		panic(http.ErrAbortHandler)
+	}
 	if err != nil {
 		log.Info("a streaming URL's response could not be read", "err", err)
+		markCut(r.Context(), "the function's stream could not be read")
 		panic(http.ErrAbortHandler)
 	}
 	if fe := res.Wait(); fe != nil {
 		log.Info("the function of a streaming URL failed mid-stream; cutting the response", "error_type", fe.Type)
+		markCut(r.Context(), "the function failed mid-stream: "+fe.Type)
 		panic(http.ErrAbortHandler)
 	}
 }

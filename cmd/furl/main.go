@@ -567,11 +567,23 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// A second SIGINT or SIGTERM now ends the process at once.
+	// A second SIGINT or SIGTERM ends the wait for in-flight calls.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(again)
 	stop()
-	log.Info("shutting down")
+	log.Info("shutting down: open streams are cut now, in-flight calls get up to " + shutdownGrace.String() + " (a second Ctrl-C ends them at once)")
+	gw.CutStreams()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	go func() {
+		select {
+		case <-again:
+			log.Warn("a second signal: ending in-flight calls now")
+			cancel()
+		case <-shutdownCtx.Done():
+		}
+	}()
 	// Running events get the same grace as requests, at the same time.
 	eventsStopped := make(chan struct{})
 	go func() {
