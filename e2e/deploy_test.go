@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,5 +107,30 @@ def handler(event, context):
 				t.Fatalf("after the edit the URL answers %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestDeployUnreachable: with no furl at the endpoint, deploy says so in
+// one line and exits 1.
+func TestDeployUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"index.mjs": "export const handler = async () => 1;\n"})
+	cmd := exec.Command(furlBin, "deploy", "--endpoint", "http://"+addr, dir)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("want exit code 1, got %v", err)
+	}
+	msg := stderr.String()
+	if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "cannot reach furl at http://"+addr) || stdout.Len() != 0 {
+		t.Fatalf("stdout %q, stderr %q", stdout.String(), msg)
 	}
 }
