@@ -10,6 +10,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // deployURL matches the URL furl deploy prints on a line of its own.
@@ -132,5 +136,45 @@ func TestDeployUnreachable(t *testing.T) {
 	msg := stderr.String()
 	if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "cannot reach furl at http://"+addr) || stdout.Len() != 0 {
 		t.Fatalf("stdout %q, stderr %q", stdout.String(), msg)
+	}
+}
+
+// TestDeployZipAndSettings deploys a zip with flags, then a folder whose
+// furl.json names it, and checks what furl holds: the URL's invoke mode,
+// the variables and the name come from the settings.
+func TestDeployZipAndSettings(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	c := f.client()
+	zipPath := filepath.Join(t.TempDir(), "greeter.zip")
+	if err := os.WriteFile(zipPath, makeZip(t, map[string]string{"index.js": "exports.handler = async () => process.env.GREETING;\n"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(furlBin, "deploy", "--endpoint", "http://"+f.addr, "--stream", "--env", "GREETING=hello", zipPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("furl deploy: %v\n%s", err, out)
+	}
+	m := deployURL.FindStringSubmatch(string(out))
+	if m == nil || !strings.Contains(string(out), "curl -N "+m[1]) {
+		t.Fatalf("no URL or no streaming curl line:\n%s", out)
+	}
+	cfg, err := c.GetFunctionUrlConfig(ctx(t), &lambda.GetFunctionUrlConfigInput{FunctionName: aws.String("greeter")})
+	if err != nil || cfg.InvokeMode != types.InvokeModeResponseStream || aws.ToString(cfg.FunctionUrl) != m[1] {
+		t.Fatalf("URL config of greeter: %v %s", err, jsonOf(cfg))
+	}
+	// A handler that does not stream, behind a RESPONSE_STREAM URL, sends
+	// its JSON result as the body: the string keeps its quotes.
+	if got := getBody(t, m[1]); got != `"hello"` {
+		t.Fatalf("greeter answers %q", got)
+	}
+
+	dir := filepath.Join(t.TempDir(), "folder")
+	writeFiles(t, dir, map[string]string{"handler.py": "def handler(e, c):\n    return 'json'\n", "furl.json": `{"name": "fromjson", "timeout": 7}`})
+	runDeploy(t, f, "--timeout", "9", dir)
+	fn, err := c.GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("fromjson")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fn.Configuration; aws.ToString(got.Handler) != "handler.handler" || got.Runtime != types.RuntimePython312 || aws.ToInt32(got.Timeout) != 9 {
+		t.Fatalf("fromjson: %s", jsonOf(got))
 	}
 }
