@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/furl-dev/furl/authz"
+	"github.com/furl-dev/furl/cmd/furl/internal/deploy"
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
 	"github.com/furl-dev/furl/gateway/tlsca"
@@ -63,6 +64,7 @@ Usage:
   furl serve [flags]    start the server (run "furl serve --help" for its flags)
   furl ca [--path]      print the local CA's root certificate file and fingerprint
   furl trust [flags]    trust the local CA in the system store and browsers (--uninstall undoes it)
+  furl deploy [DIR|ZIP] make a folder or zip a function with a URL on a running furl ("furl deploy --help")
   furl version          print furl's version
   furl help             print this text
 
@@ -91,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return caCommand(args[1:], stdout, stderr)
 	case "trust":
 		return trustCommand(args[1:], stdout, stderr)
+	case "deploy":
+		return deploy.Run(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "furl", version())
 		return 0

@@ -1,0 +1,512 @@
+// Package deploy is "furl deploy": it makes a folder or a zip a running
+// function with a URL on a running furl, over furl's Lambda API, with the
+// AWS SDK a user's own tooling would use.
+package deploy
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+)
+
+// Defaults of the flags.
+const (
+	DefaultEndpoint = "http://127.0.0.1:4580"
+	DefaultRegion   = "us-east-1"
+	// DefaultRole is the execution role new functions get: Lambda requires
+	// one, and furl checks only its form.
+	DefaultRole = "arn:aws:iam::000000000000:role/furl-deploy"
+	// ConfigFile is the file in a folder that gives deploy's settings.
+	ConfigFile = "furl.json"
+)
+
+// Statement ids of the permissions a public URL needs, as the AWS console
+// names them.
+const (
+	sidURL    = "FunctionURLAllowPublicAccess"
+	sidInvoke = "FunctionURLInvokeAllowPublicAccess"
+)
+
+// waitTimeout bounds each wait for a function to become ready.
+const waitTimeout = 2 * time.Minute
+
+// Config is what a deploy makes. It is furl.json's shape too; flags given
+// on the command line win over the file. A nil or zero field is left to
+// the default it documents.
+type Config struct {
+	// Name is the function's name; "" means the folder's (or zip's) base
+	// name, sanitized to Lambda's rules.
+	Name string `json:"name,omitempty"`
+	// Runtime and Handler are inferred from the code when "".
+	Runtime string `json:"runtime,omitempty"`
+	Handler string `json:"handler,omitempty"`
+	// Role is the execution role of a new function; "" means DefaultRole.
+	Role string `json:"role,omitempty"`
+	// MemorySize (MB) and Timeout (s): 0 leaves Lambda's default on
+	// create (128 MB, 3 s) and the current value on update.
+	MemorySize int32 `json:"memory,omitempty"`
+	Timeout    int32 `json:"timeout,omitempty"`
+	// Env replaces the function's variables; nil leaves them as they are.
+	Env map[string]string `json:"env,omitempty"`
+	// Auth is the URL's auth type, NONE (the default) or AWS_IAM.
+	Auth string `json:"auth,omitempty"`
+	// Stream makes the URL's invoke mode RESPONSE_STREAM instead of
+	// BUFFERED.
+	Stream bool `json:"stream,omitempty"`
+	// CORSOrigins are the URL's allowed origins; empty leaves the URL's
+	// CORS as it is.
+	CORSOrigins []string `json:"corsOrigins,omitempty"`
+}
+
+// envFlag is a repeatable --env K=V.
+type envFlag map[string]string
+
+func (e envFlag) String() string { return "" }
+func (e envFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	e[k] = val
+	return nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// Run is "furl deploy [flags] [DIR|ZIP]"; it returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("furl deploy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	endpoint := DefaultEndpoint
+	if v := os.Getenv("AWS_ENDPOINT_URL_LAMBDA"); v != "" {
+		endpoint = v
+	}
+	if v := os.Getenv("FURL_ENDPOINT"); v != "" {
+		endpoint = v
+	}
+	fs.StringVar(&endpoint, "endpoint", endpoint, "furl's address (env FURL_ENDPOINT, then AWS_ENDPOINT_URL_LAMBDA)")
+	region := fs.String("region", DefaultRegion, "the region furl serves")
+	var flags Config
+	fs.StringVar(&flags.Name, "name", "", "function name (default: the folder's name)")
+	fs.StringVar(&flags.Runtime, "runtime", "", "runtime, like nodejs22.x (default: inferred from the code)")
+	fs.StringVar(&flags.Handler, "handler", "", "handler, like index.handler (default: inferred from the code)")
+	fs.StringVar(&flags.Role, "role", "", "execution role of a new function (default "+DefaultRole+")")
+	memory := fs.Int("memory", 0, "memory in MB (default 128 on create, unchanged on update)")
+	timeout := fs.Int("timeout", 0, "timeout in seconds (default 3 on create, unchanged on update)")
+	env := envFlag{}
+	fs.Var(env, "env", "environment variable KEY=VALUE (repeatable; replaces the function's variables)")
+	fs.StringVar(&flags.Auth, "auth", "", "URL auth type, NONE or AWS_IAM (default NONE)")
+	fs.BoolVar(&flags.Stream, "stream", false, "stream responses (invoke mode RESPONSE_STREAM)")
+	var origins listFlag
+	fs.Var(&origins, "cors-origin", "allowed CORS origin of the URL (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: furl deploy [flags] [DIR|ZIP]\n\nMake a folder (default \".\") or a zip a function with a URL on a running furl,\ncreating it or updating it in place. A %s in the folder may give the\nsame settings as the flags (flags win); a %s leaves files out.\n\nFlags:\n", ConfigFile, IgnoreFile)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "furl deploy: give one folder or zip, not", fs.NArg())
+		return 2
+	}
+	flags.MemorySize, flags.Timeout = int32(*memory), int32(*timeout)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["env"] {
+		flags.Env = env
+	}
+	flags.CORSOrigins = origins
+	src := "."
+	if fs.NArg() == 1 {
+		src = fs.Arg(0)
+	}
+	if err := deploy(ctx, src, endpoint, *region, flags, set, stdout); err != nil {
+		fmt.Fprintln(stderr, "furl deploy:", err)
+		return 1
+	}
+	return 0
+}
+
+// pkg is what is deployed: the zip and the files inference reads.
+type pkg struct {
+	zip  []byte
+	fsys fs.FS
+	base string
+}
+
+// load zips a folder, or reads a zip, and reads the folder's furl.json.
+func load(src string) (*pkg, Config, error) {
+	var file Config
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, file, err
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return nil, file, err
+	}
+	if !st.IsDir() {
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, file, err
+		}
+		defer f.Close()
+		raw, err := io.ReadAll(io.LimitReader(f, MaxZipBytes+1))
+		if err != nil {
+			return nil, file, fmt.Errorf("read %s: %w", src, err)
+		}
+		if len(raw) > MaxZipBytes {
+			return nil, file, fmt.Errorf("%s is over %d MB, AWS's limit for a direct upload: %w", src, MaxZipBytes>>20, ErrTooLarge)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+		if err != nil {
+			return nil, file, fmt.Errorf("%s is neither a folder nor a zip: %w", src, err)
+		}
+		return &pkg{zip: raw, fsys: zr, base: strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))}, file, nil
+	}
+	if raw, err := os.ReadFile(filepath.Join(src, ConfigFile)); err == nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&file); err != nil {
+			return nil, file, fmt.Errorf("%s at byte %d: %w", ConfigFile, dec.InputOffset(), err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, file, err
+	}
+	var ig *Ignore
+	if f, err := os.Open(filepath.Join(src, IgnoreFile)); err == nil {
+		ig, err = ParseIgnore(f)
+		f.Close()
+		if err != nil {
+			return nil, file, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, file, err
+	}
+	zipped, err := ZipDir(src, ig, MaxZipBytes)
+	if err != nil {
+		return nil, file, err
+	}
+	return &pkg{zip: zipped, fsys: os.DirFS(src), base: filepath.Base(abs)}, file, nil
+}
+
+// merge lays the flags that were set over the file's settings.
+func merge(file, flags Config, set map[string]bool) Config {
+	c := file
+	if set["name"] {
+		c.Name = flags.Name
+	}
+	if set["runtime"] {
+		c.Runtime = flags.Runtime
+	}
+	if set["handler"] {
+		c.Handler = flags.Handler
+	}
+	if set["role"] {
+		c.Role = flags.Role
+	}
+	if set["memory"] {
+		c.MemorySize = flags.MemorySize
+	}
+	if set["timeout"] {
+		c.Timeout = flags.Timeout
+	}
+	if set["env"] {
+		c.Env = flags.Env
+	}
+	if set["auth"] {
+		c.Auth = flags.Auth
+	}
+	if set["stream"] {
+		c.Stream = flags.Stream
+	}
+	if set["cors-origin"] {
+		c.CORSOrigins = flags.CORSOrigins
+	}
+	return c
+}
+
+func deploy(ctx context.Context, src, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer) error {
+	p, file, err := load(src)
+	if err != nil {
+		return err
+	}
+	c := merge(file, flags, set)
+	if c.Name == "" {
+		if c.Name = SanitizeName(p.base); c.Name == "" {
+			return fmt.Errorf("cannot make a function name of %q: give --name", p.base)
+		}
+	}
+	if c.Role == "" {
+		c.Role = DefaultRole
+	}
+	switch c.Auth = strings.ToUpper(c.Auth); c.Auth {
+	case "":
+		c.Auth = string(types.FunctionUrlAuthTypeNone)
+	case string(types.FunctionUrlAuthTypeNone), string(types.FunctionUrlAuthTypeAwsIam):
+	default:
+		return fmt.Errorf("--auth %q is not NONE or AWS_IAM", c.Auth)
+	}
+	if c.Runtime, c.Handler, err = Infer(p.fsys, c.Runtime, c.Handler); err != nil {
+		return err
+	}
+	client := newClient(endpoint, region)
+	d := &deployer{client: client, endpoint: endpoint, c: c}
+	if err := d.function(ctx, p.zip); err != nil {
+		return err
+	}
+	url, err := d.url(ctx)
+	if err != nil {
+		return err
+	}
+	if c.Auth == string(types.FunctionUrlAuthTypeNone) {
+		if err := d.permissions(ctx); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%s %s (%s, %s)\n", d.verb, c.Name, c.Runtime, c.Handler)
+	fmt.Fprintln(stdout, url)
+	fmt.Fprintln(stdout, curlLine(url, c.Stream, c.Auth, region))
+	return nil
+}
+
+// curlLine is a ready command that calls the URL.
+func curlLine(url string, stream bool, auth, region string) string {
+	args := []string{"curl"}
+	if stream {
+		args = append(args, "-N")
+	}
+	if strings.HasPrefix(url, "https://") {
+		args = append(args, `--cacert "$(furl ca --path)"`)
+	}
+	if auth == string(types.FunctionUrlAuthTypeAwsIam) {
+		args = append(args, "--aws-sigv4 aws:amz:"+region+":lambda --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\"")
+	}
+	return strings.Join(append(args, url), " ")
+}
+
+// newClient is a Lambda client for furl. It signs with the environment's
+// AWS keys when both are set, else with furl's default root keys; it never
+// reads profile files, so no real account's keys are sent to furl by
+// accident. It does not retry: the first answer is the one to report.
+func newClient(endpoint, region string) *lambda.Client {
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	if id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		creds = credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
+	}
+	return lambda.New(lambda.Options{
+		Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds,
+		Retryer: aws.NopRetryer{},
+	})
+}
+
+type deployer struct {
+	client   *lambda.Client
+	endpoint string
+	c        Config
+	// verb says what happened to the function, for the summary line.
+	verb string
+}
+
+// callErr turns an error of a call into the line deploy prints: a furl
+// that cannot be reached is named as such.
+func (d *deployer) callErr(op string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("cannot reach furl at %s (is \"furl serve\" running? --endpoint or FURL_ENDPOINT names another): %w", d.endpoint, err)
+}
+
+func notFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+// function creates the function, or updates its code and configuration.
+func (d *deployer) function(ctx context.Context, zipped []byte) error {
+	c := d.c
+	name := aws.String(c.Name)
+	var env *types.Environment
+	if c.Env != nil {
+		env = &types.Environment{Variables: c.Env}
+	}
+	var mem, tmo *int32
+	if c.MemorySize != 0 {
+		mem = aws.Int32(c.MemorySize)
+	}
+	if c.Timeout != 0 {
+		tmo = aws.Int32(c.Timeout)
+	}
+	cur, err := d.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: name})
+	if notFound(err) {
+		if _, err := d.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName: name, Runtime: types.Runtime(c.Runtime), Handler: aws.String(c.Handler), Role: aws.String(c.Role),
+			Code: &types.FunctionCode{ZipFile: zipped}, MemorySize: mem, Timeout: tmo, Environment: env,
+		}); err != nil {
+			return d.callErr("CreateFunction", err)
+		}
+		d.verb = "created"
+		return d.wait(lambda.NewFunctionActiveV2Waiter(d.client).Wait(ctx, d.getInput(), waitTimeout))
+	}
+	if err != nil {
+		return d.callErr("GetFunction", err)
+	}
+	d.verb = "updated"
+	// The zip is deterministic, so an unchanged folder needs no upload.
+	if aws.ToString(cur.Configuration.CodeSha256) != codeSha256(zipped) {
+		if _, err := d.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: name, ZipFile: zipped}); err != nil {
+			return d.callErr("UpdateFunctionCode", err)
+		}
+		// AWS refuses a configuration update while the code update is in
+		// progress.
+		if err := d.wait(lambda.NewFunctionUpdatedV2Waiter(d.client).Wait(ctx, d.getInput(), waitTimeout)); err != nil {
+			return err
+		}
+	}
+	if _, err := d.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: name, Runtime: types.Runtime(c.Runtime), Handler: aws.String(c.Handler), MemorySize: mem, Timeout: tmo, Environment: env,
+	}); err != nil {
+		return d.callErr("UpdateFunctionConfiguration", err)
+	}
+	return d.wait(lambda.NewFunctionUpdatedV2Waiter(d.client).Wait(ctx, d.getInput(), waitTimeout))
+}
+
+func (d *deployer) getInput() *lambda.GetFunctionInput {
+	return &lambda.GetFunctionInput{FunctionName: aws.String(d.c.Name)}
+}
+
+// wait words the end of one of the SDK's waiters on the function.
+func (d *deployer) wait(err error) error {
+	if err != nil {
+		return fmt.Errorf("waiting for %s to be ready: %w", d.c.Name, err)
+	}
+	return nil
+}
+
+func codeSha256(zipped []byte) string {
+	sum := sha256.Sum256(zipped)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// url creates the function's URL config, or updates its auth type,
+// invoke mode and CORS origins where they differ; the URL id stays.
+func (d *deployer) url(ctx context.Context) (string, error) {
+	c := d.c
+	mode := types.InvokeModeBuffered
+	if c.Stream {
+		mode = types.InvokeModeResponseStream
+	}
+	var cors *types.Cors
+	if len(c.CORSOrigins) > 0 {
+		cors = &types.Cors{AllowOrigins: c.CORSOrigins}
+	}
+	name := aws.String(c.Name)
+	cur, err := d.client.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: name})
+	if notFound(err) {
+		out, err := d.client.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{
+			FunctionName: name, AuthType: types.FunctionUrlAuthType(c.Auth), InvokeMode: mode, Cors: cors,
+		})
+		if err != nil {
+			return "", d.callErr("CreateFunctionUrlConfig", err)
+		}
+		return aws.ToString(out.FunctionUrl), nil
+	}
+	if err != nil {
+		return "", d.callErr("GetFunctionUrlConfig", err)
+	}
+	curMode := cur.InvokeMode
+	if curMode == "" {
+		curMode = types.InvokeModeBuffered
+	}
+	var curOrigins []string
+	if cur.Cors != nil {
+		curOrigins = cur.Cors.AllowOrigins
+	}
+	if string(cur.AuthType) == c.Auth && curMode == mode && (cors == nil || slices.Equal(curOrigins, c.CORSOrigins)) {
+		return aws.ToString(cur.FunctionUrl), nil
+	}
+	in := &lambda.UpdateFunctionUrlConfigInput{FunctionName: name, AuthType: types.FunctionUrlAuthType(c.Auth), InvokeMode: mode}
+	if cors != nil {
+		// Only the origins are deploy's to say; the rest of the CORS
+		// config stays.
+		merged := types.Cors{AllowOrigins: c.CORSOrigins}
+		if cur.Cors != nil {
+			merged = *cur.Cors
+			merged.AllowOrigins = c.CORSOrigins
+		}
+		in.Cors = &merged
+	}
+	out, err := d.client.UpdateFunctionUrlConfig(ctx, in)
+	if err != nil {
+		return "", d.callErr("UpdateFunctionUrlConfig", err)
+	}
+	return aws.ToString(out.FunctionUrl), nil
+}
+
+// permissions adds the two statements a NONE URL needs to be public, as
+// the AWS console does, unless the policy has them already.
+func (d *deployer) permissions(ctx context.Context) error {
+	name := aws.String(d.c.Name)
+	have := map[string]bool{}
+	pol, err := d.client.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: name})
+	switch {
+	case notFound(err):
+	case err != nil:
+		return d.callErr("GetPolicy", err)
+	default:
+		var doc struct {
+			Statement []struct {
+				Sid string `json:"Sid"`
+			} `json:"Statement"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(pol.Policy)), &doc); err != nil {
+			return fmt.Errorf("read %s's policy: %w", d.c.Name, err)
+		}
+		for _, s := range doc.Statement {
+			have[s.Sid] = true
+		}
+	}
+	wanted := []*lambda.AddPermissionInput{
+		{FunctionName: name, StatementId: aws.String(sidURL), Action: aws.String("lambda:InvokeFunctionUrl"),
+			Principal: aws.String("*"), FunctionUrlAuthType: types.FunctionUrlAuthTypeNone},
+		{FunctionName: name, StatementId: aws.String(sidInvoke), Action: aws.String("lambda:InvokeFunction"),
+			Principal: aws.String("*"), InvokedViaFunctionUrl: aws.Bool(true)},
+	}
+	for _, in := range wanted {
+		if have[aws.ToString(in.StatementId)] {
+			continue
+		}
+		if _, err := d.client.AddPermission(ctx, in); err != nil {
+			return d.callErr("AddPermission "+aws.ToString(in.StatementId), err)
+		}
+	}
+	return nil
+}
