@@ -29,6 +29,7 @@ import (
 
 	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/cmd/furl/internal/deploy"
+	"github.com/furl-dev/furl/cmd/furl/internal/furlctl"
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
 	"github.com/furl-dev/furl/gateway/tlsca"
@@ -65,6 +66,10 @@ Usage:
   furl ca [--path]      print the local CA's root certificate file and fingerprint
   furl trust [flags]    trust the local CA in the system store and browsers (--uninstall undoes it)
   furl deploy [DIR|ZIP] make a folder or zip a function with a URL on a running furl ("furl deploy --help")
+  furl ls [--json]      list a running furl's functions: runtime, state, limits, URLs, sandbox
+  furl urls [--json]    list a running furl's function URLs
+  furl invoke FUNCTION [--payload JSON|@FILE] [--qualifier Q] [--stream] [--log]
+                        invoke a function of a running furl and print its response
   furl version          print furl's version
   furl help             print this text
 
@@ -95,6 +100,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return trustCommand(args[1:], stdout, stderr)
 	case "deploy":
 		return deploy.Run(context.Background(), args[1:], stdout, stderr)
+	case "ls":
+		return furlctl.Ls(args[1:], stdout, stderr)
+	case "urls":
+		return furlctl.Urls(args[1:], stdout, stderr)
+	case "invoke":
+		return furlctl.Invoke(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "furl", version())
 		return 0
