@@ -89,6 +89,10 @@ var apiAccessByOperation = map[string]apiAccess{
 	"TagResource":                 {action: "lambda:TagResource", on: onTagged},
 	"UntagResource":               {action: "lambda:UntagResource", on: onTagged},
 	"ListTags":                    {action: "lambda:ListTags", on: onTagged},
+	// The settings furl answers with AWS's defaults (defaults.go).
+	"GetFunctionCodeSigningConfig": {action: "lambda:GetFunctionCodeSigningConfig", on: onFunction},
+	"GetRuntimeManagementConfig":   {action: "lambda:GetRuntimeManagementConfig", on: onFunction, qualifier: true},
+	"GetFunctionRecursionConfig":   {action: "lambda:GetFunctionRecursionConfig", on: onFunction},
 	// The event invoke config operations.
 	"PutFunctionEventInvokeConfig":    {action: "lambda:PutFunctionEventInvokeConfig", on: onFunction, qualifier: true},
 	"GetFunctionEventInvokeConfig":    {action: "lambda:GetFunctionEventInvokeConfig", on: onFunction, qualifier: true},

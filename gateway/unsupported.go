@@ -28,14 +28,11 @@ var unsupportedOperations = []struct {
 	{"GetDurableExecutionHistory", "GET", "/2025-12-01/durable-executions/{DurableExecutionArn}/history"},
 	{"GetDurableExecutionState", "GET", "/2025-12-01/durable-executions/{DurableExecutionArn}/state"},
 	{"GetEventSourceMapping", "GET", "/2015-03-31/event-source-mappings/{UUID}"},
-	{"GetFunctionCodeSigningConfig", "GET", "/2020-06-30/functions/{FunctionName}/code-signing-config"},
-	{"GetFunctionRecursionConfig", "GET", "/2024-08-31/functions/{FunctionName}/recursion-config"},
 	{"GetFunctionScalingConfig", "GET", "/2025-11-30/functions/{FunctionName}/function-scaling-config"},
 	{"GetLayerVersion", "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"},
 	{"GetLayerVersionByArn", "GET", "/2018-10-31/layers?find=LayerVersion"},
 	{"GetLayerVersionPolicy", "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy"},
 	{"GetProvisionedConcurrencyConfig", "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
-	{"GetRuntimeManagementConfig", "GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config"},
 	{"Invoke", "POST", "/2015-03-31/functions/{FunctionName}/invocations"}, // until an invoker is configured
 	{"InvokeAsync", "POST", "/2014-11-13/functions/{FunctionName}/invoke-async"},
 	{"InvokeWithResponseStream", "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations"}, // until an invoker is configured

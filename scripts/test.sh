@@ -37,4 +37,9 @@ scripts/test-images.sh
 # The end-to-end tests must not skip the AWS CLI, Chromium, certutil or
 # Docker here.
 export FURL_E2E_REQUIRE_AWS_CLI=1 FURL_E2E_REQUIRE_CHROMIUM=1 FURL_E2E_REQUIRE_CERTUTIL=1 FURL_E2E_REQUIRE_DOCKER=1
+# Terraform is not installed here (its provider is large and not Debian's);
+# where it is, the Terraform test must not skip.
+if command -v terraform >/dev/null; then
+  export FURL_E2E_REQUIRE_TERRAFORM=1
+fi
 exec go test -race -count=1 -timeout 30m ./... "$@"
