@@ -44,7 +44,7 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 	// A client that goes away ends the copy at once; the function runs on.
 	stop := context.AfterFunc(r.Context(), func() { res.Body.Close() })
 	defer stop()
-	stopCut := context.AfterFunc(s.cut, func() { res.Body.Close() })
+	stopCut := context.AfterFunc(s.shutdown(), func() { res.Body.Close() })
 	defer stopCut()
 
 	h := w.Header()
@@ -64,7 +64,7 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 	if _, err := stream.Relay(out, rc.Flush, res.Body); err != nil {
 		if errors.Is(err, stream.ErrClientGone) || r.Context().Err() != nil {
 			log.Info("the client of a response stream went away; the function runs on", "function", req.ver.FunctionName)
-		} else if s.cut.Err() != nil {
+		} else if s.shutdown().Err() != nil {
 			log.Info("furl is shutting down: the response stream is cut", "function", req.ver.FunctionName)
 			markCut(r.Context(), "furl shut down")
 			panic(http.ErrAbortHandler)

@@ -153,6 +153,15 @@ func New(cfg Config) *Server {
 // not stopped here; closing their environments does that.
 func (s *Server) CutStreams() { s.cutStreams() }
 
+// shutdown is done once CutStreams was called; never for a Server not
+// made by New (as tests make them).
+func (s *Server) shutdown() context.Context {
+	if s.cut == nil {
+		return context.Background()
+	}
+	return s.cut
+}
+
 // Dispatcher is the runner of queued Event invocations, nil without an
 // Invoker. Its owner starts it and shuts it down.
 func (s *Server) Dispatcher() *Dispatcher { return s.events }

@@ -28,7 +28,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 	stop := context.AfterFunc(r.Context(), func() { res.Body().Close() })
 	defer stop()
 	// So does a shutdown.
-	stopCut := context.AfterFunc(s.cut, func() { res.Body().Close() })
+	stopCut := context.AfterFunc(s.shutdown(), func() { res.Body().Close() })
 	defer stopCut()
 	var body io.Reader = res.Body()
 	status := http.StatusOK
@@ -112,7 +112,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 		log.Info("the client of a streaming URL went away; the function runs on")
 		return
 	}
-	if err != nil && s.cut.Err() != nil {
+	if err != nil && s.shutdown().Err() != nil {
 		log.Info("furl is shutting down: the streaming URL's response is cut")
 		markCut(r.Context(), "furl shut down")
 		panic(http.ErrAbortHandler)
