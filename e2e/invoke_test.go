@@ -288,10 +288,13 @@ func TestInvokeConcurrencyReuseAndRetirement(t *testing.T) {
 	if len(distinct) != 4 {
 		t.Fatalf("4 concurrent invocations ran in %d environments", len(distinct))
 	}
-	// One after the other, they reuse a warm one.
+	// One after the other, they reuse warm ones: no fifth environment
+	// starts. Which idle one serves is the pool's choice: the one that
+	// just answered may not have asked for its next event yet when the
+	// next call comes, and another idle one is as warm.
 	a := invokeFn(t, c, "busy", nil, map[string]any{"action": "echo"}).goReply(t).Env
 	b := invokeFn(t, c, "busy", nil, map[string]any{"action": "echo"}).goReply(t).Env
-	if a != b || !distinct[a] {
+	if !distinct[a] || !distinct[b] {
 		t.Fatalf("sequential invocations ran in %s then %s; warm ones were %v", a, b, envs)
 	}
 
