@@ -25,6 +25,15 @@ import (
 
 var api = "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime"
 
+// hang blocks forever. A bare select {} would not: once the HTTP client's
+// connection goroutines end, Go finds every goroutine asleep and exits
+// with "deadlock!", and a runtime meant to hang would exit instead.
+func hang() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "probe" {
 		probe()
@@ -33,13 +42,13 @@ func main() {
 	mark("runtime", os.Getpid())
 	switch mode := os.Getenv("BAD_MODE"); mode {
 	case "neverpoll":
-		select {}
+		hang()
 	case "exit-at-init":
 		os.Exit(1)
 	case "overcap":
 		id, _ := next()
 		streamForever(id)
-		select {}
+		hang()
 	case "overcap-poll":
 		// Streams on past the cap and, meanwhile, asks for its next event
 		// and serves it as if it were free.
@@ -53,7 +62,7 @@ func main() {
 	case "nopoll":
 		id, _ := next()
 		respond(id, `{"ok":true}`)
-		select {}
+		hang()
 	case "exit":
 		next()
 		os.Exit(3)
@@ -67,7 +76,7 @@ func main() {
 	case "setsid-hang":
 		next()
 		startOrphan()
-		select {}
+		hang()
 	case "hold":
 		// Each event is answered with itself once the file it names exists.
 		for {
