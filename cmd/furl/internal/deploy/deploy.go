@@ -22,10 +22,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/furl-dev/furl/cmd/furl/internal/furlctl"
 )
 
 // Defaults of the flags.
@@ -277,7 +278,7 @@ func deploy(ctx context.Context, src, endpoint, region string, flags Config, set
 	if c.Runtime, c.Handler, err = Infer(p.fsys, c.Runtime, c.Handler); err != nil {
 		return err
 	}
-	client := newClient(endpoint, region)
+	client := furlctl.Client(endpoint, region)
 	d := &deployer{client: client, endpoint: endpoint, c: c}
 	if err := d.function(ctx, p.zip); err != nil {
 		return err
@@ -310,21 +311,6 @@ func curlLine(url string, stream bool, auth, region string) string {
 		args = append(args, "--aws-sigv4 aws:amz:"+region+":lambda --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\"")
 	}
 	return strings.Join(append(args, url), " ")
-}
-
-// newClient is a Lambda client for furl. It signs with the environment's
-// AWS keys when both are set, else with furl's default root keys; it never
-// reads profile files, so no real account's keys are sent to furl by
-// accident. It does not retry: the first answer is the one to report.
-func newClient(endpoint, region string) *lambda.Client {
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	if id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-		creds = credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
-	}
-	return lambda.New(lambda.Options{
-		Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds,
-		Retryer: aws.NopRetryer{},
-	})
 }
 
 type deployer struct {

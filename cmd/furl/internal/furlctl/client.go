@@ -74,6 +74,15 @@ func newTarget(env lookupEnv, endpoint, region string) target {
 		creds: credentials.NewStaticCredentialsProvider(key, secret, token)}
 }
 
+// Client is a Lambda client for the furl at endpoint, as every furl
+// command that talks to a running furl makes it: the credentials of the
+// usual AWS environment variables, or furl's root test/test (never a
+// profile's, so no real account's keys go to furl by accident), and no
+// retries.
+func Client(endpoint, region string) *lambda.Client {
+	return newTarget(os.LookupEnv, endpoint, region).client()
+}
+
 // client is a Lambda client for the target. It does not retry: a local
 // furl answers at once or not at all, and a user waiting on retries of a
 // refused connection learns nothing more.
