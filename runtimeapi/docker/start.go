@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,7 +54,7 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBootstrap(spec); err != nil {
+	if err := runtimeapi.CheckBootstrap(spec); err != nil {
 		return nil, err
 	}
 	// An image lookup, or a pull, must not hold the environment forever
@@ -254,23 +252,6 @@ func (s *Sandbox) removeLater(id string) {
 			s.log.Warn("could not remove a container", "container", id, "err", err)
 		}
 	})
-}
-
-// checkBootstrap refuses a provided-runtime zip without an executable
-// bootstrap, as Lambda does.
-func checkBootstrap(spec runtimeapi.Spec) error {
-	fn := spec.Function
-	if fn.PackageType == "Image" || !strings.HasPrefix(fn.Runtime, "provided") {
-		return nil
-	}
-	fi, err := os.Stat(filepath.Join(spec.Code, "bootstrap"))
-	if err != nil || fi.IsDir() {
-		return &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"}
-	}
-	if fi.Mode()&0o111 == 0 {
-		return &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "fork/exec /var/task/bootstrap: permission denied"}
-	}
-	return nil
 }
 
 // command is what a container runs, and where.

@@ -144,15 +144,10 @@ func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
 	}
 	switch {
 	case strings.HasPrefix(rt, "provided"):
-		boot := filepath.Join(spec.Code, "bootstrap")
-		fi, err := os.Stat(boot)
-		if err != nil {
-			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"}
+		if err := runtimeapi.CheckBootstrap(spec); err != nil {
+			return nil, err
 		}
-		if fi.Mode()&0o111 == 0 {
-			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "fork/exec /var/task/bootstrap: permission denied"}
-		}
-		return []string{boot}, nil
+		return []string{filepath.Join(spec.Code, "bootstrap")}, nil
 	case strings.HasPrefix(rt, "nodejs"):
 		if s.nodePath == "" {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's node, and there is no node on its PATH"}

@@ -91,7 +91,7 @@ func TestUnexecutableBootstrap(t *testing.T) {
 		Function: runtimeapi.Function{Name: "fn", Runtime: "provided.al2023"}, Code: dir, Output: io.Discard,
 	})
 	var se *runtimeapi.StartError
-	if !errors.As(err, &se) || se.Type != "Runtime.InvalidEntrypoint" || !strings.Contains(se.Message, "exec format error") {
+	if !errors.As(err, &se) || se.Type != "Runtime.InvalidEntrypoint" || !strings.Contains(se.Message, "exec format error") || !strings.Contains(se.Message, "(furl: the bootstrap is not a Linux") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -128,7 +128,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 	case r := <-started:
 		if r.kind == reportFailed {
 			<-p.done
-			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: r.arg}
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: r.arg + runtimeapi.ExecHint(r.arg)}
 		}
 		pid, err := strconv.Atoi(r.arg)
 		if err != nil {

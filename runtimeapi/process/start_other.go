@@ -32,7 +32,7 @@ func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error)
 	outW.Close()
 	if err != nil {
 		<-p.out.Done()
-		return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}
+		return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: err.Error() + runtimeapi.ExecHint(err.Error())}
 	}
 	p.cmd, p.runtimePid = cmd, cmd.Process.Pid
 	p.mem.Open(cmd.Process.Pid)
