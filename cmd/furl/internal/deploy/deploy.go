@@ -31,8 +31,6 @@ import (
 
 // Defaults of the flags.
 const (
-	DefaultEndpoint = "http://127.0.0.1:4580"
-	DefaultRegion   = "us-east-1"
 	// DefaultRole is the execution role new functions get: Lambda requires
 	// one, and furl checks only its form.
 	DefaultRole = "arn:aws:iam::000000000000:role/furl-deploy"
@@ -101,15 +99,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("furl deploy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := DefaultEndpoint
-	if v := os.Getenv("AWS_ENDPOINT_URL_LAMBDA"); v != "" {
-		endpoint = v
-	}
-	if v := os.Getenv("FURL_ENDPOINT"); v != "" {
-		endpoint = v
-	}
-	fs.StringVar(&endpoint, "endpoint", endpoint, "furl's address (env FURL_ENDPOINT, then AWS_ENDPOINT_URL_LAMBDA)")
-	region := fs.String("region", DefaultRegion, "the region furl serves")
+	endpoint, region := furlctl.TargetFlags(fs)
 	var flags Config
 	fs.StringVar(&flags.Name, "name", "", "function name (default: the folder's name)")
 	fs.StringVar(&flags.Runtime, "runtime", "", "runtime, like nodejs22.x (default: inferred from the code)")
@@ -148,7 +138,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 {
 		src = fs.Arg(0)
 	}
-	if err := deploy(ctx, src, endpoint, *region, flags, set, stdout); err != nil {
+	if err := deploy(ctx, src, *endpoint, *region, flags, set, stdout); err != nil {
 		fmt.Fprintln(stderr, "furl deploy:", err)
 		return 1
 	}

@@ -74,6 +74,12 @@ func newTarget(env lookupEnv, endpoint, region string) target {
 		creds: credentials.NewStaticCredentialsProvider(key, secret, token)}
 }
 
+// TargetFlags declares --endpoint and --region for any furl command that
+// talks to a running furl, with the defaults every such command uses.
+func TargetFlags(fs *flag.FlagSet) (endpoint, region *string) {
+	return targetFlags(fs, os.LookupEnv)
+}
+
 // Client is a Lambda client for the furl at endpoint, as every furl
 // command that talks to a running furl makes it: the credentials of the
 // usual AWS environment variables, or furl's root test/test (never a
