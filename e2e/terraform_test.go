@@ -152,7 +152,11 @@ func TestTerraformApplyPlanDestroy(t *testing.T) {
 	vars := []string{"-var", "endpoint=" + f.url(""), "-var", "zip=" + zipPath}
 
 	tf.must("init", "-no-color")
-	tf.must(append([]string{"apply", "-no-color", "-auto-approve"}, vars...)...)
+	// One resource at a time: once, under a loaded full run, the provider's
+	// AddPermission for one statement reached furl twice within 20 ms (one
+	// 201, then 409 "already exists" retried for five minutes). Not yet
+	// understood; reported, and kept out of this test's way meanwhile.
+	tf.must(append([]string{"apply", "-no-color", "-auto-approve", "-parallelism=1"}, vars...)...)
 
 	// The function, as declared.
 	fn, err := c.GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("tf-web")})
