@@ -75,8 +75,13 @@ resource "aws_lambda_function_url" "private" {
   authorization_type = "AWS_IAM"
 }
 
+# The provider's aws_lambda_function_url adds a statement of its own for an
+# AuthType NONE URL, FunctionURLAllowPublicAccess, as the console does. This
+# one grants the same under another id: it checks that the provider reads
+# back what furl stored (no drift), and taking the provider's id here would
+# make the two resources race for one statement id, as on AWS.
 resource "aws_lambda_permission" "url" {
-  statement_id           = "FunctionURLAllowPublicAccess"
+  statement_id           = "AllowPublicUrlFromTerraform"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.web.function_name
   principal              = "*"
