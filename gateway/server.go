@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/furl-dev/furl/authz"
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -76,6 +77,17 @@ type Config struct {
 	// those the user allows. Nil means only loopback addresses and
 	// localhost.
 	AllowedHosts []string
+	// Observe hears every function URL request once it is answered (an
+	// Event of kind runtimeapi.EventURL). It must return at once. Nil
+	// hears nothing.
+	Observe func(runtimeapi.Event)
+	// Feed is what furl's functions have been doing, for GET
+	// /_furl/events (`furl logs`). Nil leaves that endpoint empty.
+	Feed eventFeed
+	// Metrics serves GET /_furl/metrics, unsigned as the health check is
+	// (a Prometheus scraper cannot sign), closed to web pages as the
+	// Lambda API is. Nil leaves it 404.
+	Metrics http.Handler
 }
 
 // The choices of Config.StreamBandwidth.
@@ -114,6 +126,10 @@ type Server struct {
 	// holding the shutdown for as long as their functions run.
 	cut        context.Context
 	cutStreams context.CancelFunc
+
+	observe func(runtimeapi.Event)
+	feed    eventFeed
+	metrics http.Handler
 }
 
 // New builds a Server.
@@ -133,7 +149,8 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
 		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
-		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts)}
+		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts),
+		observe: cfg.Observe, feed: cfg.Feed, metrics: cfg.Metrics}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
@@ -194,6 +211,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /_furl/health", s.health)
 	s.mux.HandleFunc("GET /_furl/code/{file}", s.code)
 	s.mux.HandleFunc("GET /_furl/environments", s.authorized("ListFunctions", s.environments))
+	if s.metrics != nil {
+		s.mux.Handle("GET /_furl/metrics", s.metrics)
+	}
+	s.mux.HandleFunc("GET /_furl/events", s.authorized("ListFunctions", s.feedEvents))
+	s.mux.HandleFunc("GET /_furl/events/{FunctionName}", s.authorized("GetFunction", s.feedEvents))
 	s.mux.HandleFunc("/", s.unknownOperation)
 }
 
@@ -242,7 +264,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Health is open and a code location carries its own signature; the
 	// rest of furl's own paths are signed as the Lambda API is.
-	unsigned := strings.TrimSuffix(r.URL.Path, "/") == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/")
+	unsigned := strings.TrimSuffix(r.URL.Path, "/") == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/") ||
+		strings.TrimSuffix(r.URL.Path, "/") == "/_furl/metrics"
 	if s.verifyAPI && !unsigned && !s.verifyAPIRequest(rec, r) {
 		return
 	}
@@ -395,6 +418,8 @@ func trimTrailingSlash(r *http.Request) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// written counts the body bytes written through the recorder.
+	written int64
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -408,7 +433,9 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	return r.ResponseWriter.Write(p)
+	n, err := r.ResponseWriter.Write(p)
+	r.written += int64(n)
+	return n, err
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -32,6 +32,8 @@ import (
 	"github.com/furl-dev/furl/cmd/furl/internal/furlctl"
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
+	"github.com/furl-dev/furl/gateway/feed"
+	"github.com/furl-dev/furl/gateway/metrics"
 	"github.com/furl-dev/furl/gateway/tlsca"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/pick"
@@ -70,6 +72,8 @@ Usage:
   furl urls [--json]    list a running furl's function URLs
   furl invoke FUNCTION [--payload JSON|@FILE] [--qualifier Q] [--stream] [--log]
                         invoke a function of a running furl and print its response
+  furl logs FUNCTION [-f]
+                        print a function's recent log lines; -f follows new ones
   furl version          print furl's version
   furl help             print this text
 
@@ -106,6 +110,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return furlctl.Urls(args[1:], stdout, stderr)
 	case "invoke":
 		return furlctl.Invoke(args[1:], stdout, stderr)
+	case "logs":
+		return furlctl.Logs(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "furl", version())
 		return 0
@@ -486,6 +492,16 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		}
 	}()
 
+	// What functions do is heard once and told to the metrics and to the
+	// feed that `furl logs` and the dashboard read.
+	lambdaMetrics := metrics.New()
+	recent := feed.New(0, 0)
+	defer recent.Close()
+	observe := func(ev runtimeapi.Event) {
+		lambdaMetrics.Observe(ev)
+		recent.Publish(ev)
+	}
+
 	runtimes, err := runtimeapi.New(runtimeapi.Config{
 		DataDir:             cfg.DataDir,
 		Sandbox:             sandbox,
@@ -500,6 +516,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		Logger:         log,
 		Endpoint:       "http://" + ln.Addr().String(),
 		FunctionOutput: os.Stdout,
+		Observe:        observe,
 	})
 	if err != nil {
 		return err
@@ -530,6 +547,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
 		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts,
+		Observe: observe, Feed: recent, Metrics: lambdaMetrics.Handler(),
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
 	srv := newHTTPServer(gw, &protocols, conns, log)
 	servers := []*http.Server{srv}
