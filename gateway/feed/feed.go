@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -21,11 +22,23 @@ const (
 	DefaultKeep = 1000
 	// DefaultQueue is how many events a subscriber may fall behind by
 	// before it loses some.
-	DefaultQueue = 1024
+	DefaultQueue = 256
 	// maxFunctions bounds how many functions' windows a Hub keeps; past
 	// it, the quietest function's window goes.
 	maxFunctions = 1000
+	// maxBytes bounds what all windows hold together; past it, the
+	// largest window loses its oldest events.
+	maxBytes = 32 << 20
+	// maxLine is how much of a log line the feed keeps: a function may
+	// print lines of 256 KB, and the feed is for reading along, not an
+	// archive (furl's standard output has every line whole).
+	maxLine = 16 << 10
+	// entryOverhead is what an event costs besides its line, roughly.
+	entryOverhead = 256
 )
+
+// truncatedMark ends a line the feed cut at maxLine.
+const truncatedMark = " [... furl's feed keeps the first 16 KiB of a line]"
 
 // Hub is the feed. Its zero value is not usable; make one with New.
 type Hub struct {
@@ -34,6 +47,7 @@ type Hub struct {
 
 	mu     sync.Mutex
 	seq    uint64
+	bytes  int // held by all windows
 	byFn   map[string]*ring
 	subs   map[*subscriber]struct{}
 	closed bool
@@ -60,6 +74,9 @@ type subscriber struct {
 // Publish records an event and hands it to the subscribers that want
 // it. It never blocks.
 func (h *Hub) Publish(ev runtimeapi.Event) {
+	if len(ev.Line) > maxLine {
+		ev.Line = strings.ToValidUTF8(ev.Line[:maxLine], "") + truncatedMark
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -71,10 +88,13 @@ func (h *Hub) Publish(ev runtimeapi.Event) {
 		if len(h.byFn) >= maxFunctions {
 			h.forgetQuietestLocked()
 		}
-		r = &ring{buf: make([]entry, 0, min(h.keep, 64))}
+		r = &ring{}
 		h.byFn[ev.Function] = r
 	}
-	r.add(entry{seq: h.seq, ev: ev}, h.keep)
+	h.bytes += r.add(entry{seq: h.seq, ev: ev}, h.keep)
+	for h.bytes > maxBytes {
+		h.bytes -= h.largestLocked().dropOldest()
+	}
 	for s := range h.subs {
 		if s.fn != "" && s.fn != ev.Function {
 			continue
@@ -87,6 +107,17 @@ func (h *Hub) Publish(ev runtimeapi.Event) {
 	}
 }
 
+// largestLocked is the window that holds the most bytes.
+func (h *Hub) largestLocked() *ring {
+	var big *ring
+	for _, r := range h.byFn {
+		if big == nil || r.bytes > big.bytes {
+			big = r
+		}
+	}
+	return big
+}
+
 // forgetQuietestLocked drops the window of the function whose last
 // event is the oldest.
 func (h *Hub) forgetQuietestLocked() {
@@ -97,6 +128,7 @@ func (h *Hub) forgetQuietestLocked() {
 			quiet, oldest = name, last
 		}
 	}
+	h.bytes -= h.byFn[quiet].bytes
 	delete(h.byFn, quiet)
 }
 
@@ -176,34 +208,60 @@ type entry struct {
 	ev  runtimeapi.Event
 }
 
-// ring is one function's window of recent events.
+// ring is one function's window of recent events, oldest first from
+// head.
 type ring struct {
-	buf  []entry
-	next int // where the next entry goes once buf is full
+	buf   []entry
+	head  int // the oldest entry
+	n     int // how many entries the window holds
+	bytes int
 }
 
-func (r *ring) add(e entry, keep int) {
-	if len(r.buf) < keep {
-		r.buf = append(r.buf, e)
-		return
+func size(e entry) int { return entryOverhead + len(e.ev.Line) }
+
+// add appends an entry, dropping the oldest when keep are held, and
+// returns by how many bytes the window grew.
+func (r *ring) add(e entry, keep int) int {
+	grew := 0
+	if r.n == keep {
+		grew -= r.dropOldest()
 	}
-	r.buf[r.next] = e
-	r.next = (r.next + 1) % len(r.buf)
+	if r.n == len(r.buf) {
+		// Grow, oldest first again: windows of quiet functions stay small.
+		grown := make([]entry, 0, min(max(2*len(r.buf), 16), keep))
+		grown = append(grown, r.ordered()...)
+		r.buf, r.head = grown[:cap(grown)], 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = e
+	r.n++
+	r.bytes += size(e)
+	return grew + size(e)
+}
+
+// dropOldest drops the oldest entry and returns the bytes it held.
+func (r *ring) dropOldest() int {
+	if r.n == 0 {
+		return 0
+	}
+	freed := size(r.buf[r.head])
+	r.buf[r.head] = entry{}
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	r.bytes -= freed
+	return freed
 }
 
 func (r *ring) ordered() []entry {
-	out := make([]entry, 0, len(r.buf))
-	out = append(out, r.buf[r.next:]...)
-	return append(out, r.buf[:r.next]...)
+	out := make([]entry, 0, r.n)
+	for i := range r.n {
+		out = append(out, r.buf[(r.head+i)%len(r.buf)])
+	}
+	return out
 }
 
 func (r *ring) last() uint64 {
-	if len(r.buf) == 0 {
+	if r.n == 0 {
 		return 0
 	}
-	i := r.next - 1
-	if i < 0 {
-		i = len(r.buf) - 1
-	}
-	return r.buf[i].seq
+	return r.buf[(r.head+r.n-1)%len(r.buf)].seq
 }

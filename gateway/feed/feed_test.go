@@ -3,8 +3,10 @@ package feed
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/furl-dev/furl/runtimeapi"
 )
@@ -108,5 +110,34 @@ func TestFunctionsBounded(t *testing.T) {
 	h.mu.Unlock()
 	if n != maxFunctions || first || !last {
 		t.Errorf("%d functions kept (first kept %v, last kept %v)", n, first, last)
+	}
+}
+
+// A long line is cut in the feed; all windows together stay within their
+// byte budget, the largest giving up its oldest events first.
+func TestBytesBounded(t *testing.T) {
+	h := New(0, 0)
+	long := strings.Repeat("é", maxLine) // two bytes a rune: cut mid-rune
+	for _, fn := range []string{"a", "b", "c"} {
+		for range DefaultKeep {
+			h.Publish(runtimeapi.Event{Kind: runtimeapi.EventLog, Function: fn, Line: long})
+		}
+	}
+	h.mu.Lock()
+	total, counted := h.bytes, 0
+	for _, r := range h.byFn {
+		counted += r.bytes
+	}
+	h.mu.Unlock()
+	if total > maxBytes || total != counted {
+		t.Errorf("windows hold %d bytes (their own count: %d), budget %d", total, counted, maxBytes)
+	}
+	c := h.Recent("c")
+	if len(c) == 0 || len(h.Recent("a")) >= DefaultKeep {
+		t.Errorf("kept %d of c's events and %d of a's", len(c), len(h.Recent("a")))
+	}
+	line := c[len(c)-1].Line
+	if !strings.HasSuffix(line, truncatedMark) || len(line) > maxLine+len(truncatedMark) || !utf8.ValidString(line) {
+		t.Errorf("a long line kept as %d bytes, valid UTF-8 %v, ending %q", len(line), utf8.ValidString(line), line[len(line)-60:])
 	}
 }
