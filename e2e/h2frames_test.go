@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,6 +95,8 @@ type h2Client struct {
 	streams map[uint32]chan h2Event
 	readErr error
 	done    chan struct{}
+	// closing is set once the test closes the connection.
+	closing atomic.Bool
 }
 
 // dialH2 opens an HTTP/2 connection to the host of a function URL u: over
@@ -131,6 +134,7 @@ func dialH2(t testing.TB, f *furl, u string, useTLS, autoWindow bool, settings .
 	_, port, _ := net.SplitHostPort(addr)
 	c.authority = net.JoinHostPort(host, port)
 	t.Cleanup(func() {
+		c.closing.Store(true)
 		c.conn.Close()
 		<-c.done
 	})
@@ -149,7 +153,9 @@ func dialH2(t testing.TB, f *furl, u string, useTLS, autoWindow bool, settings .
 func (c *h2Client) write(w func() error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := w(); err != nil {
+	// The reader goroutine may be answering the server (a SETTINGS ack, a
+	// PING) when the test, done, closes the connection: not a failure.
+	if err := w(); err != nil && !c.closing.Load() {
 		c.t.Errorf("writing a frame: %v", err)
 	}
 }
