@@ -272,3 +272,57 @@ func TestHotReloadGoBuild(t *testing.T) {
 		t.Errorf("%d build lines, want 3 (one at start, one per save):\n%s", n, w.out.String())
 	}
 }
+
+// TestHotReloadDocker: in the Docker sandbox the folder is bind-mounted
+// read-only at /var/task, and a save is live for the next Invoke.
+func TestHotReloadDocker(t *testing.T) {
+	requireDocker(t, nodeImage)
+	f := startDockerFurl(t)
+	removeContainersAtEnd(t, "hot-docker")
+	c := f.client()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"index.js": nodeCJSCounter("d1")})
+	if _, err := c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("hot-docker"), Runtime: types.RuntimeNodejs20x, Handler: aws.String("index.handler"),
+		Role: aws.String("arn:aws:iam::000000000000:role/r"),
+		Code: &types.FunctionCode{S3Bucket: aws.String("hot-reload"), S3Key: aws.String(dir)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	invoke := func() string {
+		t.Helper()
+		out, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("hot-docker")})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("Invoke: %v %s", err, out.Payload)
+		}
+		return string(out.Payload)
+	}
+	v, env, _ := answer(t, invoke())
+	if v != "d1" {
+		t.Fatalf("first Invoke answers %s", v)
+	}
+	ids := containersOf(t, "hot-docker")
+	if len(ids) != 1 {
+		t.Fatalf("containers %v", ids)
+	}
+	mounted := false
+	for _, m := range inspectContainer(t, ids[0]).Mounts {
+		if m.Destination == "/var/task" {
+			mounted = m.Source == dir && !m.RW
+		}
+	}
+	if !mounted {
+		t.Errorf("the folder is not mounted read-only at /var/task: %+v", inspectContainer(t, ids[0]).Mounts)
+	}
+	writeFiles(t, dir, map[string]string{"index.js": nodeCJSCounter("d2")})
+	if v, env2, n := answer(t, invoke()); v != "d2" || env2 == env || n != "1" {
+		t.Fatalf("after the save Invoke answers %s/%s/%s, want d2 from a fresh environment", v, env2, n)
+	}
+}
+
+// nodeCJSCounter is nodeCounter as a CommonJS module.
+func nodeCJSCounter(v string) string {
+	return `const env = Math.random().toString(36).slice(2); let n = 0;
+exports.handler = async () => "` + v + `/" + env + "/" + (++n);
+`
+}
