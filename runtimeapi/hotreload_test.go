@@ -1,9 +1,13 @@
 package runtimeapi
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,4 +113,137 @@ func BenchmarkFolderFingerprint(b *testing.B) {
 	for b.Loop() {
 		folderFingerprint(dir, time.Now())
 	}
+}
+
+// serveRuntime answers every event of one environment with answer, until
+// its Runtime API goes away.
+func serveRuntime(spec Spec, answer string) {
+	base := "http://" + spec.RuntimeAPI + "/2018-06-01/runtime/invocation/"
+	c := &http.Client{}
+	for {
+		resp, err := c.Get(base + "next")
+		if err != nil {
+			return
+		}
+		id := resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return
+		}
+		r, err := c.Post(base+id+"/response", "application/json", strings.NewReader(answer))
+		if err != nil {
+			return
+		}
+		r.Body.Close()
+	}
+}
+
+// A hot-reload function runs in its folder itself; a warm environment
+// serves until the folder changes, then the next invocation gets a fresh
+// one, and the old one is ended.
+func TestHotReloadEnvironments(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "index.js"), []byte("v1"), 0o644))
+	fn := Function{Name: "hot", Version: "$LATEST", Region: "us-east-1", AccountID: "000000000000", Runtime: "nodejs22.x",
+		Handler: "index.handler", MemoryMB: 128, Timeout: 10 * time.Second, CodeDir: dir, Fingerprint: "f1"}
+	invoke := func() string {
+		t.Helper()
+		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: "11111111-2222-3333-4444-555555555555", Payload: []byte("{}")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if fe := res.Wait(); fe != nil {
+			t.Fatalf("invocation failed: %v", fe)
+		}
+		return string(body)
+	}
+	started := func(answer string) {
+		t.Helper()
+		select {
+		case spec := <-sb.specs:
+			if spec.Code != dir {
+				t.Errorf("the environment runs code from %q, want the folder %q", spec.Code, dir)
+			}
+			go serveRuntime(spec, answer)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no environment was started")
+		}
+	}
+	done := make(chan string, 1)
+	go func() { done <- invoke() }()
+	started(`"env1"`)
+	if got := <-done; got != `"env1"` {
+		t.Fatalf("first invocation: %s", got)
+	}
+	// No change: the warm environment serves, and nothing starts.
+	if got := invoke(); got != `"env1"` || len(sb.specs) != 0 {
+		t.Fatalf("without a change: %s, %d starts", got, len(sb.specs))
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "index.js"), []byte("v2"), 0o644))
+	go func() { done <- invoke() }()
+	started(`"env2"`)
+	if got := <-done; got != `"env2"` {
+		t.Fatalf("after the change: %s", got)
+	}
+	sb.mu.Lock()
+	old := sb.procs[0]
+	sb.mu.Unlock()
+	select {
+	case <-old.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the environment of the old code was not ended")
+	}
+	// Code from a folder is never extracted into the code cache.
+	if names, _ := os.ReadDir(m.code.dir); len(names) != 0 {
+		t.Errorf("the code cache holds %d entries", len(names))
+	}
+}
+
+// An invocation that looked at the folder before another one saw it
+// change never brings the older code back: it takes the newer
+// environment.
+func TestHotReloadOlderLookKeepsNewerCode(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	dir := t.TempDir()
+	base := Function{Name: "hot", Version: "$LATEST", Region: "us-east-1", AccountID: "000000000000", Runtime: "nodejs22.x",
+		Handler: "index.handler", MemoryMB: 128, Timeout: 10 * time.Second, CodeDir: dir, Fingerprint: "f1"}
+	at := func(gen uint64) Function {
+		fn := base
+		fn.hotBase, fn.hotGen, fn.Fingerprint = base.Fingerprint, gen, hotFingerprint(base.Fingerprint, gen)
+		return fn
+	}
+	p, err := m.poolFor(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *env, 1)
+	go func() {
+		e, _, err := p.acquire(context.Background(), at(2))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- e
+	}()
+	select {
+	case spec := <-sb.specs:
+		go serveRuntime(spec, `"new"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no environment was started")
+	}
+	newer := <-got
+	p.release(newer)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, _, err := p.acquire(ctx, at(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e != newer || p.fn.hotGen != 2 {
+		t.Errorf("the older look got another environment (%v) or made the pool's code generation %d", e != newer, p.fn.hotGen)
+	}
+	p.release(e)
 }
