@@ -271,6 +271,7 @@ func TestHotReloadGoBuild(t *testing.T) {
 	if n := len(buildOK.FindAllString(w.out.String(), -1)); n != 3 {
 		t.Errorf("%d build lines, want 3 (one at start, one per save):\n%s", n, w.out.String())
 	}
+	t.Logf("furl deploy --watch --build printed:\n%s", w.out.String())
 }
 
 // TestHotReloadDocker: in the Docker sandbox the folder is bind-mounted
