@@ -39,6 +39,11 @@ func hotReloadDir(s3Bucket, s3Key, s3ObjectVersion *string, zipGiven bool) (stri
 	if !filepath.IsAbs(dir) {
 		return "", invalidParam("Code.S3Key %q must be an absolute path of a host folder for S3Bucket %q.", dir, HotReloadBucket)
 	}
+	if filepath.Dir(filepath.Clean(dir)) == filepath.Clean(dir) {
+		// The root is never a function's code, and furl looks at every
+		// file of the folder before each invocation.
+		return "", invalidParam("Code.S3Key %q is the file system's root: name the folder that holds the function's code.", dir)
+	}
 	fi, err := os.Stat(dir)
 	switch {
 	case err != nil && os.IsNotExist(err):

@@ -88,6 +88,7 @@ func TestHotReloadRefusesBadPaths(t *testing.T) {
 		{"relative", "some/dir", "must be an absolute path"},
 		{"missing", filepath.Join(code, "nope"), "no such folder"},
 		{"file", file, "is a file, not a folder"},
+		{"root", "/", "is the file system's root"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
