@@ -327,3 +327,27 @@ func nodeCJSCounter(v string) string {
 exports.handler = async () => "` + v + `/" + env + "/" + (++n);
 `
 }
+
+// TestHotReloadWatchTakesOver: --watch on a folder already deployed as a
+// zip switches that function to the folder, keeping its URL.
+func TestHotReloadWatchTakesOver(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	dir := filepath.Join(t.TempDir(), "takeover")
+	writeFiles(t, dir, map[string]string{"index.mjs": nodeCounter("zip")})
+	url, _ := runDeploy(t, f, dir)
+	if v, _, _ := answer(t, getBody(t, url)); v != "zip" {
+		t.Fatalf("the zip deploy answers %s", v)
+	}
+	w := startWatch(t, f, dir)
+	if w.url != url {
+		t.Fatalf("--watch moved the URL: %s, then %s", url, w.url)
+	}
+	writeFiles(t, dir, map[string]string{"index.mjs": nodeCounter("hot")})
+	if v, _, _ := answer(t, getBody(t, url)); v != "hot" {
+		t.Fatalf("after a save under --watch the URL answers %s", v)
+	}
+	got, err := f.client().GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("takeover")})
+	if err != nil || aws.ToString(got.Configuration.CodeSha256) != "hot-reloading-hash-not-available" {
+		t.Fatalf("GetFunction: %v %s", err, jsonOf(got))
+	}
+}
