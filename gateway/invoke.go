@@ -250,7 +250,7 @@ func (s *Server) function(v *urlconfig.Version) runtimeapi.Function {
 		}
 	} else {
 		fn.Runtime, fn.Handler = c.Runtime, c.Handler
-		fn.CodeHash, fn.CodePath = v.CodeHash, v.CodePath
+		fn.CodeHash, fn.CodePath, fn.CodeDir = v.CodeHash, v.CodePath, v.CodeDir
 		if c.RuntimeVersionConfig != nil {
 			fn.RuntimeVersionARN = c.RuntimeVersionConfig.RuntimeVersionArn
 		}

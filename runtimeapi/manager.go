@@ -161,6 +161,19 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if fn := inv.Function; fn.CodeDir != "" && fn.PackageType != "Image" {
+		// Hot reload: the folder as it is now decides which environments
+		// are current (see hotreload.go).
+		gen, warn := p.hot.observe(fn.CodeDir)
+		if warn {
+			m.log.Warn("hot-reload folder has too many entries: changes past the first ones are not seen", "function", fn.Name, "dir", fn.CodeDir, "max", maxHotEntries)
+		}
+		fn.hotBase, fn.hotGen = fn.Fingerprint, gen
+		fn.Fingerprint = hotFingerprint(fn.Fingerprint, gen)
+		cp := *inv
+		cp.Function = fn
+		inv = &cp
+	}
 	// A throttled invocation starts nothing.
 	release, terr := m.conc.take(inv, m.maxEnvs)
 	if terr != nil {
@@ -256,7 +269,11 @@ func (m *Manager) newEnv(p *pool, fn Function) *env {
 func (m *Manager) boot(e *env) error {
 	fn := e.fn
 	codeDir, releaseCode := "", func() {}
-	if fn.PackageType != "Image" {
+	switch {
+	case fn.CodeDir != "":
+		// Hot reload: the folder itself, never copied or changed.
+		codeDir = fn.CodeDir
+	case fn.PackageType != "Image":
 		var err error
 		codeDir, releaseCode, err = m.code.acquire(fn.CodeHash, fn.CodePath)
 		if err != nil {

@@ -34,6 +34,9 @@ type pool struct {
 	returning int
 	waiters   []*waiter
 	closed    bool
+	// hot tracks a hot-reload function's folder; it has its own lock,
+	// since fingerprinting reads the file system.
+	hot hotFolder
 	// blocked says why waiters have no start coming: the pool's cap or
 	// furl's memory for environments; "" when none is held back. announce
 	// is set when that begins, for the next waiter to log.
@@ -65,6 +68,11 @@ func (p *pool) acquire(ctx context.Context, fn Function) (*env, *initFailure, er
 		return nil, nil, ErrClosed
 	}
 	var stale []*env
+	if fn.CodeDir != "" && fn.hotBase == p.fn.hotBase && fn.hotGen < p.fn.hotGen {
+		// This caller saw the folder before another caller saw it
+		// change: run the newer code, never bring the older back.
+		fn = p.fn
+	}
 	if fn.Fingerprint != p.fn.Fingerprint {
 		p.fn = fn
 		stale = p.retireLocked()

@@ -43,9 +43,20 @@ type Function struct {
 	// CodeHash names the code (hex SHA-256 of the zip); CodePath is the zip.
 	CodeHash string
 	CodePath string
+	// CodeDir, when set, is a host folder the function runs its code
+	// from instead of a zip (hot reload): sandboxes use it as the task
+	// root as it is, read-only, and Manager.Invoke starts fresh
+	// environments whenever what is in it changed since the last
+	// invocation. CodeHash and CodePath are then empty.
+	CodeDir string
 	// Fingerprint changes whenever anything above changes; environments
 	// made for another fingerprint are retired.
 	Fingerprint string
+
+	// hotBase is Fingerprint before the folder's generation hotGen was
+	// added to it (hot reload only).
+	hotBase string
+	hotGen  uint64
 }
 
 // Image is the container image an Image function runs, with the

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -142,6 +143,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 	}
 	image := in.PackageType != nil && *in.PackageType == packageTypeImage
 	var zipSrc zipSource
+	var hotDir string
 	if image {
 		if err := checkImageCode(in); err != nil {
 			return nil, err
@@ -158,8 +160,14 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		if err := checkZipRuntime(deref(in.Runtime), deref(in.Handler)); err != nil {
 			return nil, err
 		}
-		if zipSrc, err = zipFromCode(zipSource{upload: in.Code.Upload, bytes: in.Code.ZipFile}, in.Code.S3Bucket, in.Code.S3Key, in.Code.ImageUri); err != nil {
+		zipGiven := in.Code.Upload != nil || in.Code.ZipFile != nil
+		if hotDir, err = hotReloadDir(in.Code.S3Bucket, in.Code.S3Key, in.Code.S3ObjectVersion, zipGiven || in.Code.ImageUri != nil); err != nil {
 			return nil, err
+		}
+		if hotDir == "" {
+			if zipSrc, err = zipFromCode(zipSource{upload: in.Code.Upload, bytes: in.Code.ZipFile}, in.Code.S3Bucket, in.Code.S3Key, in.Code.ImageUri); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := checkLimits(in.Timeout, in.MemorySize, in.EphemeralStorage); err != nil {
@@ -180,7 +188,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		if img, err = s.resolveImage(ctx, *in.Code.ImageUri); err != nil {
 			return nil, err
 		}
-	} else {
+	} else if hotDir == "" {
 		if archive, err = s.code.stage(zipSrc); err != nil {
 			return nil, err
 		}
@@ -222,8 +230,12 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 		cfg.ImageConfigResponse = imageConfigResponse(in.ImageConfig)
 		applyImage(cfg, img)
 	} else {
-		cfg.CodeSize, cfg.CodeSha256 = archive.size, archive.b64Sum
-		cfg.CodeHash, cfg.UnzippedSize = archive.hexSum, archive.unzipped
+		if hotDir != "" {
+			applyHotReload(cfg, hotDir)
+		} else {
+			cfg.CodeSize, cfg.CodeSha256 = archive.size, archive.b64Sum
+			cfg.CodeHash, cfg.UnzippedSize = archive.hexSum, archive.unzipped
+		}
 		// Runtime management applies to AWS's managed runtimes, not to
 		// a function's own image.
 		cfg.RuntimeVersionConfig = s.runtimeVersion(cfg.Runtime)
@@ -319,9 +331,14 @@ func (s *Store) GetFunction(ctx context.Context, functionName string, qualifier 
 			cfg.FunctionArn = s.account.QualifiedARN(ref.Name, ref.Qualifier)
 		}
 		out.Configuration = &cfg
-		if r.config.isImage() {
+		switch {
+		case r.config.isImage():
 			out.Code = &FunctionCodeLocation{RepositoryType: imageRepositoryType, ImageUri: r.config.ImageUri, ResolvedImageUri: r.config.ResolvedImageUri}
-		} else {
+		case r.config.isHotReload():
+			// No package to download: Location is the folder, as a
+			// file URL, which is where the code is.
+			out.Code = &FunctionCodeLocation{RepositoryType: "S3", Location: (&url.URL{Scheme: "file", Path: r.config.HotReloadDir}).String()}
+		default:
 			out.Code = &FunctionCodeLocation{RepositoryType: "S3"}
 			hash = r.config.CodeHash
 		}
@@ -514,6 +531,7 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 	}
 	var archive *codeArchive
 	var img *resolvedImage
+	var hotDir string
 	if packageType == packageTypeImage {
 		zipGiven := in.ZipFile != nil || in.Upload != nil || in.S3Bucket != nil || in.S3Key != nil || in.S3ObjectVersion != nil
 		if zipGiven || in.ImageUri == nil || *in.ImageUri == "" {
@@ -526,20 +544,29 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 		if in.ImageUri != nil {
 			return nil, invalidParam("Please don't provide ImageUri when updating a function with packageType Zip.")
 		}
-		zipSrc, err := zipFromCode(zipSource{upload: in.Upload, bytes: in.ZipFile}, in.S3Bucket, in.S3Key, nil)
-		if err != nil {
+		if hotDir, err = hotReloadDir(in.S3Bucket, in.S3Key, in.S3ObjectVersion, in.Upload != nil || in.ZipFile != nil); err != nil {
 			return nil, err
 		}
-		if archive, err = s.code.stage(zipSrc); err != nil {
-			return nil, err
+		if hotDir == "" {
+			zipSrc, err := zipFromCode(zipSource{upload: in.Upload, bytes: in.ZipFile}, in.S3Bucket, in.S3Key, nil)
+			if err != nil {
+				return nil, err
+			}
+			if archive, err = s.code.stage(zipSrc); err != nil {
+				return nil, err
+			}
+			defer s.code.discard(archive)
 		}
-		defer s.code.discard(archive)
 	}
 
 	apply := func(c *storedConfig) {
-		if img != nil {
+		switch {
+		case img != nil:
 			applyImage(c, img)
-		} else {
+		case hotDir != "":
+			applyHotReload(c, hotDir)
+		default:
+			c.HotReloadDir = ""
 			c.CodeSize, c.CodeSha256 = archive.size, archive.b64Sum
 			c.CodeHash, c.UnzippedSize = archive.hexSum, archive.unzipped
 		}

@@ -33,6 +33,10 @@ type Version struct {
 	// both are empty for an Image function.
 	CodeHash string
 	CodePath string
+	// CodeDir is a hot-reload function's host folder (see
+	// HotReloadBucket), which it runs its code from as it is at each
+	// invocation; "" for a zip or an image.
+	CodeDir string
 	// ImageURI is an Image function's image as its ImageUri names it, and
 	// ResolvedImageURI the same pinned to the digest it had when it was
 	// set (<repository>@sha256:<hex>); both are empty for a Zip function.
@@ -141,6 +145,7 @@ func (s *Store) version(cfg *storedConfig, name, invokedARN string) *Version {
 		CodeHash:         cfg.CodeHash,
 		ImageURI:         cfg.ImageUri,
 		ResolvedImageURI: cfg.ResolvedImageUri,
+		CodeDir:          cfg.HotReloadDir,
 		Fingerprint:      fingerprint(cfg),
 	}
 	if cfg.CodeHash != "" {
@@ -186,7 +191,10 @@ func fingerprint(c *storedConfig) string {
 		// their fingerprints as they were.
 		Image       string               `json:",omitempty"`
 		ImageConfig *ImageConfigResponse `json:",omitempty"`
-	}{c.CodeHash, c.Runtime, c.Handler, c.MemorySize, c.Timeout, nil, c.Architectures, c.EphemeralStorage, c.LoggingConfig, c.Version, "", c.ImageConfigResponse}
+		// A hot-reload function's folder; what is in it is the
+		// runtime's business (runtimeapi fingerprints it per call).
+		CodeDir string `json:",omitempty"`
+	}{c.CodeHash, c.Runtime, c.Handler, c.MemorySize, c.Timeout, nil, c.Architectures, c.EphemeralStorage, c.LoggingConfig, c.Version, "", c.ImageConfigResponse, c.HotReloadDir}
 	if c.isImage() {
 		key.Image = c.ImageUri + "\x00" + c.ResolvedImageUri
 	}

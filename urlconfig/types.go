@@ -57,6 +57,9 @@ type storedConfig struct {
 	// it had when it was set.
 	ImageUri         string `json:"furl:ImageUri,omitempty"`
 	ResolvedImageUri string `json:"furl:ResolvedImageUri,omitempty"`
+	// HotReloadDir is the absolute host folder a hot-reload function runs
+	// its code from (see HotReloadBucket), "" for a zip or an image.
+	HotReloadDir string `json:"furl:HotReloadDir,omitempty"`
 }
 
 type VpcConfig struct {

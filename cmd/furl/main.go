@@ -68,6 +68,8 @@ Usage:
   furl ca [--path]      print the local CA's root certificate file and fingerprint
   furl trust [flags]    trust the local CA in the system store and browsers (--uninstall undoes it)
   furl deploy [DIR|ZIP] make a folder or zip a function with a URL on a running furl ("furl deploy --help")
+  furl deploy --watch [--build CMD] DIR
+                        run a folder's code as it is saved (hot reload); CMD rebuilds it after each change
   furl ls [--json]      list a running furl's functions: runtime, state, limits, URLs, sandbox
   furl urls [--json]    list a running furl's function URLs
   furl invoke FUNCTION [--payload JSON|@FILE] [--qualifier Q] [--stream] [--log]
@@ -103,7 +105,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "trust":
 		return trustCommand(args[1:], stdout, stderr)
 	case "deploy":
-		return deploy.Run(context.Background(), args[1:], stdout, stderr)
+		// Ctrl-C ends "deploy --watch" (and a deploy under way) cleanly.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return deploy.Run(ctx, args[1:], stdout, stderr)
 	case "ls":
 		return furlctl.Ls(args[1:], stdout, stderr)
 	case "urls":

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,8 +114,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&flags.Stream, "stream", false, "stream responses (invoke mode RESPONSE_STREAM)")
 	var origins listFlag
 	fs.Var(&origins, "cors-origin", "allowed CORS origin of the URL (repeatable)")
+	watch := fs.Bool("watch", false, "run the code from the folder itself (hot reload): a save is live for the next request; stays until Ctrl-C")
+	build := fs.String("build", "", "with --watch: a shell command run in the folder at start and after every change, like 'go build -o bootstrap .'")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: furl deploy [flags] [DIR|ZIP]\n\nMake a folder (default \".\") or a zip a function with a URL on a running furl,\ncreating it or updating it in place. A %s in the folder may give the\nsame settings as the flags (flags win); a %s leaves files out.\n\nFlags:\n", ConfigFile, IgnoreFile)
+		fmt.Fprintf(fs.Output(), "Usage: furl deploy [flags] [DIR|ZIP]\n\nMake a folder (default \".\") or a zip a function with a URL on a running furl,\ncreating it or updating it in place. A %s in the folder may give the\nsame settings as the flags (flags win); a %s leaves files out.\n\nWith --watch, furl runs the code from the folder itself (no zip; furl must run\non this host): the next request after a save runs the saved code, in a fresh\nexecution environment of this function only. --build runs a command in the\nfolder at start and after every change (say, 'go build -o bootstrap .').\n\nFlags:\n", ConfigFile, IgnoreFile)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -138,6 +141,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 {
 		src = fs.Arg(0)
 	}
+	if *build != "" && !*watch {
+		fmt.Fprintln(stderr, "furl deploy: --build goes with --watch")
+		return 2
+	}
+	if *watch {
+		if err := deployWatch(ctx, src, *endpoint, *region, flags, set, *build, stdout); err != nil {
+			fmt.Fprintln(stderr, "furl deploy:", err)
+			return 1
+		}
+		return 0
+	}
 	if err := deploy(ctx, src, *endpoint, *region, flags, set, stdout); err != nil {
 		fmt.Fprintln(stderr, "furl deploy:", err)
 		return 1
@@ -150,10 +164,18 @@ type pkg struct {
 	zip  []byte
 	fsys fs.FS
 	base string
+	// ignore is the folder's .furlignore, nil for none.
+	ignore *Ignore
+	// dir, when set, is the absolute folder furl runs the code from
+	// (--watch) instead of zip.
+	dir string
 }
 
 // load zips a folder, or reads a zip, and reads the folder's furl.json.
-func load(src string) (*pkg, Config, error) {
+func load(src string) (*pkg, Config, error) { return loadFolder(src, true) }
+
+// loadFolder is load; without zipIt a folder is read but not zipped.
+func loadFolder(src string, zipIt bool) (*pkg, Config, error) {
 	var file Config
 	st, err := os.Stat(src)
 	if err != nil {
@@ -201,11 +223,13 @@ func load(src string) (*pkg, Config, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, file, err
 	}
-	zipped, err := ZipDir(src, ig, MaxZipBytes)
-	if err != nil {
-		return nil, file, err
+	p := &pkg{fsys: os.DirFS(src), base: filepath.Base(abs), ignore: ig}
+	if zipIt {
+		if p.zip, err = ZipDir(src, ig, MaxZipBytes); err != nil {
+			return nil, file, err
+		}
 	}
-	return &pkg{zip: zipped, fsys: os.DirFS(src), base: filepath.Base(abs)}, file, nil
+	return p, file, nil
 }
 
 // merge lays the flags that were set over the file's settings.
@@ -249,6 +273,49 @@ func deploy(ctx context.Context, src, endpoint, region string, flags Config, set
 	if err != nil {
 		return err
 	}
+	return deployPkg(ctx, p, file, endpoint, region, flags, set, stdout)
+}
+
+// deployWatch is deploy --watch: the folder becomes a hot-reload function
+// (furl runs the code from it, so a save is live for the next request),
+// then, until ctx ends, build (if given) runs in the folder after every
+// change.
+func deployWatch(ctx context.Context, src, endpoint, region string, flags Config, set map[string]bool, build string, stdout io.Writer) error {
+	dir, err := absDir(src)
+	if err != nil {
+		return err
+	}
+	p, file, err := loadFolder(dir, false)
+	if err != nil {
+		return err
+	}
+	p.dir = dir
+	var w *watcher
+	if build != "" {
+		// The first build comes before inference: a Go function has no
+		// bootstrap to find until it is built.
+		w = newWatcher(dir, build, p.ignore, stdout)
+		if !w.once(ctx) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("the first build failed: fix it and start again")
+		}
+	}
+	if err := deployPkg(ctx, p, file, endpoint, region, flags, set, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, watchHint(dir, w != nil))
+	if w != nil {
+		w.loop(ctx)
+	} else {
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func deployPkg(ctx context.Context, p *pkg, file Config, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer) error {
+	var err error
 	c := merge(file, flags, set)
 	if c.Name == "" {
 		if c.Name = SanitizeName(p.base); c.Name == "" {
@@ -270,7 +337,7 @@ func deploy(ctx context.Context, src, endpoint, region string, flags Config, set
 	}
 	client := furlctl.Client(endpoint, region)
 	d := &deployer{client: client, endpoint: endpoint, c: c}
-	if err := d.function(ctx, p.zip); err != nil {
+	if err := d.function(ctx, p); err != nil {
 		return err
 	}
 	url, err := d.url(ctx)
@@ -327,8 +394,12 @@ func notFound(err error) bool {
 }
 
 // function creates the function, or updates its code and configuration.
-func (d *deployer) function(ctx context.Context, zipped []byte) error {
+func (d *deployer) function(ctx context.Context, p *pkg) error {
 	c := d.c
+	code := &types.FunctionCode{ZipFile: p.zip}
+	if p.dir != "" {
+		code = &types.FunctionCode{S3Bucket: aws.String(hotReloadBucket), S3Key: aws.String(p.dir)}
+	}
 	name := aws.String(c.Name)
 	var env *types.Environment
 	if c.Env != nil {
@@ -345,7 +416,7 @@ func (d *deployer) function(ctx context.Context, zipped []byte) error {
 	if notFound(err) {
 		if _, err := d.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: name, Runtime: types.Runtime(c.Runtime), Handler: aws.String(c.Handler), Role: aws.String(c.Role),
-			Code: &types.FunctionCode{ZipFile: zipped}, MemorySize: mem, Timeout: tmo, Environment: env,
+			Code: code, MemorySize: mem, Timeout: tmo, Environment: env,
 		}); err != nil {
 			return d.callErr("CreateFunction", err)
 		}
@@ -356,9 +427,17 @@ func (d *deployer) function(ctx context.Context, zipped []byte) error {
 		return d.callErr("GetFunction", err)
 	}
 	d.verb = "updated"
-	// The zip is deterministic, so an unchanged folder needs no upload.
-	if aws.ToString(cur.Configuration.CodeSha256) != codeSha256(zipped) {
-		if _, err := d.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: name, ZipFile: zipped}); err != nil {
+	// The zip is deterministic, so an unchanged folder needs no upload;
+	// a function already running from the folder needs no update.
+	update := &lambda.UpdateFunctionCodeInput{FunctionName: name, ZipFile: p.zip}
+	changed := aws.ToString(cur.Configuration.CodeSha256) != codeSha256(p.zip)
+	if p.dir != "" {
+		update = &lambda.UpdateFunctionCodeInput{FunctionName: name, S3Bucket: code.S3Bucket, S3Key: code.S3Key}
+		changed = aws.ToString(cur.Configuration.CodeSha256) != hotReloadSha256 ||
+			cur.Code == nil || aws.ToString(cur.Code.Location) != (&url.URL{Scheme: "file", Path: p.dir}).String()
+	}
+	if changed {
+		if _, err := d.client.UpdateFunctionCode(ctx, update); err != nil {
 			return d.callErr("UpdateFunctionCode", err)
 		}
 		// AWS refuses a configuration update while the code update is in
