@@ -134,7 +134,14 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("the environment is not masked: %q", s.Env)
 	}
 
-	// Screenshots before anything live changes the page.
+	// Screenshots once the live feed is connected, before anything live
+	// changes the page.
+	if err := chromedp.Do(tab, chromedp.Poll[chromedp.Void](`document.getElementById('feedstate').dataset.state === 'live'`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the live feed did not connect: %v", err)
+	}
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.sameDocument = 'yes'`)); err != nil {
+		t.Fatal(err)
+	}
 	for _, width := range []int64{1280, 420} {
 		if err := chromedp.Do(tab, chromedp.EmulateViewport(width, 900),
 			chromedp.Evaluate[chromedp.Void](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))`, chromedp.EvalAwaitPromise)); err != nil {
@@ -156,6 +163,61 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if env := read("streamer").Env; !strings.Contains(env, "s3cr3t-token") {
 		t.Errorf("after a click on show, the environment reads %q", env)
+	}
+
+	// Invocations from outside appear live, with the log tail: the first
+	// cold, the second warm.
+	for i := range 2 {
+		resp, err := localhostClient.Get(counterURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("counter's URL: %d", resp.StatusCode)
+		}
+		if err := chromedp.Do(tab, chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('#invocations tr.end[data-function="counter"]').length === %d &&
+  document.querySelectorAll('#invocations tr.url[data-function="counter"]').length === %d`, i+1, i+1), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("invocation %d of counter did not appear on the page: %v", i+1, err)
+		}
+	}
+	type row struct {
+		Status, Duration, Start, Bytes, Kind, Version string
+	}
+	rows, err := chromedp.Run(tab, chromedp.Evaluate[[]row](`Array.from(document.querySelectorAll('#invocations tr[data-function="counter"]')).map(tr => ({
+  Status: tr.querySelector('.status').textContent, Duration: tr.querySelector('.duration').textContent, Start: tr.querySelector('.start').textContent,
+  Bytes: tr.querySelector('.bytes').textContent, Kind: tr.querySelector('.kind').textContent, Version: tr.querySelector('.version').textContent}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends, urls []row
+	for _, r := range rows {
+		if r.Kind == "url" {
+			urls = append(urls, r)
+		} else {
+			ends = append(ends, r)
+		}
+	}
+	// Newest first.
+	if len(ends) != 2 || ends[0].Start != "warm" || ends[1].Start != "cold" {
+		t.Errorf("counter's invocations on the page: %+v", ends)
+	}
+	for _, r := range ends {
+		if r.Status != "ok" || r.Kind != "invoke" || !strings.HasSuffix(r.Duration, "ms") && !strings.HasSuffix(r.Duration, " s") || r.Bytes == "" || r.Bytes == "0" || r.Version != "$LATEST" {
+			t.Errorf("an invocation row: %+v", r)
+		}
+	}
+	for _, r := range urls {
+		if r.Status != "200" || r.Duration == "" {
+			t.Errorf("a URL request row: %+v", r)
+		}
+	}
+	if err := chromedp.Do(tab, chromedp.Poll[chromedp.Void](`document.querySelector('pre.log[data-function="counter"]').textContent.includes('counter says hello')`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("counter's log line did not appear: %v", err)
+	}
+	if same, err := chromedp.Run(tab, chromedp.Evaluate[string](`window.sameDocument`)); err != nil || same != "yes" {
+		t.Fatalf("the page reloaded (%q, %v)", same, err)
 	}
 
 	// The send form, against the streaming function: part 1 shows while
@@ -183,6 +245,10 @@ func TestDashboardInChromium(t *testing.T) {
 	headers, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById('resp-headers').textContent`))
 	if body != "part 1;part 2" || !strings.Contains(strings.ToLower(headers), "content-type: text/plain") {
 		t.Fatalf("after the gate the page shows body %q, headers %q", body, headers)
+	}
+	// The streamed invocation is live too, as a stream.
+	if err := chromedp.Do(tab, chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('#invocations tr.end[data-function="streamer"] td.kind')).some(td => td.textContent === 'stream')`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the streamed invocation did not appear as a stream: %v", err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/furl-dev/furl/authz"
 	"github.com/furl-dev/furl/gateway/dashboard"
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -83,6 +84,17 @@ type Config struct {
 	// names are redirected to it. Nil leaves furl.localhost refused as a
 	// foreign Host, and / answered as today.
 	Dashboard http.Handler
+	// Observe hears every function URL request once it is answered (an
+	// Event of kind runtimeapi.EventURL). It must return at once. Nil
+	// hears nothing.
+	Observe func(runtimeapi.Event)
+	// Feed is what furl's functions have been doing, for GET
+	// /_furl/events (`furl logs`). Nil leaves that endpoint empty.
+	Feed eventFeed
+	// Metrics serves GET /_furl/metrics, unsigned as the health check is
+	// (a Prometheus scraper cannot sign), closed to web pages as the
+	// Lambda API is. Nil leaves it 404.
+	Metrics http.Handler
 }
 
 // The choices of Config.StreamBandwidth.
@@ -123,6 +135,10 @@ type Server struct {
 	// holding the shutdown for as long as their functions run.
 	cut        context.Context
 	cutStreams context.CancelFunc
+
+	observe func(runtimeapi.Event)
+	feed    eventFeed
+	metrics http.Handler
 }
 
 // New builds a Server.
@@ -143,6 +159,7 @@ func New(cfg Config) *Server {
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
 		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts),
+		observe: cfg.Observe, feed: cfg.Feed, metrics: cfg.Metrics,
 		dashboard: cfg.Dashboard}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
@@ -204,6 +221,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /_furl/health", s.health)
 	s.mux.HandleFunc("GET /_furl/code/{file}", s.code)
 	s.mux.HandleFunc("GET /_furl/environments", s.authorized("ListFunctions", s.environments))
+	if s.metrics != nil {
+		s.mux.Handle("GET /_furl/metrics", s.metrics)
+	}
+	s.mux.HandleFunc("GET /_furl/events", s.authorized("ListFunctions", s.feedEvents))
+	s.mux.HandleFunc("GET /_furl/events/{FunctionName}", s.authorized("GetFunction", s.feedEvents))
 	s.mux.HandleFunc("/", s.unknownOperation)
 }
 
@@ -259,7 +281,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Health is open and a code location carries its own signature; the
 	// rest of furl's own paths are signed as the Lambda API is.
-	unsigned := strings.TrimSuffix(r.URL.Path, "/") == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/")
+	unsigned := strings.TrimSuffix(r.URL.Path, "/") == "/_furl/health" || strings.HasPrefix(r.URL.Path, "/_furl/code/") ||
+		strings.TrimSuffix(r.URL.Path, "/") == "/_furl/metrics"
 	if s.verifyAPI && !unsigned && !s.verifyAPIRequest(rec, r) {
 		return
 	}
@@ -412,6 +435,8 @@ func trimTrailingSlash(r *http.Request) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// written counts the body bytes written through the recorder.
+	written int64
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -425,7 +450,9 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	return r.ResponseWriter.Write(p)
+	n, err := r.ResponseWriter.Write(p)
+	r.written += int64(n)
+	return n, err
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

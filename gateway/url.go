@@ -105,7 +105,12 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	// function and why say, when furl knows, whose URL this is and why it
 	// answered as it did, so that a 403 is not a mystery.
 	var function, why string
+	var target *urlconfig.URLTarget
 	defer func() {
+		if s.observe != nil && target != nil {
+			s.observe(runtimeapi.Event{Kind: runtimeapi.EventURL, Time: time.Now(), Function: target.FunctionName,
+				Version: target.Qualifier, Status: strconv.Itoa(rec.status), Duration: time.Since(start), ResponseBytes: rec.written})
+		}
 		attrs := []any{"method", r.Method, "url_id", id, "host", r.Host, "path", rawPath,
 			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond)}
 		if function != "" {
@@ -153,7 +158,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		writeURLError(w, http.StatusForbidden, "AccessDeniedException", `{"Message":null}`)
 		return
 	}
-	function = t.FunctionName
+	function, target = t.FunctionName, t
 	if t.Qualifier != "" {
 		function += ":" + t.Qualifier
 	}

@@ -43,6 +43,8 @@ type call struct {
 	// responded is set when the runtime has sent its whole response or
 	// error, so the next /next is a legal transition.
 	responded atomic.Bool
+	// sent is how many response bytes the runtime delivered.
+	sent atomic.Int64
 }
 
 func newCall(inv *Invocation) *call {

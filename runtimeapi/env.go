@@ -260,7 +260,10 @@ func (e *env) start(c *call) {
 	c.log.addRaw(init)
 	e.cur = c
 	e.responding = false
+	cold := e.reportInit
 	e.mu.Unlock()
+	e.m.observe(Event{Kind: EventStart, Time: now, Function: c.inv.Function.Name, Version: c.inv.Function.Version,
+		RequestID: c.inv.RequestID, Environment: e.id, Cold: cold, Streaming: c.inv.Streaming})
 	e.platformLine(c, fmt.Sprintf("START RequestId: %s Version: %s", c.inv.RequestID, c.inv.Function.Version))
 }
 
@@ -311,6 +314,7 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 	c.begin(r.Header.Get("Content-Type"))
 	limit := c.maxResponse(e.m.streamCap)
 	total, relayed, err := relay(c.body, r.Body, limit)
+	c.sent.Store(relayed)
 	switch {
 	case total > limit && c.inv.Streaming:
 		// A stream ends at its cap at once: its runtime may never stop
@@ -553,6 +557,16 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		e.mu.Unlock()
 		e.platformLine(c, "END RequestId: "+c.inv.RequestID,
 			reportLine(c.inv.RequestID, d, c.inv.Function.MemoryMB, e.proc.MaxMemoryMB(), withInit, initD, status, fe))
+		ev := Event{Kind: EventEnd, Time: time.Now(), Function: c.inv.Function.Name, Version: c.inv.Function.Version,
+			RequestID: c.inv.RequestID, Environment: e.id, Cold: withInit, Streaming: c.inv.Streaming,
+			Duration: d, ResponseBytes: c.sent.Load(), Status: status}
+		if withInit {
+			ev.InitDuration = initD
+		}
+		if fe != nil {
+			ev.ErrorType = fe.Type
+		}
+		e.m.observe(ev)
 	})
 	return won
 }

@@ -54,6 +54,11 @@ type Config struct {
 	// START, END and REPORT lines, each prefixed with the function and the
 	// request id. Nil discards them.
 	FunctionOutput io.Writer
+	// Observe hears every invocation's start and end, every throttle and
+	// every log line, in order per environment. It runs on the invocation
+	// path: it must return at once (count, or hand off to a bounded
+	// queue). Nil hears nothing.
+	Observe func(Event)
 }
 
 // Manager runs invocations in pools of execution environments.
@@ -71,8 +76,9 @@ type Manager struct {
 	streamCap   int64
 	log         *slog.Logger
 
-	outMu sync.Mutex
-	out   io.Writer
+	outMu    sync.Mutex
+	out      io.Writer
+	observer func(Event)
 
 	conc concurrency
 	mem  memoryBudget
@@ -120,6 +126,7 @@ func New(cfg Config) (*Manager, error) {
 		streamCap:   cfg.MaxStreamedResponse,
 		log:         cfg.Logger,
 		out:         cfg.FunctionOutput,
+		observer:    cfg.Observe,
 		pools:       map[poolKey]*pool{},
 		mem:         memoryBudget{limit: cfg.MaxMemoryMB},
 	}, nil
@@ -157,6 +164,8 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 	// A throttled invocation starts nothing.
 	release, terr := m.conc.take(inv, m.maxEnvs)
 	if terr != nil {
+		m.observe(Event{Kind: EventThrottle, Time: time.Now(), Function: inv.Function.Name, Version: inv.Function.Version,
+			RequestID: inv.RequestID, Streaming: inv.Streaming})
 		return nil, terr
 	}
 	for attempt := 0; attempt < maxDeliveryAttempts; attempt++ {
@@ -206,10 +215,20 @@ func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result
 		initD = time.Since(e.initStart)
 	}
 	fe := fail.forRequest(inv.RequestID)
+	envID := ""
+	if e != nil {
+		envID = e.id
+	}
+	now := time.Now()
+	m.observe(Event{Kind: EventStart, Time: now, Function: inv.Function.Name, Version: inv.Function.Version,
+		RequestID: inv.RequestID, Environment: envID, Cold: true, Streaming: inv.Streaming})
 	c.finish(fe, func() {
 		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", float64(initD.Microseconds())/1000, fe.Type)
 		c.log.add([]byte(line))
 		m.emit(inv.Function, inv.RequestID, []byte(line))
+		m.observe(Event{Kind: EventEnd, Time: time.Now(), Function: inv.Function.Name, Version: inv.Function.Version,
+			RequestID: inv.RequestID, Environment: envID, Cold: true, Streaming: inv.Streaming,
+			InitDuration: initD, ErrorType: fe.Type, Status: "error"})
 	})
 	return c.result()
 }
@@ -488,6 +507,12 @@ func (m *Manager) emit(fn Function, requestID string, lines ...[]byte) {
 	m.outMu.Lock()
 	m.out.Write(b.Bytes())
 	m.outMu.Unlock()
+	if m.observer != nil {
+		now := time.Now()
+		for _, line := range lines {
+			m.observer(Event{Kind: EventLog, Time: now, Function: fn.Name, Version: fn.Version, RequestID: requestID, Line: string(line)})
+		}
+	}
 }
 
 // lineWriter splits a process' output into lines.

@@ -33,6 +33,8 @@ import (
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
 	"github.com/furl-dev/furl/gateway/dashboard"
+	"github.com/furl-dev/furl/gateway/feed"
+	"github.com/furl-dev/furl/gateway/metrics"
 	"github.com/furl-dev/furl/gateway/tlsca"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/pick"
@@ -71,6 +73,8 @@ Usage:
   furl urls [--json]    list a running furl's function URLs
   furl invoke FUNCTION [--payload JSON|@FILE] [--qualifier Q] [--stream] [--log]
                         invoke a function of a running furl and print its response
+  furl logs FUNCTION [-f]
+                        print a function's recent log lines; -f follows new ones
   furl version          print furl's version
   furl help             print this text
 
@@ -107,6 +111,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return furlctl.Urls(args[1:], stdout, stderr)
 	case "invoke":
 		return furlctl.Invoke(args[1:], stdout, stderr)
+	case "logs":
+		return furlctl.Logs(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "furl", version())
 		return 0
@@ -487,6 +493,16 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		}
 	}()
 
+	// What functions do is heard once and told to the metrics and to the
+	// feed that `furl logs` and the dashboard read.
+	lambdaMetrics := metrics.New()
+	recent := feed.New(0, 0)
+	defer recent.Close()
+	observe := func(ev runtimeapi.Event) {
+		lambdaMetrics.Observe(ev)
+		recent.Publish(ev)
+	}
+
 	runtimes, err := runtimeapi.New(runtimeapi.Config{
 		DataDir:             cfg.DataDir,
 		Sandbox:             sandbox,
@@ -501,6 +517,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		Logger:         log,
 		Endpoint:       "http://" + ln.Addr().String(),
 		FunctionOutput: os.Stdout,
+		Observe:        observe,
 	})
 	if err != nil {
 		return err
@@ -535,8 +552,9 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
 		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts, Dashboard: dash,
+		Observe: observe, Feed: recent, Metrics: lambdaMetrics.Handler(),
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
-	dashCfg := dashboard.Config{Store: store, URLs: gw.URLHandler(), Logger: log}
+	dashCfg := dashboard.Config{Store: store, URLs: gw.URLHandler(), Feed: recent, Logger: log}
 	if cfg.VerifyAPI {
 		dashCfg.Disabled = "furl runs with --verify-api-signatures: every request to it must be signed, and a browser cannot sign. Use the AWS CLI or an SDK, or start furl without that flag to use the dashboard."
 	}

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -270,26 +270,21 @@ func TestSendStreams(t *testing.T) {
 
 // fakeFeed is a feed whose events the test publishes.
 type fakeFeed struct {
-	mu   sync.Mutex
-	subs []chan Event
-	subd chan struct{}
+	subs chan chan runtimeapi.Event
 }
 
-func (f *fakeFeed) Recent(fn string) []Event {
-	return []Event{{Kind: "log", Function: "greeter", Line: "old line"}}
-}
-
-func (f *fakeFeed) Subscribe(ctx context.Context, fn string) (<-chan Event, func() uint64) {
-	ch := make(chan Event, 4)
-	f.mu.Lock()
-	f.subs = append(f.subs, ch)
-	f.mu.Unlock()
-	f.subd <- struct{}{}
-	return ch, func() uint64 { return 3 }
+func (f *fakeFeed) Subscribe(ctx context.Context, fn string, recent bool) (<-chan runtimeapi.Event, []runtimeapi.Event, func() uint64) {
+	ch := make(chan runtimeapi.Event, 4)
+	f.subs <- ch
+	var backlog []runtimeapi.Event
+	if recent {
+		backlog = []runtimeapi.Event{{Kind: runtimeapi.EventLog, Function: "greeter", Line: "old line"}}
+	}
+	return ch, backlog, func() uint64 { return 3 }
 }
 
 func TestEventsStream(t *testing.T) {
-	feed := &fakeFeed{subd: make(chan struct{}, 1)}
+	feed := &fakeFeed{subs: make(chan chan runtimeapi.Event, 1)}
 	h := New(Config{Store: fakeStore{}, Feed: feed, Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -303,16 +298,14 @@ func TestEventsStream(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	<-feed.subd
+	sub := <-feed.subs
 	br := bufio.NewReader(resp.Body)
 	line, _ := br.ReadString('\n')
 	if !strings.Contains(line, `"line":"old line"`) {
 		t.Fatalf("first event %q", line)
 	}
-	feed.mu.Lock()
-	feed.subs[0] <- Event{Kind: "end", Function: "greeter", Cold: true, Duration: 1500 * time.Microsecond, ResponseBytes: 12, Status: "200"}
-	close(feed.subs[0]) // the feed closes: the stream ends
-	feed.mu.Unlock()
+	sub <- runtimeapi.Event{Kind: runtimeapi.EventEnd, Function: "greeter", Cold: true, Duration: 1500 * time.Microsecond, ResponseBytes: 12, Status: "200"}
+	close(sub) // the feed closes: the stream ends
 	rest, _ := io.ReadAll(br)
 	for _, want := range []string{`"kind":"end"`, `"cold":true`, `"durationMs":1.5`, `"responseBytes":12`, "event: dropped\ndata: 3\n"} {
 		if !strings.Contains(string(rest), want) {

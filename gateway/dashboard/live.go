@@ -6,34 +6,17 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/furl-dev/furl/runtimeapi"
 )
 
-// Event is one thing that happened to a function, as the feed reports it.
-// (Until the feed lands it is declared here with the feed's fields.)
-type Event struct {
-	Kind          string // "start", "end", "throttle", "log" or "url"
-	Time          time.Time
-	Function      string
-	Version       string
-	RequestID     string
-	Environment   string
-	Cold          bool
-	Streaming     bool
-	Duration      time.Duration
-	ResponseBytes int64
-	ErrorType     string
-	Status        string
-	Line          string
-}
-
-// Feed is the source of live events (the gateway's feed hub).
+// Feed is the source of live events: the gateway's feed hub.
 type Feed interface {
-	// Recent is a bounded list of the latest events, of every function
-	// when fn is empty.
-	Recent(fn string) []Event
-	// Subscribe delivers events until ctx ends or the feed closes, when
-	// the channel is closed; dropped counts those a slow reader missed.
-	Subscribe(ctx context.Context, fn string) (events <-chan Event, dropped func() uint64)
+	// Subscribe delivers a function's events (every function's when fn
+	// is empty) until ctx ends or the feed closes, when the channel is
+	// closed; with recent, the events already kept come first, as
+	// backlog. dropped counts those a slow reader missed.
+	Subscribe(ctx context.Context, fn string, recent bool) (events <-chan runtimeapi.Event, backlog []runtimeapi.Event, dropped func() uint64)
 }
 
 // eventView is an event as the page reads it.
@@ -52,8 +35,8 @@ type eventView struct {
 	Line          string  `json:"line,omitempty"`
 }
 
-func view(ev Event) eventView {
-	return eventView{Kind: ev.Kind, Time: ev.Time.UTC().Format(time.RFC3339Nano), Function: ev.Function, Version: ev.Version,
+func view(ev runtimeapi.Event) eventView {
+	return eventView{Kind: string(ev.Kind), Time: ev.Time.UTC().Format(time.RFC3339Nano), Function: ev.Function, Version: ev.Version,
 		RequestID: ev.RequestID, Cold: ev.Cold, Streaming: ev.Streaming, DurationMs: float64(ev.Duration) / float64(time.Millisecond),
 		ResponseBytes: ev.ResponseBytes, ErrorType: ev.ErrorType, Status: ev.Status, Line: ev.Line}
 }
@@ -69,14 +52,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	fn := r.URL.Query().Get("function")
 	ctx := r.Context()
-	// Subscribe before reading the recent ones: an event between the two
-	// is then shown twice at worst (the page keys nothing on it), never
-	// lost.
-	ch, dropped := h.cfg.Feed.Subscribe(ctx, fn)
+	ch, backlog, dropped := h.cfg.Feed.Subscribe(ctx, fn, true)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	for _, ev := range h.cfg.Feed.Recent(fn) {
+	for _, ev := range backlog {
 		if err := writeEvent(w, ev); err != nil {
 			return
 		}
@@ -109,7 +89,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w http.ResponseWriter, ev Event) error {
+func writeEvent(w http.ResponseWriter, ev runtimeapi.Event) error {
 	raw, err := json.Marshal(view(ev))
 	if err != nil {
 		return err

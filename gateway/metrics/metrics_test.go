@@ -1,0 +1,112 @@
+package metrics
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/furl-dev/furl/runtimeapi"
+)
+
+// scrape serves the metrics and parses them as Prometheus would.
+func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/_furl/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, rec.Body)
+	}
+	return families
+}
+
+// value finds one series' value by its labels.
+func value(t *testing.T, families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	t.Helper()
+	f := families[name]
+	if f == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	for _, m := range f.GetMetric() {
+		match := len(m.GetLabel()) == len(labels)
+		for _, l := range m.GetLabel() {
+			if labels[l.GetName()] != l.GetValue() {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	t.Fatalf("no series %s%v", name, labels)
+	return 0
+}
+
+func TestObserveCountsAsCloudWatch(t *testing.T) {
+	m := New()
+	fn := func(kind runtimeapi.EventKind) runtimeapi.Event {
+		return runtimeapi.Event{Kind: kind, Function: "web", Version: "$LATEST"}
+	}
+	m.Observe(fn(runtimeapi.EventStart))
+	m.Observe(fn(runtimeapi.EventStart))
+	end := fn(runtimeapi.EventEnd)
+	end.Duration = 3 * time.Millisecond
+	end.Streaming, end.ResponseBytes = true, 4096
+	m.Observe(end)
+	failed := end
+	failed.Streaming = false
+	failed.ErrorType = "Runtime.ExitError"
+	m.Observe(failed)
+	m.Observe(fn(runtimeapi.EventThrottle))
+	m.Observe(fn(runtimeapi.EventStart)) // still running
+	for _, status := range []string{"200", "403", "502", "200"} {
+		m.Observe(runtimeapi.Event{Kind: runtimeapi.EventURL, Function: "web", Version: "live", Status: status, Duration: time.Millisecond})
+	}
+
+	got := scrape(t, m)
+	inv := map[string]string{"FunctionName": "web", "ExecutedVersion": "$LATEST"}
+	url := map[string]string{"FunctionName": "web", "Resource": "web:live"}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"Invocations", inv, 2},
+		{"Errors", inv, 1},
+		{"Throttles", inv, 1},
+		{"Duration", inv, 2},
+		{"ConcurrentExecutions", inv, 1},
+		{"StreamedOutboundBytes", inv, 4096},
+		{"UrlRequestCount", url, 4},
+		{"Url4xxCount", url, 1},
+		{"Url5xxCount", url, 1},
+		{"UrlRequestLatency", url, 4},
+	} {
+		if v := value(t, got, c.name, c.labels); v != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
+		}
+	}
+	if got["Duration"].GetType() != dto.MetricType_HISTOGRAM || got["Invocations"].GetType() != dto.MetricType_COUNTER {
+		t.Errorf("types: Duration %v, Invocations %v", got["Duration"].GetType(), got["Invocations"].GetType())
+	}
+	if got["go_goroutines"] == nil {
+		t.Error("no Go runtime metrics")
+	}
+}
