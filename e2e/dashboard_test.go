@@ -431,4 +431,41 @@ func TestDashboardRefusesOtherOrigins(t *testing.T) {
 	if n := runs(t, count); n != 1 {
 		t.Fatalf("the dashboard's own send ran the function %d times, want 1", n)
 	}
+
+	// The send form grants nothing a browser would not have: an AWS_IAM
+	// URL answers it 403, as it would an unsigned browser request.
+	if _, err := c.UpdateFunctionUrlConfig(ctx(t), &lambda.UpdateFunctionUrlConfigInput{FunctionName: aws.String("counter"), AuthType: types.FunctionUrlAuthTypeAwsIam}); err != nil {
+		t.Fatal(err)
+	}
+	status, err = chromedp.Run(tab, chromedp.Evaluate[string](`fetch('/_furl/send', {method: 'POST', headers: {'Content-Type': 'application/json'},
+  body: JSON.stringify({function: "counter", qualifier: "$LATEST", method: "GET", path: "/", headers: {}, body: ""})}).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(status, `{"status":403`) {
+		t.Fatalf("the dashboard's send to an AWS_IAM URL: %q %v", status, err)
+	}
+	if n := runs(t, count); n != 1 {
+		t.Fatalf("an AWS_IAM URL ran for the send form: %d runs, want 1", n)
+	}
+}
+
+// Under --verify-api-signatures the dashboard is off, and says why: a
+// browser cannot sign.
+func TestDashboardOffWhenSignaturesVerified(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0", "--verify-api-signatures")
+	_, port, _ := net.SplitHostPort(f.addr)
+	for _, path := range []string{"/_furl/", "/_furl/events"} {
+		req, err := http.NewRequest("GET", f.url(path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "furl.localhost:" + port
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "--verify-api-signatures") || !strings.Contains(string(body), "a browser cannot sign") {
+			t.Errorf("%s with signatures verified: %d %s", path, resp.StatusCode, body)
+		}
+	}
 }

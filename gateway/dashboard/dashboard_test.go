@@ -313,3 +313,68 @@ func TestEventsStream(t *testing.T) {
 		}
 	}
 }
+
+// The live stream ends when its page goes: the subscription's context
+// (the request's) is done once the client hangs up.
+func TestEventsEndWithTheClient(t *testing.T) {
+	subscribed := make(chan context.Context, 1)
+	feed := feedFunc(func(ctx context.Context, fn string, recent bool) (<-chan runtimeapi.Event, []runtimeapi.Event, func() uint64) {
+		subscribed <- ctx
+		return make(chan runtimeapi.Event), nil, func() uint64 { return 0 }
+	})
+	srv := httptest.NewServer(New(Config{Store: fakeStore{}, Feed: feed, Logger: slog.New(slog.DiscardHandler)}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/_furl/events", nil)
+	req.Host = "furl.localhost"
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := <-subscribed
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-sub.Done():
+	case <-time.After(10 * time.Second): // a safety net, not a measurement
+		t.Fatal("the stream's subscription outlived its page")
+	}
+}
+
+type feedFunc func(ctx context.Context, fn string, recent bool) (<-chan runtimeapi.Event, []runtimeapi.Event, func() uint64)
+
+func (f feedFunc) Subscribe(ctx context.Context, fn string, recent bool) (<-chan runtimeapi.Event, []runtimeapi.Event, func() uint64) {
+	return f(ctx, fn, recent)
+}
+
+// The send form's body is bounded: 1 MiB goes, one byte more does not.
+func TestSendBodyBound(t *testing.T) {
+	for _, tc := range []struct {
+		size, code int
+		calls      int64
+	}{{MaxSendBody, 200, 1}, {MaxSendBody + 1, 413, 0}} {
+		urls := &countingURLs{}
+		h := newHandler(t, urls)
+		body := `{"function":"greeter","qualifier":"$LATEST","method":"POST","path":"/","body":"` + strings.Repeat("a", tc.size) + `"}`
+		r := httptest.NewRequest("POST", "/_furl/send", strings.NewReader(body))
+		r.Host = "furl.localhost:4580"
+		r.Header.Set("Origin", "http://furl.localhost:4580")
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.code || urls.calls.Load() != tc.calls {
+			t.Errorf("a body of %d bytes: %d, %d calls; want %d, %d", tc.size, w.Code, urls.calls.Load(), tc.code, tc.calls)
+		}
+	}
+	// Nor can the JSON request itself grow without bound.
+	urls := &countingURLs{}
+	r := httptest.NewRequest("POST", "/_furl/send", strings.NewReader(`{"function":"`+strings.Repeat("a", maxSendRequest)+`"}`))
+	r.Host = "furl.localhost:4580"
+	r.Header.Set("Origin", "http://furl.localhost:4580")
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	newHandler(t, urls).ServeHTTP(w, r)
+	if w.Code != 413 || urls.calls.Load() != 0 {
+		t.Errorf("an oversized send request: %d", w.Code)
+	}
+}

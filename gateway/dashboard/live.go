@@ -50,6 +50,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "furl has no live feed here", http.StatusNotFound)
 		return
 	}
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/event-stream")
+		return
+	}
 	fn := r.URL.Query().Get("function")
 	ctx := r.Context()
 	ch, backlog, dropped := h.cfg.Feed.Subscribe(ctx, fn, true)

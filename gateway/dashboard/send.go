@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -50,7 +51,11 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSendRequest))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		http.Error(w, "the send form's request is not valid: "+err.Error(), http.StatusBadRequest)
+		code := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			code = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, "the send form's request is not valid: "+err.Error(), code)
 		return
 	}
 	if len(in.Body) > MaxSendBody {
