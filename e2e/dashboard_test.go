@@ -469,3 +469,51 @@ func TestDashboardOffWhenSignaturesVerified(t *testing.T) {
 		}
 	}
 }
+
+// On the TLS listener the dashboard is https://furl.localhost:<port>/,
+// with a certificate from furl's CA for that name; a browser's navigation
+// to the API's https address goes there, and the send form takes only
+// that https origin.
+func TestDashboardOverTLS(t *testing.T) {
+	f := startTLSFurl(t)
+	client := tlsClient(t, f, nil, 0)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	port := tlsPort(f)
+	dash := "https://furl.localhost:" + port
+
+	resp, err := client.Get(dash + "/_furl/")
+	if err != nil {
+		t.Fatalf("the dashboard over TLS: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `<section id="functions">`) || resp.TLS == nil || resp.TLS.PeerCertificates[0].VerifyHostname("furl.localhost") != nil {
+		t.Fatalf("the dashboard over TLS: %d %.200s", resp.StatusCode, body)
+	}
+
+	req, _ := http.NewRequest("GET", "https://localhost:"+port+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != dash+"/_furl/" {
+		t.Fatalf("navigating to https://localhost:%s/: %d Location %q", port, resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	for origin, want := range map[string]int{dash: http.StatusNotFound, "http://furl.localhost:" + port: http.StatusForbidden} {
+		req, _ := http.NewRequest("POST", dash+"/_furl/send", strings.NewReader(`{"function":"none","method":"GET","path":"/"}`))
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("send from %s: %d, want %d", origin, resp.StatusCode, want)
+		}
+	}
+}
