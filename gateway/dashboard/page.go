@@ -199,6 +199,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"ta
 </article>
 {{end}}
 </section>
+<div class="side">
 <section id="live"><h2>Invocations</h2>
 {{if not .Live}}<p class="empty">Live invocations are not available.</p>{{end}}
 <p class="feedstate" id="feedstate">connecting…</p>
@@ -221,6 +222,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"ta
 <pre id="resp-body"></pre>
 </div>
 </section>
+</div>
 </main></body></html>
 `))
 

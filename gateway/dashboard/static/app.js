@@ -27,9 +27,10 @@ function addRow(ev) {
   tr.dataset.requestId = ev.requestId || '';
   const status = ev.kind === 'throttle' ? 'throttled' : (ev.errorType || ev.status || 'ok');
   const start = ev.kind === 'end' ? (ev.cold ? 'cold' : 'warm') : '';
-  const cells = [new Date(ev.time).toLocaleTimeString(), ev.function, ev.version, ev.kind === 'url' ? 'url' : (ev.streaming ? 'stream' : 'invoke'),
+  // An unqualified URL's requests run $LATEST.
+  const cells = [new Date(ev.time).toLocaleTimeString(), ev.function, ev.version || (ev.kind === 'url' ? '$LATEST' : ''), ev.kind === 'url' ? 'url' : (ev.streaming ? 'stream' : 'invoke'),
     status, formatDuration(ev.durationMs), start, ev.kind === 'end' ? String(ev.responseBytes) : '', ev.requestId || ''];
-  const classes = ['time', 'function', 'version', 'kind', 'status', 'duration', 'start', 'bytes', 'request'];
+  const classes = ['time', 'fn', 'version', 'kind', 'status', 'duration', 'start', 'bytes', 'request'];
   cells.forEach((v, i) => tr.appendChild(text('td', v, classes[i])));
   body.insertBefore(tr, body.firstChild);
   while (body.children.length > maxRows) body.removeChild(body.lastChild);
