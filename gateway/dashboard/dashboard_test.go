@@ -378,3 +378,31 @@ func TestSendBodyBound(t *testing.T) {
 		t.Errorf("an oversized send request: %d", w.Code)
 	}
 }
+
+// A function URL whose stream is cut after part 1 cuts the send form's
+// answer too: the page sees an error, never a clean end.
+func TestSendCutStaysCut(t *testing.T) {
+	urls := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		io.WriteString(w, "part 1;")
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	srv := httptest.NewUnstartedServer(newHandler(t, urls))
+	srv.Config.ErrorLog = nil
+	srv.Start()
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/_furl/send", strings.NewReader(sendJSON))
+	req.Host = "furl.localhost:4580"
+	req.Header.Set("Origin", "http://furl.localhost:4580")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil || !strings.HasSuffix(string(body), "part 1;") {
+		t.Fatalf("a cut stream read %q, %v; want part 1 and an error", body, err)
+	}
+}
