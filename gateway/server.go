@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/furl-dev/furl/authz"
+	"github.com/furl-dev/furl/gateway/dashboard"
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
@@ -77,6 +78,12 @@ type Config struct {
 	// those the user allows. Nil means only loopback addresses and
 	// localhost.
 	AllowedHosts []string
+	// Dashboard serves every request whose Host is furl.localhost (the
+	// dashboard's own origin, see package dashboard), before anything
+	// else; GET / and /_furl/ from a browser's navigation on furl's other
+	// names are redirected to it. Nil leaves furl.localhost refused as a
+	// foreign Host, and / answered as today.
+	Dashboard http.Handler
 	// Observe hears every function URL request once it is answered (an
 	// Event of kind runtimeapi.EventURL). It must return at once. Nil
 	// hears nothing.
@@ -122,6 +129,8 @@ type Server struct {
 	events  *Dispatcher
 	hosts   hostNames
 
+	dashboard http.Handler
+
 	// cut is done once furl shuts down: streams end at once instead of
 	// holding the shutdown for as long as their functions run.
 	cut        context.Context
@@ -150,7 +159,8 @@ func New(cfg Config) *Server {
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
 		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts),
-		observe: cfg.Observe, feed: cfg.Feed, metrics: cfg.Metrics}
+		observe: cfg.Observe, feed: cfg.Feed, metrics: cfg.Metrics,
+		dashboard: cfg.Dashboard}
 	if cfg.Identities == nil {
 		cfg.Identities = authz.NewIdentities(cfg.Store.Account().ID)
 	}
@@ -221,6 +231,10 @@ func (s *Server) routes() {
 
 // ServeHTTP gives the request an id, logs it, and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.dashboard != nil && dashboard.IsHost(r.Host) {
+		s.dashboard.ServeHTTP(w, r)
+		return
+	}
 	id := uuid.NewString()
 	setRaw(w.Header(), "x-amzn-RequestId", id)
 	ctx := context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id, log: s.log})
@@ -252,6 +266,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if id, rawPath, ok := s.urlFor(r); ok && s.invoker != nil {
 		s.serveURL(rec, r, id, rawPath)
+		return
+	}
+	if s.toDashboard(rec, r) {
 		return
 	}
 	// Health is read-only and says nothing secret: it stays open, for

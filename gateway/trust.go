@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/furl-dev/furl/gateway/dashboard"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -220,7 +221,7 @@ func (s *Server) refuseBrowser(w http.ResponseWriter, r *http.Request, why *refu
 // impersonate that name to their browser.
 func (s *Server) ServesName(ctx context.Context, name string) error {
 	name = canonicalHost(name)
-	if s.hosts.own(name) {
+	if s.hosts.own(name) || (s.dashboard != nil && name == dashboard.Host) {
 		return nil
 	}
 	m := urlHost.FindStringSubmatch(name)

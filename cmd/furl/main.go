@@ -32,6 +32,7 @@ import (
 	"github.com/furl-dev/furl/cmd/furl/internal/furlctl"
 	"github.com/furl-dev/furl/gateway"
 	"github.com/furl-dev/furl/gateway/connlimit"
+	"github.com/furl-dev/furl/gateway/dashboard"
 	"github.com/furl-dev/furl/gateway/feed"
 	"github.com/furl-dev/furl/gateway/metrics"
 	"github.com/furl-dev/furl/gateway/tlsca"
@@ -548,12 +549,22 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	// The dashboard needs the gateway (its send form reaches function
+	// URLs through it) and the gateway routes to the dashboard: the
+	// handler is filled in once both exist.
+	dash := &lateHandler{}
 	gw := gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
 		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
-		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts,
+		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts, Dashboard: dash,
 		Observe: observe, Feed: recent, Metrics: lambdaMetrics.Handler(),
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
+	dashCfg := dashboard.Config{Store: store, URLs: gw.URLHandler(), Feed: recent, Logger: log}
+	if cfg.VerifyAPI {
+		dashCfg.Disabled = "furl runs with --verify-api-signatures: every request to it must be signed, and a browser cannot sign. Use the AWS CLI or an SDK, or start furl without that flag to use the dashboard."
+	}
+	dash.h = dashboard.New(dashCfg)
+	log.Info("dashboard", "url", "http://"+net.JoinHostPort(dashboard.Host, portOf(ln.Addr().String()))+"/_furl/")
 	srv := newHTTPServer(gw, &protocols, conns, log)
 	servers := []*http.Server{srv}
 	var srvTLS *http.Server
@@ -759,4 +770,16 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// lateHandler is a handler set after the server that routes to it is
+// built, before that server serves anything.
+type lateHandler struct{ h http.Handler }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.ServeHTTP(w, r) }
+
+// portOf is the port of a host:port address.
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
