@@ -188,3 +188,38 @@ func TestDeploySAMTemplate(t *testing.T) {
 		t.Fatalf("template and furl.json: %v\n%s", err, out)
 	}
 }
+
+// TestReadmeSAMTemplate deploys the README's SAM template as written,
+// with code for its two functions: if the README drifts from what furl
+// deploy reads, this fails.
+func TestReadmeSAMTemplate(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)### A SAM template\n.*?```yaml\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no SAM template")
+	}
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"template.yaml":   string(m[1]),
+		"api/index.mjs":   "export const handler = async () => process.env.GREETING;\n",
+		"tokens/index.js": "exports.handler = awslambda.streamifyResponse(async (e, s) => { s.end('token'); });\n",
+	})
+	out, err := exec.Command(furlBin, "deploy", "--endpoint", "http://"+f.addr, dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("furl deploy: %v\n%s", err, out)
+	}
+	urls := deployLines(t, string(out))
+	if len(urls) != 2 || urls["Api"] == "" || urls["tokens"] == "" {
+		t.Fatalf("deploy made %v:\n%s", urls, out)
+	}
+	if got := getBody(t, urls["Api"]); got != "hello from SAM" {
+		t.Fatalf("Api answers %q", got)
+	}
+	if got := getBody(t, urls["tokens"]); got != "token" {
+		t.Fatalf("tokens answers %q", got)
+	}
+}
