@@ -76,6 +76,12 @@ type Config struct {
 	// those the user allows. Nil means only loopback addresses and
 	// localhost.
 	AllowedHosts []string
+	// RuntimeAdvice says why furl's sandbox would not run a function of
+	// this runtime and package type as named, and what would; "" when it
+	// would. CreateFunction and UpdateFunctionConfiguration log a warning
+	// with it; the API's answer does not change, as AWS's would not. Nil
+	// checks nothing.
+	RuntimeAdvice func(runtime, packageType string) string
 }
 
 // The choices of Config.StreamBandwidth.
@@ -92,6 +98,7 @@ type Server struct {
 	mux     *http.ServeMux
 	started time.Time
 	invoker invoker
+	advice  func(runtime, packageType string) string
 
 	urlPermissions string
 	apiEndpoint    string
@@ -130,7 +137,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxConcurrentUploads <= 0 {
 		cfg.MaxConcurrentUploads = DefaultMaxConcurrentUploads
 	}
-	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
+	s := &Server{advice: cfg.RuntimeAdvice, store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
 		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts)}

@@ -529,7 +529,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	gw := gateway.New(gateway.Config{Store: store, Logger: log, Version: version(), Invoker: runtimes,
 		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
-		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts,
+		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts, RuntimeAdvice: runtimeAdvice(sandbox, cfg.Images),
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
 	srv := newHTTPServer(gw, &protocols, conns, log)
 	servers := []*http.Server{srv}
