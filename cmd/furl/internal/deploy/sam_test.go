@@ -174,3 +174,34 @@ func FuzzParseTemplate(f *testing.F) {
 		}
 	})
 }
+
+// TestDeployTemplateRefusals: what deploy refuses of a folder with a
+// template, before it calls furl (the endpoint answers nothing).
+func TestDeployTemplateRefusals(t *testing.T) {
+	const tmpl = "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Handler: index.handler, Runtime: nodejs22.x}\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		args  []string
+		want  string
+	}{
+		{"name flag", map[string]string{"template.yaml": tmpl}, []string{"--name", "x"}, "--name with template.yaml: a template names its functions"},
+		{"furl.json too", map[string]string{"template.yml": tmpl, "furl.json": "{}"}, nil, "holds both template.yml and furl.json"},
+		{"intrinsic", map[string]string{"template.yaml": strings.Replace(tmpl, "index.handler", "!Sub '${H}'", 1)}, nil, "Resources.Fn.Properties.Handler: furl deploy does not evaluate Sub"},
+		{"missing code", map[string]string{"template.yaml": strings.Replace(tmpl, "Handler:", "CodeUri: gone, Handler:", 1)}, nil, "(CodeUri of Fn)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			args := append(append([]string{"--endpoint", "http://127.0.0.1:1"}, tc.args...), dir)
+			if code := Run(t.Context(), args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout.String(), stderr.String(), tc.want)
+			}
+		})
+	}
+}
