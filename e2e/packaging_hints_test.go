@@ -71,3 +71,34 @@ func TestPackagingHintsNodePython(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerPackagingHints: the hints come from the Runtime API furl
+// serves, so a function in a container gets them too; there the code is
+// at /var/task. The image's runtime client may be older than this furl's
+// (or AWS's own), so the syntax error is a CommonJS one, whose location
+// Node itself reports, and only furl's part of its message is checked.
+func TestDockerPackagingHints(t *testing.T) {
+	requireDocker(t, nodeImage)
+	removeContainersAtEnd(t, "dnested", "dsyntax")
+	f := startDockerFurl(t)
+	c := f.client()
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		errType string
+		message string
+	}{
+		{"dnested", map[string]string{"myfn/index.mjs": "export const handler = async () => 1;\n"}, "Runtime.ImportModuleError",
+			"Error: Cannot find module 'index' (furl: the zip has myfn/index.mjs: zip the folder's contents, not the folder (cd myfn && zip -r ../function.zip .))"},
+		{"dsyntax", map[string]string{"index.js": "exports.handler = async () => {\n  return 1 +;\n};\n"}, "Runtime.UserCodeSyntaxError",
+			"Unexpected token ';' (furl: the syntax error is in index.js, line 2)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			createScript(t, c, tc.name, types.RuntimeNodejs20x, "index.handler", tc.files)
+			r := invokeFn(t, c, tc.name, nil, map[string]any{})
+			if msg, _ := r.errorDoc["errorMessage"].(string); r.errorDoc["errorType"] != tc.errType || !strings.HasSuffix(msg, tc.message) {
+				t.Fatalf("got %s, want %s ending %q\n%s", r.payload, tc.errType, tc.message, r.log)
+			}
+		})
+	}
+}
