@@ -148,7 +148,8 @@ deploy each AWS::Serverless::Function in it instead, with its code from
 CodeUri (relative to the template; a %[2]s there applies), named by its
 FunctionName or else its logical id, and a URL when it has a
 FunctionUrlConfig. Globals.Function applies as in SAM; Ref to a parameter
-with a Default is resolved, other intrinsic functions are refused. Flags
+with a Default is resolved, other intrinsic functions in the properties
+deploy reads are refused, properties it does not read are ignored. Flags
 win over the template for every function (--auth, --stream and
 --cors-origin for those with a URL); --name is refused. A folder with both
 a template and %[1]s is refused: say which one to read by moving the other.
