@@ -92,7 +92,7 @@ exports.handler = (event, context, callback) => {
 
 	createScript(t, c, "missing", types.RuntimeNodejs20x, "nope.handler", map[string]string{"index.js": `exports.handler = async () => 1;`})
 	missing := invokeFn(t, c, "missing", nil, map[string]any{})
-	if missing.errorDoc["errorType"] != "Runtime.ImportModuleError" || missing.errorDoc["errorMessage"] != "Error: Cannot find module 'nope'" {
+	if missing.errorDoc["errorType"] != "Runtime.ImportModuleError" || missing.errorDoc["errorMessage"] != "Error: Cannot find module 'nope' (furl: handler nope.handler needs nope.js, nope.mjs or nope.cjs, which the zip does not have; it has, at its top level, index.js)" {
 		t.Fatalf("missing module: %s", missing.payload)
 	}
 	createScript(t, c, "nohandler", types.RuntimeNodejs20x, "index.other", map[string]string{"index.js": `exports.handler = async () => 1;`})
@@ -181,7 +181,7 @@ def handler(event, context):
 
 	createScript(t, c, "pyimport", types.RuntimePython312, "nope.handler", map[string]string{"app.py": "def handler(e, c): return 1\n"})
 	if imp := invokeFn(t, c, "pyimport", nil, map[string]any{}); imp.errorDoc["errorType"] != "Runtime.ImportModuleError" ||
-		imp.errorDoc["errorMessage"] != "Unable to import module 'nope': No module named 'nope'" {
+		imp.errorDoc["errorMessage"] != "Unable to import module 'nope': No module named 'nope' (furl: handler nope.handler needs nope.py, which the zip does not have; it has, at its top level, app.py)" {
 		t.Fatalf("python import error: %s", imp.payload)
 	}
 	createScript(t, c, "pymarshal", types.RuntimePython312, "app.handler", map[string]string{"app.py": "def handler(e, c):\n    return {'s': {1, 2}}\n"})

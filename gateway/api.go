@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,7 +238,22 @@ func (s *Server) createFunction(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	out, err := s.store.CreateFunction(r.Context(), &in)
+	if err == nil {
+		s.adviseRuntime(r.Context(), out)
+	}
 	return http.StatusCreated, out, err
+}
+
+// adviseRuntime warns when furl's sandbox would not run a function as its
+// runtime names: better now, in the log of the call that set it, than as
+// a puzzling first invocation.
+func (s *Server) adviseRuntime(ctx context.Context, fn *urlconfig.FunctionConfiguration) {
+	if s.advice == nil || fn == nil || fn.Runtime == "" {
+		return
+	}
+	if advice := s.advice(fn.Runtime, fn.PackageType); advice != "" {
+		s.log.WarnContext(ctx, "furl's sandbox will not run this function on the runtime it names", "function", fn.FunctionName, "runtime", fn.Runtime, "advice", advice)
+	}
 }
 
 func (s *Server) listFunctions(r *http.Request) (int, any, error) {
@@ -297,6 +313,7 @@ func (s *Server) updateFunctionConfiguration(r *http.Request) (int, any, error) 
 	out, err := s.store.UpdateFunctionConfiguration(r.Context(), &in)
 	if err == nil {
 		s.retire(out.FunctionName)
+		s.adviseRuntime(r.Context(), out)
 	}
 	return http.StatusOK, out, err
 }

@@ -95,6 +95,12 @@ type Config struct {
 	// (a Prometheus scraper cannot sign), closed to web pages as the
 	// Lambda API is. Nil leaves it 404.
 	Metrics http.Handler
+	// RuntimeAdvice says why furl's sandbox would not run a function of
+	// this runtime and package type as named, and what would; "" when it
+	// would. CreateFunction and UpdateFunctionConfiguration log a warning
+	// with it; the API's answer does not change, as AWS's would not. Nil
+	// checks nothing.
+	RuntimeAdvice func(runtime, packageType string) string
 }
 
 // The choices of Config.StreamBandwidth.
@@ -111,6 +117,7 @@ type Server struct {
 	mux     *http.ServeMux
 	started time.Time
 	invoker invoker
+	advice  func(runtime, packageType string) string
 
 	urlPermissions string
 	apiEndpoint    string
@@ -155,7 +162,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxConcurrentUploads <= 0 {
 		cfg.MaxConcurrentUploads = DefaultMaxConcurrentUploads
 	}
-	s := &Server{store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
+	s := &Server{advice: cfg.RuntimeAdvice, store: cfg.Store, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux(), started: time.Now(),
 		invoker: cfg.Invoker, urlPermissions: cfg.URLPermissions, apiEndpoint: cfg.APIEndpoint,
 		streamShaping: cfg.StreamBandwidth == StreamAWS, verifyAPI: cfg.VerifyAPISignatures, spoolDir: cfg.SpoolDir,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads), hosts: newHostNames(cfg.AllowedHosts),

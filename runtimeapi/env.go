@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +30,8 @@ type env struct {
 	out  *lineWriter
 	// releaseCode gives back the extracted code once the process is gone.
 	releaseCode func()
+	// codeDir is the extracted code ("" for an image), read for hints.
+	codeDir string
 
 	// deliver hands a call to the runtime's waiting /next; it is
 	// unbuffered, so a call is only ever handed to a runtime that polls.
@@ -473,8 +476,19 @@ func (e *env) initError(w http.ResponseWriter, r *http.Request) {
 	failed := false
 	e.initOnce.Do(func() {
 		failed = true
+		typ := errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body)
+		// furl's hint at the packaging mistake goes after the runtime's
+		// own message: to the caller, into the function's log and into
+		// furl's.
+		if h := initHint(e.fn, e.codeDir, typ, body); h != "" {
+			body = withHint(body, h)
+			line := []byte("furl:" + strings.TrimSuffix(strings.TrimPrefix(h, " (furl:"), ")"))
+			e.initLog.add(line)
+			e.m.emit(e.fn, "", line)
+			e.m.log.Warn("function init failed", "function", e.fn.Name, "version", e.fn.Version, "error_type", typ, "hint", strings.TrimSpace(h))
+		}
 		e.mu.Lock()
-		e.initErr = &initFailure{typ: errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body), payload: body}
+		e.initErr = &initFailure{typ: typ, payload: body}
 		e.mu.Unlock()
 	})
 	if !failed {

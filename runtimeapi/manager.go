@@ -280,7 +280,7 @@ func (m *Manager) boot(e *env) error {
 			return fmt.Errorf("prepare code of %s: %w", fn.Name, err)
 		}
 	}
-	e.releaseCode = releaseCode
+	e.releaseCode, e.codeDir = releaseCode, codeDir
 	ln, err := net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
 	if err != nil {
 		releaseCode()

@@ -557,7 +557,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		URLPermissions: cfg.URLPermissions, APIEndpoint: "http://" + ln.Addr().String(),
 		StreamBandwidth: cfg.StreamBandwidth, Identities: identities, VerifyAPISignatures: cfg.VerifyAPI,
 		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts, Dashboard: dash,
-		Observe: observe, Feed: recent, Metrics: lambdaMetrics.Handler(),
+		Observe: observe, Feed: recent, Metrics: lambdaMetrics.Handler(), RuntimeAdvice: runtimeAdvice(sandbox, cfg.Images),
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
 	dashCfg := dashboard.Config{Store: store, URLs: gw.URLHandler(), Feed: recent, Logger: log}
 	if cfg.VerifyAPI {

@@ -123,3 +123,17 @@ func instanceLabel(dataDir string) string {
 	sum := sha256.Sum256([]byte(dataDir))
 	return hex.EncodeToString(sum[:8])
 }
+
+// runtimeAdvice is the gateway's RuntimeAdvice: what the sandbox says of
+// a runtime, with the image --image or AWS gives it.
+func runtimeAdvice(s *pick.Sandbox, images imageMap) func(runtime, packageType string) string {
+	image := func(rt string) (string, bool) {
+		if ref, ok := images[rt]; ok {
+			return ref, true
+		}
+		return docker.DefaultImage(rt)
+	}
+	return func(rt, pt string) string {
+		return s.Advice(runtimeapi.Function{Runtime: rt, PackageType: pt}, image)
+	}
+}

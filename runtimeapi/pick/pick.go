@@ -182,6 +182,67 @@ func describe(fn runtimeapi.Function) string {
 	return fn.Runtime
 }
 
+// runtimeChecker is a sandbox that can say, before it starts anything,
+// whether it runs a runtime as named: the process sandbox.
+type runtimeChecker interface {
+	CheckRuntime(runtime string) error
+}
+
+// Advice says, for a function just created or reconfigured, why the
+// sandbox would not run it on the runtime it names, and what would: ""
+// when it would. images names the image the Docker sandbox runs a runtime
+// on (for advice when no engine answers); nil names none. It starts and
+// pulls nothing.
+func (s *Sandbox) Advice(fn runtimeapi.Function, images func(runtime string) (string, bool)) string {
+	if fn.PackageType == "Image" || fn.Runtime == "" {
+		return ""
+	}
+	if s.docker != nil {
+		_, err := s.docker.ImageFor(fn)
+		switch {
+		case err == nil:
+			// docker mode runs it on its image, and auto places it there
+			// whenever the process sandbox cannot.
+			return ""
+		case s.mode == ModeDocker:
+			return err.Error()
+		}
+		// auto without an image for the runtime: the process sandbox
+		// runs it, if it can.
+		if c, ok := s.process.(runtimeChecker); ok {
+			if perr := c.CheckRuntime(fn.Runtime); perr != nil {
+				return perr.Error() + "; and " + err.Error()
+			}
+		}
+		return ""
+	}
+	c, ok := s.process.(runtimeChecker)
+	if !ok {
+		return ""
+	}
+	err := c.CheckRuntime(fn.Runtime)
+	if err == nil {
+		return ""
+	}
+	fix := "run furl with --sandbox docker (or auto) and a Docker engine"
+	if images != nil {
+		if ref, ok := images(fn.Runtime); ok {
+			fix += ", which runs it on " + ref
+		} else {
+			fix += " and --image " + fn.Runtime + "=<image>"
+		}
+	}
+	if s.mode == ModeAuto {
+		fix = "start a Docker engine and restart furl (--sandbox auto places the function in a container)"
+		if images != nil {
+			if ref, ok := images(fn.Runtime); ok {
+				fix += " on " + ref
+			}
+		}
+	}
+	return err.Error() + ": " + fix
+}
+
 // placed is a started runtime that knows which sandbox holds it.
 type placed struct {
 	runtimeapi.Process

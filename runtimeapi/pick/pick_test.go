@@ -166,3 +166,62 @@ func TestDockerModeNeedsAnEngine(t *testing.T) {
 		}
 	}
 }
+
+// checkingProcess is a process sandbox that runs the runtimes it lists.
+type checkingProcess struct {
+	fakeSandbox
+	runs map[string]bool
+}
+
+func (p *checkingProcess) CheckRuntime(rt string) error {
+	if p.runs[rt] {
+		return nil
+	}
+	return errors.New("cannot run " + rt)
+}
+
+func TestAdvice(t *testing.T) {
+	images := func(rt string) (string, bool) {
+		if rt == "java21" {
+			return "public.ecr.aws/lambda/java:21", true
+		}
+		return "", false
+	}
+	for _, tc := range []struct {
+		name     string
+		mode     Mode
+		noDocker bool
+		runtime  string
+		images   func(string) (string, bool)
+		want     string // "" for no advice
+	}{
+		{name: "process runs node", mode: ModeProcess, noDocker: true, runtime: "nodejs20.x"},
+		{name: "process, java", mode: ModeProcess, noDocker: true, runtime: "java21", images: images,
+			want: "cannot run java21: run furl with --sandbox docker (or auto) and a Docker engine, which runs it on public.ecr.aws/lambda/java:21"},
+		{name: "process, no image known", mode: ModeProcess, noDocker: true, runtime: "ruby9", images: images,
+			want: "cannot run ruby9: run furl with --sandbox docker (or auto) and a Docker engine and --image ruby9=<image>"},
+		{name: "auto without engine, java", mode: ModeAuto, noDocker: true, runtime: "java21", images: images,
+			want: "cannot run java21: start a Docker engine and restart furl (--sandbox auto places the function in a container) on public.ecr.aws/lambda/java:21"},
+		{name: "auto with engine, java", mode: ModeAuto, runtime: "java21"},
+		{name: "auto with engine, no image, process runs it", mode: ModeAuto, runtime: "nodejs20.x"},
+		{name: "auto with engine, no image, process cannot", mode: ModeAuto, runtime: "python3.99",
+			want: "cannot run python3.99; and no image for python3.99"},
+		{name: "docker with image", mode: ModeDocker, runtime: "java21"},
+		{name: "docker without image", mode: ModeDocker, runtime: "ruby9", want: "no image for ruby9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := &checkingProcess{runs: map[string]bool{"nodejs20.x": true}}
+			var d Docker
+			if !tc.noDocker {
+				d = &fakeDocker{present: map[string]bool{}, pullable: map[string]bool{}}
+			}
+			s, err := New(tc.mode, proc, d, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Advice(runtimeapi.Function{Runtime: tc.runtime}, tc.images); got != tc.want {
+				t.Fatalf("advice %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

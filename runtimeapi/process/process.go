@@ -254,3 +254,33 @@ func (p *proc) Quiet(ctx context.Context) { p.out.Quiet(ctx) }
 // MaxMemoryMB is the most resident memory the runtime has been seen to
 // use, at the end of each invocation, and never less than before.
 func (p *proc) MaxMemoryMB() int { return p.mem.MaxMB() }
+
+// CheckRuntime says why this sandbox cannot run a runtime as its
+// identifier names it, or nil when it can: a runtime it has no way to
+// start, an interpreter missing from the PATH, or one of another version
+// (nodejs24.x on the host's node 20 runs as node 20). It looks at the
+// host's interpreters once.
+func (s *Sandbox) CheckRuntime(runtime string) error {
+	if err := s.setup(); err != nil {
+		return err
+	}
+	check := func(path, name, prefix, suffix string, version func() string) error {
+		if path == "" {
+			return fmt.Errorf("there is no %s on furl's PATH", name)
+		}
+		want := strings.TrimSuffix(strings.TrimPrefix(runtime, prefix), suffix)
+		if host := version(); host != "" && host != want {
+			return fmt.Errorf("the host's %s is version %s, not %s", name, host, want)
+		}
+		return nil
+	}
+	switch {
+	case strings.HasPrefix(runtime, "provided"):
+		return nil
+	case strings.HasPrefix(runtime, "nodejs"):
+		return check(s.nodePath, "node", "nodejs", ".x", s.nodeVersion)
+	case strings.HasPrefix(runtime, "python3"):
+		return check(s.pythonPath, "python3", "python", "", s.pythonVersion)
+	}
+	return fmt.Errorf("the process sandbox runs provided, nodejs and python functions, not %s", runtime)
+}

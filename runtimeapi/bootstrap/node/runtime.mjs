@@ -12,6 +12,7 @@ import fs from "node:fs";
 import util from "node:util";
 import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
+import { spawnSync } from "node:child_process";
 
 const [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -72,6 +73,23 @@ async function initError(type, err) {
 
 // --- loading the handler.
 class ImportModuleError extends Error {}
+class UserCodeSyntaxError extends Error {}
+
+// syntaxError words a handler's syntax error as AWS's runtime does
+// ("SyntaxError: Unexpected token"), with the file and line at the top of
+// its trace: Node says where for CommonJS, but not for an ES module, so
+// node --check (which parses and runs nothing) is asked.
+function syntaxError(err, file) {
+  const wrapped = new UserCodeSyntaxError(`${err.name}: ${err.message}`);
+  wrapped.name = "Runtime.UserCodeSyntaxError";
+  let where = typeof err.stack === "string" ? err.stack.split("\n")[0] : "";
+  if (!/:\d+$/.test(where)) {
+    const check = spawnSync(process.execPath, ["--check", file], { encoding: "utf8", timeout: 5000, maxBuffer: 1 << 20 });
+    where = (check.stderr || "").split("\n")[0];
+  }
+  wrapped.stack = /:\d+$/.test(where) ? `${where}\n${wrapped.name}: ${wrapped.message}` : `${wrapped.name}: ${wrapped.message}`;
+  return wrapped;
+}
 
 async function loadHandler() {
   const spec = process.env._HANDLER || "";
@@ -97,7 +115,7 @@ async function loadHandler() {
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
-    if (err instanceof SyntaxError) await initError("Runtime.UserCodeSyntaxError", err);
+    if (err instanceof SyntaxError) await initError("Runtime.UserCodeSyntaxError", syntaxError(err, file));
     await initError("Runtime.ImportModuleError", err);
   }
   let fn = handlerPath.split(".").reduce((o, k) => (o == null ? undefined : o[k]), mod);

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,6 +76,27 @@ type Config struct {
 	// CORSOrigins are the URL's allowed origins; empty leaves the URL's
 	// CORS as it is.
 	CORSOrigins []string `json:"corsOrigins,omitempty"`
+
+	// The rest come from a SAM template only.
+
+	// Architectures is the function's one architecture; nil means
+	// Lambda's default (x86_64) on create and no change on update.
+	Architectures []string `json:"-"`
+	// CORS is the URL's whole CORS config; nil leaves it to CORSOrigins.
+	// CORSOrigins, when set by a flag, replaces its AllowOrigins.
+	CORS *CORS `json:"-"`
+	// NoURL makes no URL: the template has no FunctionUrlConfig.
+	NoURL bool `json:"-"`
+}
+
+// CORS is a URL's CORS config as a template gives it.
+type CORS struct {
+	AllowCredentials *bool    `json:"allowCredentials,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty"`
+	AllowMethods     []string `json:"allowMethods,omitempty"`
+	AllowOrigins     []string `json:"allowOrigins,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
+	MaxAge           *int32   `json:"maxAge,omitempty"`
 }
 
 // envFlag is a repeatable --env K=V.
@@ -116,8 +138,36 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&origins, "cors-origin", "allowed CORS origin of the URL (repeatable)")
 	watch := fs.Bool("watch", false, "run the code from the folder itself (hot reload): a save is live for the next request; stays until Ctrl-C")
 	build := fs.String("build", "", "with --watch: a shell command run in the folder at start and after every change, like 'go build -o bootstrap .'")
+	debug := fs.Bool("debug", false, "log what deploy ignores, like a template's properties it does not use")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: furl deploy [flags] [DIR|ZIP]\n\nMake a folder (default \".\") or a zip a function with a URL on a running furl,\ncreating it or updating it in place. A %s in the folder may give the\nsame settings as the flags (flags win); a %s leaves files out.\n\nWith --watch, furl runs the code from the folder itself (no zip; furl must run\non this host): the next request after a save runs the saved code, in a fresh\nexecution environment of this function only. --build runs a command in the\nfolder at start and after every change (say, 'go build -o bootstrap .').\n\nFlags:\n", ConfigFile, IgnoreFile)
+		fmt.Fprintf(fs.Output(), `Usage: furl deploy [flags] [DIR|ZIP]
+
+Make a folder (default ".") or a zip a function with a URL on a running furl,
+creating it or updating it in place. A %[1]s in the folder may give the
+same settings as the flags (flags win); a %[2]s leaves files out.
+
+A SAM template (template.yaml or template.yml) in the folder makes deploy
+deploy each AWS::Serverless::Function in it instead, with its code from
+CodeUri (relative to the template; a %[2]s there applies), named by its
+FunctionName or else its logical id, and a URL when it has a
+FunctionUrlConfig. Globals.Function applies as in SAM; Ref to a parameter
+with a Default is resolved, other intrinsic functions in the properties
+deploy reads are refused, properties it does not read are ignored. Flags
+win over the template for every function (--auth, --stream and
+--cors-origin for those with a URL); --name is refused. A folder with both
+a template and %[1]s is refused: say which one to read by moving the other.
+
+With --watch, furl runs the code from the folder itself (no zip; furl must run
+on this host): the next request after a save runs the saved code, in a fresh
+execution environment of this function only. --build runs a command in the
+folder at start and after every change (say, 'go build -o bootstrap .').
+--watch takes one function's folder, not a template.
+
+In an empty folder, deploy first writes a starter function that streams its
+answer (index.mjs and %[1]s), to edit from there.
+
+Flags:
+`, ConfigFile, IgnoreFile)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +191,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 {
 		src = fs.Arg(0)
 	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if *build != "" && !*watch {
 		fmt.Fprintln(stderr, "furl deploy: --build goes with --watch")
 		return 2
@@ -152,7 +207,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := deploy(ctx, src, *endpoint, *region, flags, set, stdout); err != nil {
+	if err := deploy(ctx, src, *endpoint, *region, flags, set, stdout, log); err != nil {
 		fmt.Fprintln(stderr, "furl deploy:", err)
 		return 1
 	}
@@ -169,6 +224,8 @@ type pkg struct {
 	// dir, when set, is the absolute folder furl runs the code from
 	// (--watch) instead of zip.
 	dir string
+	// fromZip is set when the code came as a zip file.
+	fromZip bool
 }
 
 // load zips a folder, or reads a zip, and reads the folder's furl.json.
@@ -177,32 +234,9 @@ func load(src string) (*pkg, Config, error) { return loadFolder(src, true) }
 // loadFolder is load; without zipIt a folder is read but not zipped.
 func loadFolder(src string, zipIt bool) (*pkg, Config, error) {
 	var file Config
-	st, err := os.Stat(src)
-	if err != nil {
-		return nil, file, err
-	}
-	abs, err := filepath.Abs(src)
-	if err != nil {
-		return nil, file, err
-	}
-	if !st.IsDir() {
-		f, err := os.Open(src)
-		if err != nil {
-			return nil, file, err
-		}
-		defer f.Close()
-		raw, err := io.ReadAll(io.LimitReader(f, MaxZipBytes+1))
-		if err != nil {
-			return nil, file, fmt.Errorf("read %s: %w", src, err)
-		}
-		if len(raw) > MaxZipBytes {
-			return nil, file, fmt.Errorf("%s is over %d MB, AWS's limit for a direct upload: %w", src, MaxZipBytes>>20, ErrTooLarge)
-		}
-		zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
-		if err != nil {
-			return nil, file, fmt.Errorf("%s is neither a folder nor a zip: %w", src, err)
-		}
-		return &pkg{zip: raw, fsys: zr, base: strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))}, file, nil
+	p, err := loadCode(src, zipIt)
+	if err != nil || p.fromZip {
+		return p, file, err
 	}
 	if raw, err := os.ReadFile(filepath.Join(src, ConfigFile)); err == nil {
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -213,23 +247,56 @@ func loadFolder(src string, zipIt bool) (*pkg, Config, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, file, err
 	}
+	return p, file, nil
+}
+
+// loadCode zips a folder, leaving out what its .furlignore names, or reads
+// a zip.
+func loadCode(src string, zipIt bool) (*pkg, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		raw, err := io.ReadAll(io.LimitReader(f, MaxZipBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", src, err)
+		}
+		if len(raw) > MaxZipBytes {
+			return nil, fmt.Errorf("%s is over %d MB, AWS's limit for a direct upload: %w", src, MaxZipBytes>>20, ErrTooLarge)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+		if err != nil {
+			return nil, fmt.Errorf("%s is neither a folder nor a zip: %w", src, err)
+		}
+		return &pkg{zip: raw, fsys: zr, base: strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs)), fromZip: true}, nil
+	}
 	var ig *Ignore
 	if f, err := os.Open(filepath.Join(src, IgnoreFile)); err == nil {
 		ig, err = ParseIgnore(f)
 		f.Close()
 		if err != nil {
-			return nil, file, err
+			return nil, err
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, file, err
+		return nil, err
 	}
 	p := &pkg{fsys: os.DirFS(src), base: filepath.Base(abs), ignore: ig}
 	if zipIt {
 		if p.zip, err = ZipDir(src, ig, MaxZipBytes); err != nil {
-			return nil, file, err
+			return nil, err
 		}
 	}
-	return p, file, nil
+	return p, nil
 }
 
 // merge lays the flags that were set over the file's settings.
@@ -268,12 +335,23 @@ func merge(file, flags Config, set map[string]bool) Config {
 	return c
 }
 
-func deploy(ctx context.Context, src, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer) error {
+func deploy(ctx context.Context, src, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer, log *slog.Logger) error {
+	if _, err := writeStarter(src, stdout); err != nil {
+		return err
+	}
+	tmpl, err := findTemplate(src)
+	if err != nil {
+		return err
+	}
+	client := furlctl.Client(endpoint, region)
+	if tmpl != "" {
+		return deployTemplate(ctx, client, tmpl, endpoint, region, flags, set, stdout, log)
+	}
 	p, file, err := load(src)
 	if err != nil {
 		return err
 	}
-	return deployPkg(ctx, p, file, endpoint, region, flags, set, stdout)
+	return deployPkg(ctx, client, p, file, endpoint, region, flags, set, stdout)
 }
 
 // deployWatch is deploy --watch: the folder becomes a hot-reload function
@@ -284,6 +362,14 @@ func deployWatch(ctx context.Context, src, endpoint, region string, flags Config
 	dir, err := absDir(src)
 	if err != nil {
 		return err
+	}
+	if _, err := writeStarter(dir, stdout); err != nil {
+		return err
+	}
+	if tmpl, err := findTemplate(dir); err != nil {
+		return err
+	} else if tmpl != "" {
+		return fmt.Errorf("--watch runs one function from its folder, and %s holds a SAM template: give --watch the folder of one function's code (its CodeUri)", dir)
 	}
 	p, file, err := loadFolder(dir, false)
 	if err != nil {
@@ -302,7 +388,7 @@ func deployWatch(ctx context.Context, src, endpoint, region string, flags Config
 			return fmt.Errorf("the first build failed: fix it and start again")
 		}
 	}
-	if err := deployPkg(ctx, p, file, endpoint, region, flags, set, stdout); err != nil {
+	if err := deployPkg(ctx, furlctl.Client(endpoint, region), p, file, endpoint, region, flags, set, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, watchHint(dir, w != nil))
@@ -314,14 +400,85 @@ func deployWatch(ctx context.Context, src, endpoint, region string, flags Config
 	return nil
 }
 
-func deployPkg(ctx context.Context, p *pkg, file Config, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer) error {
-	var err error
+func deployPkg(ctx context.Context, client *lambda.Client, p *pkg, file Config, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer) error {
 	c := merge(file, flags, set)
 	if c.Name == "" {
 		if c.Name = SanitizeName(p.base); c.Name == "" {
 			return fmt.Errorf("cannot make a function name of %q: give --name", p.base)
 		}
 	}
+	return deployOne(ctx, client, endpoint, region, c, p, stdout)
+}
+
+// findTemplate is the SAM template in folder src, or "" when src is a
+// zip or holds none.
+func findTemplate(src string) (string, error) {
+	st, err := os.Stat(src)
+	if err != nil || !st.IsDir() {
+		return "", err
+	}
+	for _, name := range TemplateFiles {
+		p := filepath.Join(src, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// deployTemplate deploys each function of a SAM template, in the order of
+// their logical ids. Flags win over the template, for every function; the
+// URL's flags apply to the functions that have a FunctionUrlConfig.
+func deployTemplate(ctx context.Context, client *lambda.Client, tmpl, endpoint, region string, flags Config, set map[string]bool, stdout io.Writer, log *slog.Logger) error {
+	dir := filepath.Dir(tmpl)
+	// furl.json and a template would both say what to deploy; rather
+	// than have one silently lose, deploy asks for one of them.
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+		return fmt.Errorf("%s holds both %s and %s: furl deploy reads one of them; move %s away, or give the settings as flags", dir, filepath.Base(tmpl), ConfigFile, ConfigFile)
+	}
+	if set["name"] {
+		return fmt.Errorf("--name with %s: a template names its functions (FunctionName, or the logical id)", filepath.Base(tmpl))
+	}
+	f, err := os.Open(tmpl)
+	if err != nil {
+		return err
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxTemplateBytes+1))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", tmpl, err)
+	}
+	fns, err := ParseTemplate(raw, log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", tmpl, err)
+	}
+	for _, fn := range fns {
+		code := fn.CodeURI
+		if !filepath.IsAbs(code) {
+			code = filepath.Join(dir, code)
+		}
+		p, err := loadCode(code, true)
+		if err != nil {
+			return fmt.Errorf("%s (CodeUri of %s): %w", code, fn.LogicalID, err)
+		}
+		c := merge(fn.Config, flags, set)
+		if c.CORS != nil && set["cors-origin"] {
+			cors := *c.CORS
+			cors.AllowOrigins = flags.CORSOrigins
+			c.CORS = &cors
+		}
+		if err := deployOne(ctx, client, endpoint, region, c, p, stdout); err != nil {
+			return fmt.Errorf("%s: %w", fn.LogicalID, err)
+		}
+	}
+	return nil
+}
+
+// deployOne makes one function, its URL and the URL's permissions.
+func deployOne(ctx context.Context, client *lambda.Client, endpoint, region string, c Config, p *pkg, stdout io.Writer) error {
+	var err error
 	if c.Role == "" {
 		c.Role = DefaultRole
 	}
@@ -335,10 +492,14 @@ func deployPkg(ctx context.Context, p *pkg, file Config, endpoint, region string
 	if c.Runtime, c.Handler, err = Infer(p.fsys, c.Runtime, c.Handler); err != nil {
 		return err
 	}
-	client := furlctl.Client(endpoint, region)
 	d := &deployer{client: client, endpoint: endpoint, c: c}
 	if err := d.function(ctx, p); err != nil {
 		return err
+	}
+	fmt.Fprintf(stdout, "%s %s (%s, %s)\n", d.verb, c.Name, c.Runtime, c.Handler)
+	if c.NoURL {
+		fmt.Fprintln(stdout, "no URL (the template gives no FunctionUrlConfig)")
+		return nil
 	}
 	url, err := d.url(ctx)
 	if err != nil {
@@ -349,7 +510,6 @@ func deployPkg(ctx context.Context, p *pkg, file Config, endpoint, region string
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "%s %s (%s, %s)\n", d.verb, c.Name, c.Runtime, c.Handler)
 	fmt.Fprintln(stdout, url)
 	fmt.Fprintln(stdout, curlLine(url, c.Stream, c.Auth, region))
 	return nil
@@ -417,6 +577,7 @@ func (d *deployer) function(ctx context.Context, p *pkg) error {
 		if _, err := d.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: name, Runtime: types.Runtime(c.Runtime), Handler: aws.String(c.Handler), Role: aws.String(c.Role),
 			Code: code, MemorySize: mem, Timeout: tmo, Environment: env,
+			Architectures: archs(c.Architectures),
 		}); err != nil {
 			return d.callErr("CreateFunction", err)
 		}
@@ -428,13 +589,17 @@ func (d *deployer) function(ctx context.Context, p *pkg) error {
 	}
 	d.verb = "updated"
 	// The zip is deterministic, so an unchanged folder needs no upload;
-	// a function already running from the folder needs no update.
-	update := &lambda.UpdateFunctionCodeInput{FunctionName: name, ZipFile: p.zip}
+	// a function already running from the folder needs no update. The
+	// architecture changes with the code, as on AWS.
+	update := &lambda.UpdateFunctionCodeInput{FunctionName: name, ZipFile: p.zip, Architectures: archs(c.Architectures)}
 	changed := aws.ToString(cur.Configuration.CodeSha256) != codeSha256(p.zip)
 	if p.dir != "" {
-		update = &lambda.UpdateFunctionCodeInput{FunctionName: name, S3Bucket: code.S3Bucket, S3Key: code.S3Key}
+		update = &lambda.UpdateFunctionCodeInput{FunctionName: name, S3Bucket: code.S3Bucket, S3Key: code.S3Key, Architectures: archs(c.Architectures)}
 		changed = aws.ToString(cur.Configuration.CodeSha256) != hotReloadSha256 ||
 			cur.Code == nil || aws.ToString(cur.Code.Location) != (&url.URL{Scheme: "file", Path: p.dir}).String()
+	}
+	if c.Architectures != nil && !slices.Equal(archNames(cur.Configuration.Architectures), c.Architectures) {
+		changed = true
 	}
 	if changed {
 		if _, err := d.client.UpdateFunctionCode(ctx, update); err != nil {
@@ -452,6 +617,22 @@ func (d *deployer) function(ctx context.Context, p *pkg) error {
 		return d.callErr("UpdateFunctionConfiguration", err)
 	}
 	return d.wait(lambda.NewFunctionUpdatedV2Waiter(d.client).Wait(ctx, d.getInput(), waitTimeout))
+}
+
+func archs(names []string) []types.Architecture {
+	var out []types.Architecture
+	for _, n := range names {
+		out = append(out, types.Architecture(n))
+	}
+	return out
+}
+
+func archNames(as []types.Architecture) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, string(a))
+	}
+	return out
 }
 
 func (d *deployer) getInput() *lambda.GetFunctionInput {
@@ -480,7 +661,10 @@ func (d *deployer) url(ctx context.Context) (string, error) {
 		mode = types.InvokeModeResponseStream
 	}
 	var cors *types.Cors
-	if len(c.CORSOrigins) > 0 {
+	if c.CORS != nil {
+		cors = &types.Cors{AllowCredentials: c.CORS.AllowCredentials, AllowHeaders: c.CORS.AllowHeaders, AllowMethods: c.CORS.AllowMethods,
+			AllowOrigins: c.CORS.AllowOrigins, ExposeHeaders: c.CORS.ExposeHeaders, MaxAge: c.CORS.MaxAge}
+	} else if len(c.CORSOrigins) > 0 {
 		cors = &types.Cors{AllowOrigins: c.CORSOrigins}
 	}
 	name := aws.String(c.Name)
@@ -505,11 +689,14 @@ func (d *deployer) url(ctx context.Context) (string, error) {
 	if cur.Cors != nil {
 		curOrigins = cur.Cors.AllowOrigins
 	}
-	if string(cur.AuthType) == c.Auth && curMode == mode && (cors == nil || slices.Equal(curOrigins, c.CORSOrigins)) {
+	// A template's CORS config is the whole of it, so it is always sent.
+	if string(cur.AuthType) == c.Auth && curMode == mode && c.CORS == nil && (cors == nil || slices.Equal(curOrigins, c.CORSOrigins)) {
 		return aws.ToString(cur.FunctionUrl), nil
 	}
 	in := &lambda.UpdateFunctionUrlConfigInput{FunctionName: name, AuthType: types.FunctionUrlAuthType(c.Auth), InvokeMode: mode}
-	if cors != nil {
+	if c.CORS != nil {
+		in.Cors = cors
+	} else if cors != nil {
 		// Only the origins are deploy's to say; the rest of the CORS
 		// config stays.
 		merged := types.Cors{AllowOrigins: c.CORSOrigins}
