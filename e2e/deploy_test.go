@@ -32,10 +32,16 @@ func runDeploy(t *testing.T, f *furl, args ...string) (url, id string) {
 	if m == nil {
 		t.Fatalf("furl deploy printed no URL:\n%s", out)
 	}
-	if !strings.Contains(string(out), "curl "+m[1]) {
+	if !hasCurlLine(string(out), m[1]) {
 		t.Errorf("furl deploy printed no curl line for %s:\n%s", m[1], out)
 	}
 	return m[1], m[2]
+}
+
+// hasCurlLine reports whether out has deploy's curl line for url: plain,
+// or with -N for a streaming URL.
+func hasCurlLine(out, url string) bool {
+	return strings.Contains(out, "curl "+url) || strings.Contains(out, "curl -N "+url)
 }
 
 // getBody GETs a function URL by its Host on furl's plain port.

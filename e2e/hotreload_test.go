@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"errors"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -48,7 +50,7 @@ func startWatch(t *testing.T, f *furl, args ...string) *watchDeploy {
 	})
 	out.waitFor(t, "watching ", 3*time.Minute)
 	m := deployURL.FindStringSubmatch(out.String())
-	if m == nil || !strings.Contains(out.String(), "curl "+m[1]) {
+	if m == nil || !hasCurlLine(out.String(), m[1]) {
 		t.Fatalf("furl deploy --watch printed no URL and curl line:\n%s", out.String())
 	}
 	return &watchDeploy{url: m[1], out: out}
@@ -349,5 +351,57 @@ func TestHotReloadWatchTakesOver(t *testing.T) {
 	got, err := f.client().GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("takeover")})
 	if err != nil || aws.ToString(got.Configuration.CodeSha256) != "hot-reloading-hash-not-available" {
 		t.Fatalf("GetFunction: %v %s", err, jsonOf(got))
+	}
+}
+
+// From an empty folder, two commands: furl serve (the harness's) and
+// furl deploy --watch. Deploy writes a starter that streams, its URL
+// streams it, and an edit of the starter is live for the next request.
+func TestDeployStarterInEmptyFolder(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	dir := filepath.Join(t.TempDir(), "hello")
+	writeFiles(t, dir, map[string]string{".gitignore": "node_modules\n"})
+	w := startWatch(t, f, dir)
+	if !strings.Contains(w.out.String(), "starter function") {
+		t.Errorf("furl deploy did not say it wrote a starter:\n%s", w.out.String())
+	}
+	cfg, err := f.client().GetFunctionUrlConfig(ctx(t), &lambda.GetFunctionUrlConfigInput{FunctionName: aws.String("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.InvokeMode != types.InvokeModeResponseStream {
+		t.Errorf("the starter's URL invoke mode is %s", cfg.InvokeMode)
+	}
+	resp, err := localhostClient.Get(w.url + "greet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := "Hello from furl: GET /greet\n"
+	for i := 1; i <= 5; i++ {
+		want += "chunk " + strconv.Itoa(i) + " of 5, sent as soon as it was written\n"
+	}
+	if resp.StatusCode != 200 || string(body) != want || resp.ContentLength != -1 {
+		t.Fatalf("the starter answered %d (length %d):\n%s", resp.StatusCode, resp.ContentLength, body)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(dir, "index.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), `"Hello from furl: "`, `"Edited: "`, 1)
+	if edited == string(raw) {
+		t.Fatal("the starter has no greeting to edit")
+	}
+	writeFiles(t, dir, map[string]string{"index.mjs": edited})
+	if got := getBody(t, w.url+"again"); !strings.HasPrefix(got, "Edited: GET /again\n") {
+		t.Fatalf("after the edit: %q", got)
+	}
+	// The folder is no longer empty: another deploy writes nothing.
+	before := dirNames(t, dir)
+	runDeploy(t, f, dir)
+	if after := dirNames(t, dir); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Errorf("a second deploy changed the folder: %v, then %v", before, after)
 	}
 }
