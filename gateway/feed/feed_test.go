@@ -141,3 +141,29 @@ func TestBytesBounded(t *testing.T) {
 		t.Errorf("a long line kept as %d bytes, valid UTF-8 %v, ending %q", len(line), utf8.ValidString(line), line[len(line)-60:])
 	}
 }
+
+// BenchmarkPublishInvocation is what the feed costs one warm invocation:
+// its start, its START/END/REPORT lines and its end, with one follower.
+func BenchmarkPublishInvocation(b *testing.B) {
+	h := New(0, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, _, _ := h.Subscribe(ctx, "fn", false)
+	go func() {
+		for range ch {
+		}
+	}()
+	events := []runtimeapi.Event{
+		{Kind: runtimeapi.EventStart, Function: "fn", Version: "$LATEST", RequestID: "11111111-2222-3333-4444-555555555555"},
+		{Kind: runtimeapi.EventLog, Function: "fn", Version: "$LATEST", Line: "START RequestId: 11111111-2222-3333-4444-555555555555 Version: $LATEST"},
+		{Kind: runtimeapi.EventLog, Function: "fn", Version: "$LATEST", Line: "END RequestId: 11111111-2222-3333-4444-555555555555"},
+		{Kind: runtimeapi.EventLog, Function: "fn", Version: "$LATEST", Line: "REPORT RequestId: 11111111-2222-3333-4444-555555555555\tDuration: 0.52 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 17 MB\t"},
+		{Kind: runtimeapi.EventEnd, Function: "fn", Version: "$LATEST", RequestID: "11111111-2222-3333-4444-555555555555"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ev := range events {
+			h.Publish(ev)
+		}
+	}
+}

@@ -110,3 +110,20 @@ func TestObserveCountsAsCloudWatch(t *testing.T) {
 		t.Error("no Go runtime metrics")
 	}
 }
+
+// BenchmarkObserveInvocation is what the metrics cost one warm URL
+// invocation: its start, its end and its URL request.
+func BenchmarkObserveInvocation(b *testing.B) {
+	m := New()
+	events := []runtimeapi.Event{
+		{Kind: runtimeapi.EventStart, Function: "fn", Version: "$LATEST"},
+		{Kind: runtimeapi.EventEnd, Function: "fn", Version: "$LATEST", Duration: time.Millisecond},
+		{Kind: runtimeapi.EventURL, Function: "fn", Status: "200", Duration: time.Millisecond},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ev := range events {
+			m.Observe(ev)
+		}
+	}
+}
