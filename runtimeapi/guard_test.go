@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -32,7 +33,7 @@ func TestRuntimeAPIRefusesStrangers(t *testing.T) {
 
 	// The runtime itself, on a connection of its own, gets the event.
 	sb.strangers(false)
-	rt.c = &http.Client{Transport: &http.Transport{}}
+	rt.c = sb.net.client(10 * time.Second)
 	resp, body = rt.do("GET", "/runtime/invocation/next", nil, nil)
 	if resp.StatusCode != http.StatusOK || body != `{"x":1}` {
 		t.Fatalf("/next from the runtime: %d %q", resp.StatusCode, body)
@@ -60,6 +61,10 @@ func (s *strangerSandbox) strangers(on bool) {
 // than start more: an idle environment of another function is ended to
 // make room, and so is a busy one as soon as it is done.
 func TestMemoryBoundWaitsAndEvicts(t *testing.T) {
+	synctest.Test(t, testMemoryBoundWaitsAndEvicts)
+}
+
+func testMemoryBoundWaitsAndEvicts(t *testing.T) {
 	sb := &countingSandbox{fakeSandbox: newFakeSandbox()}
 	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxMemoryMB: 256, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -145,22 +150,23 @@ func (s *countingSandbox) most() int {
 	return s.peak
 }
 
-// waitIdle waits until a function's environment polls for its next event.
+// waitIdle checks, in a synctest bubble, that a function's environment
+// polls for its next event once its runtime has nothing else to do.
 func waitIdle(t *testing.T, m *Manager, name string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if _, idle := m.Stats(name, "$LATEST"); idle == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never went idle", name)
-		}
+	synctest.Wait()
+	if _, idle := m.Stats(name, "$LATEST"); idle != 1 {
+		t.Fatalf("%s has %d idle environments, want 1", name, idle)
 	}
 }
 
 // A large function waiting for memory is served in its turn: a stream of
 // small functions' invocations does not take every MB as it comes free.
 func TestMemoryGoesToTheLongestWaiting(t *testing.T) {
+	synctest.Test(t, testMemoryGoesToTheLongestWaiting)
+}
+
+func testMemoryGoesToTheLongestWaiting(t *testing.T) {
 	sb := newFakeSandbox()
 	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxMemoryMB: 512, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,9 +116,9 @@ func BenchmarkFolderFingerprint(b *testing.B) {
 
 // serveRuntime answers every event of one environment with answer, until
 // its Runtime API goes away.
-func serveRuntime(spec Spec, answer string) {
+func serveRuntime(n *memNet, spec Spec, answer string) {
 	base := "http://" + spec.RuntimeAPI + "/2018-06-01/runtime/invocation/"
-	c := &http.Client{}
+	c := n.client(0)
 	for {
 		resp, err := c.Get(base + "next")
 		if err != nil {
@@ -167,7 +166,7 @@ func TestHotReloadEnvironments(t *testing.T) {
 			if spec.Code != dir {
 				t.Errorf("the environment runs code from %q, want the folder %q", spec.Code, dir)
 			}
-			go serveRuntime(spec, answer)
+			go serveRuntime(sb.net, spec, answer)
 		case <-time.After(10 * time.Second):
 			t.Fatal("no environment was started")
 		}
@@ -230,7 +229,7 @@ func TestHotReloadOlderLookKeepsNewerCode(t *testing.T) {
 	}()
 	select {
 	case spec := <-sb.specs:
-		go serveRuntime(spec, `"new"`)
+		go serveRuntime(sb.net, spec, `"new"`)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no environment was started")
 	}

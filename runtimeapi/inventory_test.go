@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -27,6 +28,10 @@ func (s namingSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
 // busy while its runtime holds an event, idle once it polls again, gone
 // once it ends.
 func TestEnvironmentsInventory(t *testing.T) {
+	synctest.Test(t, testEnvironmentsInventory)
+}
+
+func testEnvironmentsInventory(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newTestManager(t, namingSandbox{sb})
 	fn := testFunction(t, 5*time.Second)
@@ -45,24 +50,17 @@ func TestEnvironmentsInventory(t *testing.T) {
 	rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader(`"ok"`), nil)
 	wait(t, out)
 	go rt.c.Get(rt.base + "/runtime/invocation/next")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		envs = m.Environments()
-		if len(envs) == 1 && envs[0].State == "idle" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the response and a poll: %+v", envs)
-		}
-		time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
+	if envs = m.Environments(); len(envs) != 1 || envs[0].State != "idle" {
+		t.Fatalf("after the response and a poll: %+v", envs)
 	}
 	m.Retire(fn.Name)
-	deadline = time.Now().Add(10 * time.Second)
-	for len(m.Environments()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after Retire: %+v", m.Environments())
-		}
-		time.Sleep(5 * time.Millisecond)
+	// Its teardown shuts its Runtime API down, which takes at most a
+	// second (of the bubble's clock: none of the test's time).
+	time.Sleep(time.Second)
+	synctest.Wait()
+	if envs := m.Environments(); len(envs) != 0 {
+		t.Fatalf("after Retire: %+v", envs)
 	}
 }
 
@@ -110,6 +108,10 @@ func TestBackToBackInvocationsReuseTheEnvironment(t *testing.T) {
 // A runtime that does not come back within the grace does not hold the
 // next invocation: another environment starts for it.
 func TestARuntimeSlowToPollAgainDoesNotHoldTheNext(t *testing.T) {
+	synctest.Test(t, testARuntimeSlowToPollAgainDoesNotHoldTheNext)
+}
+
+func testARuntimeSlowToPollAgainDoesNotHoldTheNext(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newTestManager(t, sb)
 	fn := testFunction(t, 5*time.Second)
@@ -117,8 +119,13 @@ func TestARuntimeSlowToPollAgainDoesNotHoldTheNext(t *testing.T) {
 	resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil)
 	rt.do("POST", "/runtime/invocation/"+resp.Header.Get("Lambda-Runtime-Aws-Request-Id")+"/response", strings.NewReader(`"one"`), nil)
 	wait(t, out)
+	answered := time.Now()
 	_, rt2 := startInvoke(t, m, sb, fn, `{}`)
 	if rt2.base == rt.base {
 		t.Fatal("the same environment was started again")
+	}
+	// It waits for the runtime for returnGrace, not a moment longer.
+	if waited := time.Since(answered); waited != returnGrace {
+		t.Fatalf("another environment started %s after the answer, want %s", waited, returnGrace)
 	}
 }

@@ -281,7 +281,7 @@ func (m *Manager) boot(e *env) error {
 		}
 	}
 	e.releaseCode, e.codeDir = releaseCode, codeDir
-	ln, err := net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
+	ln, err := m.listenRuntimeAPI()
 	if err != nil {
 		releaseCode()
 		return fmt.Errorf("listen for the Runtime API: %w", err)
@@ -319,6 +319,23 @@ func (m *Manager) boot(e *env) error {
 	go e.watch()
 	m.log.Debug("execution environment started", "function", fn.Name, "version", fn.Version, "env", e.id, "runtime_api", spec.RuntimeAPI)
 	return nil
+}
+
+// runtimeAPIListener is a Sandbox that makes the listeners of its
+// environments' Runtime APIs itself. Only the tests' fake sandboxes are:
+// theirs are in memory, so that a test may run in a testing/synctest
+// bubble, where a real socket never counts as blocked.
+type runtimeAPIListener interface {
+	listenRuntimeAPI() (net.Listener, error)
+}
+
+// listenRuntimeAPI makes the listener of an environment's Runtime API: a
+// TCP port on the sandbox's listen host.
+func (m *Manager) listenRuntimeAPI() (net.Listener, error) {
+	if l, ok := m.sandbox.(runtimeAPIListener); ok {
+		return l.listenRuntimeAPI()
+	}
+	return net.Listen("tcp", net.JoinHostPort(m.sandbox.ListenHost(), "0"))
 }
 
 // deadProcess stands for a runtime that could not be started.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -24,7 +25,7 @@ func serveRuntimes(t *testing.T, sb *fakeSandbox, hold time.Duration) {
 		for {
 			select {
 			case spec := <-sb.specs:
-				go runRuntime(ctx, spec, hold)
+				go runRuntime(ctx, sb.net, spec, hold)
 			case <-ctx.Done():
 				return
 			}
@@ -32,9 +33,9 @@ func serveRuntimes(t *testing.T, sb *fakeSandbox, hold time.Duration) {
 	}()
 }
 
-func runRuntime(ctx context.Context, spec Spec, hold time.Duration) {
+func runRuntime(ctx context.Context, n *memNet, spec Spec, hold time.Duration) {
 	base := "http://" + spec.RuntimeAPI + "/2018-06-01/runtime/invocation/"
-	c := &http.Client{}
+	c := n.client(0)
 	for ctx.Err() == nil {
 		req, _ := http.NewRequestWithContext(ctx, "GET", base+"next", nil)
 		resp, err := c.Do(req)
@@ -92,6 +93,10 @@ func newCappedManager(t *testing.T, sb Sandbox, max int) *Manager {
 // waiting invocation gets an environment of the new configuration as soon
 // as the old one finishes, not a churn of old ones.
 func TestFingerprintChangeWithOneEnvironment(t *testing.T) {
+	synctest.Test(t, testFingerprintChangeWithOneEnvironment)
+}
+
+func testFingerprintChangeWithOneEnvironment(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newCappedManager(t, sb, 1)
 	serveRuntimes(t, sb, 300*time.Millisecond)
@@ -106,9 +111,16 @@ func TestFingerprintChangeWithOneEnvironment(t *testing.T) {
 		defer wg.Done()
 		first = invokeOnce(t, m, old, "a")
 	}()
-	time.Sleep(100 * time.Millisecond) // the old one is busy
+	synctest.Wait() // the old one is busy
+	start := time.Now()
 	second := invokeOnce(t, m, changed, "b")
 	wg.Wait()
+	// The new environment starts once the old one, its event answered
+	// (300ms), has ended (its Runtime API's shutdown polls every ~1ms),
+	// and answers 300ms later: no old one holds it up in between.
+	if took := time.Since(start); took < 600*time.Millisecond || took >= 900*time.Millisecond {
+		t.Errorf("the changed configuration answered after %s, want 600ms and the old environment's end", took)
+	}
 	if first != "f1:a" || second != "f2:b" {
 		t.Fatalf("got %q and %q", first, second)
 	}
@@ -123,10 +135,15 @@ func TestFingerprintChangeWithOneEnvironment(t *testing.T) {
 // Two concurrent cold invocations under a cap of two start two
 // environments: a starting environment counts once.
 func TestCapCountsStartingEnvironmentsOnce(t *testing.T) {
+	synctest.Test(t, testCapCountsStartingEnvironmentsOnce)
+}
+
+func testCapCountsStartingEnvironmentsOnce(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newCappedManager(t, sb, 2)
 	serveRuntimes(t, sb, 500*time.Millisecond)
 	fn := testFunction(t, 5*time.Second)
+	start := time.Now()
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
@@ -139,11 +156,19 @@ func TestCapCountsStartingEnvironmentsOnce(t *testing.T) {
 	if total, _ := m.Stats("fn", "$LATEST"); total != 2 {
 		t.Fatalf("%d environments, want 2", total)
 	}
+	// Side by side, both are answered after one hold.
+	if took := time.Since(start); took != 500*time.Millisecond {
+		t.Fatalf("two invocations took %s, want 500ms", took)
+	}
 }
 
 // A runtime that drops its /next poll and polls again still gets the
 // event, and the pool never counts it idle twice.
 func TestAbandonedPollIsNotAFreeEnvironment(t *testing.T) {
+	synctest.Test(t, testAbandonedPollIsNotAFreeEnvironment)
+}
+
+func testAbandonedPollIsNotAFreeEnvironment(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newTestManager(t, sb)
 	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{"n":1}`)
@@ -162,22 +187,14 @@ func TestAbandonedPollIsNotAFreeEnvironment(t *testing.T) {
 		cancel()
 	}
 	// The server notices the dropped polls when their connections close.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		total, idle := m.Stats("fn", "$LATEST")
-		if total != 1 || idle > 1 {
-			t.Fatalf("after abandoned polls: %d environments, %d idle", total, idle)
-		}
-		if idle == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("an environment whose runtime stopped polling stays idle")
-		}
+	synctest.Wait()
+	if total, idle := m.Stats("fn", "$LATEST"); total != 1 || idle != 0 {
+		t.Fatalf("after abandoned polls: %d environments, %d idle, want 1 and 0", total, idle)
 	}
 	// An invocation now waits for the runtime's next poll.
 	done := make(chan string, 1)
 	go func() { done <- invokeOnce(t, m, testFunction(t, 5*time.Second), `{"n":2}`) }()
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait()
 	resp, body := rt.do("GET", "/runtime/invocation/next", nil, nil)
 	if resp.StatusCode != 200 || body != `{"n":2}` {
 		t.Fatalf("/next after abandoned polls: %d %q", resp.StatusCode, body)
@@ -191,6 +208,10 @@ func TestAbandonedPollIsNotAFreeEnvironment(t *testing.T) {
 // Close while an environment is starting ends it, and waiting
 // invocations learn the manager closed.
 func TestCloseWhileStarting(t *testing.T) {
+	synctest.Test(t, testCloseWhileStarting)
+}
+
+func testCloseWhileStarting(t *testing.T) {
 	sb := newFakeSandbox()
 	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -228,18 +249,80 @@ func TestCloseWhileStarting(t *testing.T) {
 // An invocation whose context ends while it waits for an environment
 // returns, and the environment it was going to get stays usable.
 func TestWaitEndsWithTheContext(t *testing.T) {
+	synctest.Test(t, testWaitEndsWithTheContext)
+}
+
+func testWaitEndsWithTheContext(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newCappedManager(t, sb, 1)
 	serveRuntimes(t, sb, 300*time.Millisecond)
 	fn := testFunction(t, 5*time.Second)
 	go invokeOnce(t, m, fn, "busy")
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
+	start := time.Now()
 	if _, err := m.Invoke(ctx, &Invocation{Function: fn, RequestID: "late", Unreserved: 100}); err != context.DeadlineExceeded {
 		t.Fatalf("Invoke with an ending context: %v", err)
 	}
+	if took := time.Since(start); took != 50*time.Millisecond {
+		t.Fatalf("the wait ended after %s, want the context's 50ms", took)
+	}
 	if got := invokeOnce(t, m, fn, "after"); got != "f1:after" {
 		t.Fatalf("after a waiter gave up: %q", got)
+	}
+}
+
+// An environment left idle lives IdleTimeout, not a moment less or more,
+// and each invocation starts its idle clock again.
+func TestIdleEnvironmentIsReapedAtItsTimeout(t *testing.T) {
+	synctest.Test(t, testIdleEnvironmentIsReapedAtItsTimeout)
+}
+
+func testIdleEnvironmentIsReapedAtItsTimeout(t *testing.T) {
+	sb := newFakeSandbox()
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, IdleTimeout: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	serveRuntimes(t, sb, 0)
+	fn := testFunction(t, 5*time.Second)
+	alive := func() bool {
+		t.Helper()
+		synctest.Wait()
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		if len(sb.procs) != 1 {
+			t.Fatalf("%d environments started, want 1", len(sb.procs))
+		}
+		select {
+		case <-sb.procs[0].done:
+			return false
+		default:
+			return true
+		}
+	}
+
+	invokeOnce(t, m, fn, "a")
+	synctest.Wait() // the runtime polls again: idle from now
+	time.Sleep(30 * time.Second)
+	if got := invokeOnce(t, m, fn, "b"); got != "f1:b" || !alive() {
+		t.Fatalf("after 30s idle: %q, alive %v", got, alive())
+	}
+	// Idle again from now: the first invocation's clock no longer counts.
+	time.Sleep(time.Minute - time.Millisecond)
+	if !alive() {
+		t.Fatal("the environment ended before IdleTimeout since its last invocation")
+	}
+	time.Sleep(time.Millisecond)
+	if alive() {
+		t.Fatal("the environment outlived IdleTimeout")
+	}
+	// Its teardown (at most a second) leaves the pool empty.
+	time.Sleep(time.Second)
+	synctest.Wait()
+	if total, idle := m.Stats("fn", "$LATEST"); total != 0 || idle != 0 {
+		t.Fatalf("after reaping: %d environments, %d idle", total, idle)
 	}
 }

@@ -13,21 +13,26 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // fakeSandbox starts no process: the test plays the runtime over HTTP at
-// the address the spec names.
+// the address the spec names, on the sandbox's in-memory network (so
+// that tests may run in a synctest bubble).
 type fakeSandbox struct {
 	mu     sync.Mutex
 	specs  chan Spec
 	procs  []*fakeProcess
 	startE error
+	net    *memNet
 }
 
-func newFakeSandbox() *fakeSandbox { return &fakeSandbox{specs: make(chan Spec, 16)} }
+func newFakeSandbox() *fakeSandbox { return &fakeSandbox{specs: make(chan Spec, 16), net: newMemNet()} }
 
 func (s *fakeSandbox) ListenHost() string { return "127.0.0.1" }
+
+func (s *fakeSandbox) listenRuntimeAPI() (net.Listener, error) { return s.net.listen() }
 
 func (s *fakeSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
 	if s.startE != nil {
@@ -100,6 +105,12 @@ type runtime struct {
 	c    *http.Client
 }
 
+// dial opens a raw connection to the Runtime API.
+func (r *runtime) dial() (net.Conn, error) {
+	addr := strings.TrimPrefix(strings.TrimSuffix(r.base, "/2018-06-01"), "http://")
+	return r.c.Transport.(*http.Transport).DialContext(context.Background(), "tcp", addr)
+}
+
 func (r *runtime) do(method, path string, body io.Reader, header map[string]string) (*http.Response, string) {
 	r.t.Helper()
 	req, err := http.NewRequest(method, r.base+path, body)
@@ -136,7 +147,7 @@ func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload
 	}()
 	select {
 	case spec := <-sb.specs:
-		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: &http.Client{Timeout: 10 * time.Second}}
+		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no environment was started")
 		return nil, nil
@@ -166,6 +177,10 @@ func wait(t *testing.T, ch <-chan invokeOutcome) invokeOutcome {
 }
 
 func TestRuntimeAPIHappyPathAndStatusCodes(t *testing.T) {
+	synctest.Test(t, testRuntimeAPIHappyPathAndStatusCodes)
+}
+
+func testRuntimeAPIHappyPathAndStatusCodes(t *testing.T) {
 	sb := newFakeSandbox()
 	m := newTestManager(t, sb)
 	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{"x":1}`)
@@ -188,8 +203,10 @@ func TestRuntimeAPIHappyPathAndStatusCodes(t *testing.T) {
 	deadline := resp.Header.Get("Lambda-Runtime-Deadline-Ms")
 	var ms int64
 	fmt.Sscan(deadline, &ms)
-	if left := time.Until(time.UnixMilli(ms)); left < 4*time.Second || left > 5*time.Second {
-		t.Errorf("deadline %s is %s away, want about 5s", deadline, left)
+	// The bubble's clock stands still while the runtime polls: the
+	// deadline is the whole timeout away.
+	if left := time.Until(time.UnixMilli(ms)); left != 5*time.Second {
+		t.Errorf("deadline %s is %s away, want 5s", deadline, left)
 	}
 	if resp.Header.Get("Lambda-Runtime-Cognito-Identity") != "" {
 		t.Error("a cognito identity header with no identity")
@@ -233,19 +250,21 @@ func assertAPIError(t *testing.T, resp *http.Response, body string, status int, 
 	}
 }
 
-// respondWith runs one invocation whose runtime answers with send, and
-// returns what the invoker and the runtime saw.
-func respondWith(t *testing.T, send func(rt *runtime) (*http.Response, string)) (invokeOutcome, *http.Response, string) {
+// respondWith runs one invocation whose runtime answers with send, in a
+// synctest bubble, and returns what the invoker and the runtime saw.
+func respondWith(t *testing.T, send func(t *testing.T, rt *runtime) (*http.Response, string)) (o invokeOutcome, resp *http.Response, body string) {
 	t.Helper()
-	sb := newFakeSandbox()
-	m := newTestManager(t, sb)
-	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
-	if resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil); resp.StatusCode != 200 {
-		t.Fatalf("/next: %d", resp.StatusCode)
-	}
-	resp, body := send(rt)
-	o := wait(t, out)
-	assertNoExecutions(t, m)
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+		if resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("/next: %d", resp.StatusCode)
+		}
+		resp, body = send(t, rt)
+		o = wait(t, out)
+		assertNoExecutions(t, m)
+	})
 	return o, resp, body
 }
 
@@ -253,7 +272,7 @@ const reqPath = "/runtime/invocation/11111111-2222-3333-4444-555555555555"
 
 func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 	t.Run("error", func(t *testing.T) {
-		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+		o, resp, body := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
 			return rt.do("POST", reqPath+"/error", strings.NewReader(`{"errorMessage":"bad input","errorType":"errorString"}`),
 				map[string]string{"Lambda-Runtime-Function-Error-Type": "errorString"})
 		})
@@ -263,7 +282,7 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 		}
 	})
 	t.Run("bad response mode", func(t *testing.T) {
-		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+		o, resp, body := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
 			return rt.do("POST", reqPath+"/response", strings.NewReader("x"), map[string]string{"Lambda-Runtime-Function-Response-Mode": "sideways"})
 		})
 		assertAPIError(t, resp, body, 400, "InvalidFunctionResponseMode")
@@ -272,7 +291,7 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 		}
 	})
 	t.Run("too large", func(t *testing.T) {
-		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+		o, resp, body := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
 			return rt.do("POST", reqPath+"/response", bytes.NewReader(make([]byte, MaxBufferedResponse+1)), nil)
 		})
 		if resp.StatusCode != 413 || body != "{\"errorMessage\":\"Exceeded maximum allowed payload size (6291556 bytes).\",\"errorType\":\"RequestEntityTooLarge\"}\n" {
@@ -284,7 +303,7 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 		}
 	})
 	t.Run("exactly the limit", func(t *testing.T) {
-		o, resp, _ := respondWith(t, func(rt *runtime) (*http.Response, string) {
+		o, resp, _ := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
 			return rt.do("POST", reqPath+"/response", bytes.NewReader(make([]byte, MaxBufferedResponse)), nil)
 		})
 		if resp.StatusCode != 202 || o.fe != nil || len(o.body) != MaxBufferedResponse {
@@ -292,7 +311,7 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 		}
 	})
 	t.Run("trailers", func(t *testing.T) {
-		o, resp, body := respondWith(t, func(rt *runtime) (*http.Response, string) {
+		o, resp, body := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
 			pr, pw := io.Pipe()
 			go func() {
 				pw.Write([]byte("part1-"))
@@ -318,13 +337,13 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 		}
 	})
 	t.Run("truncated", func(t *testing.T) {
-		o, _, _ := respondWith(t, func(rt *runtime) (*http.Response, string) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(rt.base, "/2018-06-01"), "http://"))
+		o, _, _ := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
+			conn, err := rt.dial()
 			if err != nil {
 				t.Fatal(err)
 			}
 			fmt.Fprintf(conn, "POST /2018-06-01%s/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", reqPath)
-			time.Sleep(50 * time.Millisecond)
+			synctest.Wait() // the server has read the chunk and waits for more
 			conn.Close()
 			return &http.Response{}, ""
 		})
@@ -354,39 +373,48 @@ func TestInitErrorReachesTheInvoker(t *testing.T) {
 }
 
 func TestExitAndTimeout(t *testing.T) {
-	t.Run("exit during an invocation", func(t *testing.T) {
-		sb := newFakeSandbox()
-		m := newTestManager(t, sb)
-		out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
-		rt.do("GET", "/runtime/invocation/next", nil, nil)
-		sb.procs[0].exit(fmt.Errorf("exit status 2"))
-		o := wait(t, out)
-		if o.fe == nil || o.fe.Type != "Runtime.ExitError" ||
-			string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Runtime exited with error: exit status 2","errorType":"Runtime.ExitError"}` {
-			t.Fatalf("invoker got %+v", o.fe)
-		}
-		assertNoExecutions(t, m)
-	})
-	t.Run("timeout", func(t *testing.T) {
-		sb := newFakeSandbox()
-		m := newTestManager(t, sb)
-		out, rt := startInvoke(t, m, sb, testFunction(t, 200*time.Millisecond), `{}`)
-		rt.do("GET", "/runtime/invocation/next", nil, nil)
-		o := wait(t, out)
-		if o.fe == nil || o.fe.Type != "Sandbox.Timedout" ||
-			string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Task timed out after 0.20 seconds","errorType":"Sandbox.Timedout"}` {
-			t.Fatalf("invoker got %+v", o.fe)
-		}
-		select {
-		case <-sb.procs[0].done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the timed-out environment was not killed")
-		}
-		if !strings.Contains(o.log, "Status: timeout") {
-			t.Fatalf("log:\n%s", o.log)
-		}
-		assertNoExecutions(t, m)
-	})
+	t.Run("exit during an invocation", func(t *testing.T) { synctest.Test(t, testExitDuringAnInvocation) })
+	t.Run("timeout", func(t *testing.T) { synctest.Test(t, testTimeout) })
+}
+
+func testExitDuringAnInvocation(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+	rt.do("GET", "/runtime/invocation/next", nil, nil)
+	sb.procs[0].exit(fmt.Errorf("exit status 2"))
+	o := wait(t, out)
+	if o.fe == nil || o.fe.Type != "Runtime.ExitError" ||
+		string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Runtime exited with error: exit status 2","errorType":"Runtime.ExitError"}` {
+		t.Fatalf("invoker got %+v", o.fe)
+	}
+	assertNoExecutions(t, m)
+}
+
+func testTimeout(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb, testFunction(t, 200*time.Millisecond), `{}`)
+	delivered := time.Now()
+	rt.do("GET", "/runtime/invocation/next", nil, nil)
+	o := wait(t, out)
+	if took := time.Since(delivered); took != 200*time.Millisecond {
+		t.Errorf("the invocation timed out %s after the runtime took it, want 200ms", took)
+	}
+	if o.fe == nil || o.fe.Type != "Sandbox.Timedout" ||
+		string(o.fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Task timed out after 0.20 seconds","errorType":"Sandbox.Timedout"}` {
+		t.Fatalf("invoker got %+v", o.fe)
+	}
+	select {
+	case <-sb.procs[0].done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the timed-out environment was not killed")
+	}
+	if !strings.Contains(o.log, "REPORT RequestId: 11111111-2222-3333-4444-555555555555\tDuration: 200.00 ms\tBilled Duration: 200 ms\t") ||
+		!strings.Contains(o.log, "Status: timeout") {
+		t.Fatalf("log:\n%s", o.log)
+	}
+	assertNoExecutions(t, m)
 }
 
 // assertNoExecutions checks that every execution an invocation took from

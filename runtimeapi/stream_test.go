@@ -38,7 +38,7 @@ func startStream(t *testing.T, limit int64) (<-chan *Result, *runtime) {
 	var rt *runtime
 	select {
 	case spec := <-sb.specs:
-		rt = &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: &http.Client{Timeout: 10 * time.Second}}
+		rt = &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no environment was started")
 	}
