@@ -63,7 +63,8 @@ func (n *memNet) dial(ctx context.Context, _, addr string) (net.Conn, error) {
 // client is an HTTP client of n with its own transport (and so its own
 // connections), whose requests time out after timeout (zero: never).
 func (n *memNet) client(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: n.dial}}
+	// Large writes make few hops over the unbuffered pipe.
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: n.dial, WriteBufferSize: 64 << 10}}
 }
 
 type memListener struct {
