@@ -80,22 +80,9 @@ type Shaper struct {
 	tokens float64
 	last   time.Time
 	start  bool
-	// clock and sleep are the shaper's time; nil means the real one.
-	clock func() time.Time
-	sleep func(context.Context, time.Duration) error
-}
-
-func (s *Shaper) now() time.Time {
-	if s.clock != nil {
-		return s.clock()
-	}
-	return time.Now()
 }
 
 func (s *Shaper) wait(ctx context.Context, d time.Duration) error {
-	if s.sleep != nil {
-		return s.sleep(ctx, d)
-	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -118,11 +105,11 @@ func (s *Shaper) Write(p []byte) (int, error) {
 		ctx = context.Background()
 	}
 	if !s.start {
-		s.start, s.tokens, s.last = true, float64(s.Burst), s.now()
+		s.start, s.tokens, s.last = true, float64(s.Burst), time.Now()
 	}
 	written := 0
 	for len(p) > 0 {
-		now := s.now()
+		now := time.Now()
 		s.tokens = min(float64(s.Burst), s.tokens+now.Sub(s.last).Seconds()*float64(s.Rate))
 		s.last = now
 		// Wait for a quantum's worth, not a byte's: a stream over its

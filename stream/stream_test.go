@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
@@ -258,32 +259,10 @@ func TestShaper(t *testing.T) {
 			t.Fatalf("n=%d err=%v", n, err)
 		}
 	})
-	t.Run("waiting, it writes in quanta", func(t *testing.T) {
-		// A fake clock that sleeps exactly as asked, at 1 MB/s: a shaper
-		// writing whatever tokens it has would write 1 000 bytes a
-		// millisecond.
-		var sizes []int
-		clock := time.Unix(0, 0)
-		s := &Shaper{W: writerFunc(func(p []byte) (int, error) { sizes = append(sizes, len(p)); return len(p), nil }),
-			Burst: 1 << 20, Rate: 1_000_000,
-			clock: func() time.Time { return clock },
-			sleep: func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }}
-		if n, err := s.Write(make([]byte, 1<<20+3*shaperQuantum)); err != nil || n != 1<<20+3*shaperQuantum {
-			t.Fatalf("n=%d err=%v", n, err)
-		}
-		// Every write after the burst is a quantum or more, but the last,
-		// which may be what remains.
-		for i := 1; i < len(sizes)-1; i++ {
-			if sizes[i] < shaperQuantum {
-				t.Fatalf("write %d after the burst was %d bytes (all: %v)", i, sizes[i], sizes)
-			}
-		}
-		// And it took the time the rate gives 3 quanta.
-		if got, want := clock.Sub(time.Unix(0, 0)), time.Duration(3*shaperQuantum)*time.Second/1_000_000; got < want-time.Millisecond || got > want+2*time.Millisecond {
-			t.Fatalf("took %v of fake time, want about %v", got, want)
-		}
-	})
-	t.Run("past the burst it waits for tokens", func(t *testing.T) {
+	t.Run("waiting, it writes in quanta", func(t *testing.T) { synctest.Test(t, testShaperWritesInQuanta) })
+	t.Run("AWS's burst, then AWS's rate", func(t *testing.T) { synctest.Test(t, testAWSShaper) })
+	t.Run("past the burst it waits for tokens", func(t *testing.T) { synctest.Test(t, testShaperWaitsForTokens) })
+	t.Run("a done context ends the wait", func(t *testing.T) {
 		var out bytes.Buffer
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -295,6 +274,72 @@ func TestShaper(t *testing.T) {
 			t.Fatalf("n=%d err=%v out=%q", n, err, out.String())
 		}
 	})
+}
+
+// testShaperWritesInQuanta runs in a synctest bubble, whose clock moves
+// only while the shaper sleeps: at 1 MB/s, a shaper writing whatever
+// tokens it has would write 1 000 bytes a millisecond.
+func testShaperWritesInQuanta(t *testing.T) {
+	var sizes []int
+	start := time.Now()
+	s := &Shaper{W: writerFunc(func(p []byte) (int, error) { sizes = append(sizes, len(p)); return len(p), nil }),
+		Burst: 1 << 20, Rate: 1_000_000}
+	if n, err := s.Write(make([]byte, 1<<20+3*shaperQuantum)); err != nil || n != 1<<20+3*shaperQuantum {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	// Every write after the burst is a quantum or more, but the last,
+	// which may be what remains.
+	for i := 1; i < len(sizes)-1; i++ {
+		if sizes[i] < shaperQuantum {
+			t.Fatalf("write %d after the burst was %d bytes (all: %v)", i, sizes[i], sizes)
+		}
+	}
+	// And it took the time the rate gives 3 quanta (a wait is at
+	// least a millisecond, and float rounding may cost one).
+	if got, want := time.Since(start), time.Duration(3*shaperQuantum)*time.Second/1_000_000; got < want || got > want+2*time.Millisecond {
+		t.Fatalf("took %v, want %v", got, want)
+	}
+}
+
+// testAWSShaper writes 8 MiB through AWS's shaper in a synctest bubble:
+// the first 6 MiB at once, the other 2 MiB at 2 MiB/s.
+func testAWSShaper(t *testing.T) {
+	var total int
+	var burstEnd time.Duration // when the last byte of the burst went out
+	start := time.Now()
+	s := NewAWSShaper(context.Background(), writerFunc(func(p []byte) (int, error) {
+		if total += len(p); total <= AWSBurst {
+			burstEnd = time.Since(start)
+		}
+		return len(p), nil
+	}))
+	chunk := make([]byte, 256<<10)
+	for range 32 {
+		if _, err := s.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if burstEnd != 0 {
+		t.Errorf("the burst ended after %s, want at once", burstEnd)
+	}
+	if got := time.Since(start); got < time.Second || got > time.Second+2*time.Millisecond {
+		t.Errorf("8 MiB took %s, want 1s (2 MiB past the burst at 2 MiB/s)", got)
+	}
+}
+
+// testShaperWaitsForTokens: one byte a second, so the second ten bytes
+// wait ten seconds of the bubble's clock, and go out whole.
+func testShaperWaitsForTokens(t *testing.T) {
+	var out bytes.Buffer
+	start := time.Now()
+	s := &Shaper{W: &out, Burst: 10, Rate: 1}
+	n, err := s.Write([]byte("0123456789abcdefghij"))
+	if err != nil || n != 20 || out.String() != "0123456789abcdefghij" {
+		t.Fatalf("n=%d err=%v out=%q", n, err, out.String())
+	}
+	if took := time.Since(start); took != 10*time.Second {
+		t.Fatalf("took %s, want 10s", took)
+	}
 }
 
 // readySource yields its chunks one per Read and says how many bytes
