@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/furl-dev/furl/urlconfig"
@@ -80,4 +81,52 @@ func TestDispatcherBackoff(t *testing.T) {
 			t.Errorf("scale %g, %d throttles, %s left: wait %s, want %s", tc.scale, tc.n, tc.left, got, tc.want)
 		}
 	}
+}
+
+// A worker waits for the next event to be due, on a timer, and no longer:
+// in a synctest bubble, it takes a retry exactly when it is due, and an
+// event added meanwhile that is due at once wakes it at once.
+func TestDispatcherWaitsUntilDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &Dispatcher{fns: map[string]*fnEvents{}, changed: make(chan struct{})}
+		start := time.Now()
+		d.mu.Lock()
+		d.push(&pending{ev: &urlconfig.QueuedEvent{ID: "retry", FunctionName: "a"}, at: start.Add(2 * time.Second)})
+		d.mu.Unlock()
+		type took struct {
+			id    string
+			after time.Duration
+		}
+		got := make(chan took, 2)
+		go func() {
+			for range 2 {
+				p := d.next()
+				got <- took{p.ev.ID, time.Since(start)}
+			}
+		}()
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		if len(got) != 0 {
+			t.Fatalf("an event was taken before it was due: %+v", <-got)
+		}
+		d.mu.Lock()
+		d.push(&pending{ev: &urlconfig.QueuedEvent{ID: "new", FunctionName: "b"}, at: time.Now()})
+		d.mu.Unlock()
+		for _, want := range []took{{"new", 500 * time.Millisecond}, {"retry", 2 * time.Second}} {
+			if g := <-got; g != want {
+				t.Fatalf("took %s after %s, want %s after %s", g.id, g.after, want.id, want.after)
+			}
+		}
+		// Stopping ends the wait of a worker with nothing due.
+		stopped := make(chan *pending)
+		go func() { stopped <- d.next() }()
+		synctest.Wait()
+		d.mu.Lock()
+		d.stopping = true
+		d.broadcastLocked()
+		d.mu.Unlock()
+		if p := <-stopped; p != nil {
+			t.Fatalf("a stopping dispatcher gave %s", p.ev.ID)
+		}
+	})
 }
