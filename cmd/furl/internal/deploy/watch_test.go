@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 func TestBuildOutputs(t *testing.T) {
@@ -112,4 +115,68 @@ func TestBoundedBuffer(t *testing.T) {
 	if got := string(b.Bytes()); got != "abcd\n[3 more bytes of output]\n" {
 		t.Errorf("Bytes = %q", got)
 	}
+}
+
+// The watch loop, in a synctest bubble whose clock moves only while it
+// waits: a save builds once the folder looks the same for one more poll;
+// a burst of saves builds once; a save during a build builds again.
+func TestWatchLoopDebounces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const p = pollInterval
+		dir := t.TempDir()
+		n := 0
+		save := func() {
+			t.Helper()
+			// Each save grows the file: the size tells it apart even
+			// where the file system's clock is coarser than the saves.
+			n++
+			if err := os.WriteFile(filepath.Join(dir, "main.go"), bytes.Repeat([]byte("x"), n), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		save()
+		start := time.Now()
+		var out bytes.Buffer
+		ig, err := ParseIgnore(strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWatcher(dir, "true", ig, &out)
+		var builds []time.Duration
+		w.build = func(ctx context.Context) ([]byte, error) {
+			builds = append(builds, time.Since(start))
+			if len(builds) == 3 {
+				time.Sleep(p + p/2) // a slow build, saved into
+			}
+			return nil, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			w.loop(ctx)
+			close(done)
+		}()
+		// Saves half-way between polls, so that no save and poll tie.
+		at := func(d time.Duration) {
+			t.Helper()
+			time.Sleep(d - time.Since(start))
+			save()
+		}
+		at(p / 2)                            // seen at 1p, built at 2p
+		at(2*p + p/2)                        // a burst: seen at 3p,
+		at(3*p + p/2)                        // changed again at 4p,
+		at(4*p + p/2)                        // and at 5p, built at 6p
+		at(6*p + p/2)                        // built at 8p, for 1.5p,
+		at(9 * p)                            // saved into at 9p: built again
+		time.Sleep(20*p - time.Since(start)) // nothing more
+		cancel()
+		<-done
+		want := []time.Duration{2 * p, 6 * p, 8 * p, 10 * p}
+		if !slices.Equal(builds, want) {
+			t.Fatalf("built at %v, want %v", builds, want)
+		}
+		if !strings.Contains(out.String(), "build ok in 150ms\n") {
+			t.Errorf("output:\n%s", out.String())
+		}
+	})
 }
