@@ -143,7 +143,7 @@ func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload
 		}
 		body, _ := io.ReadAll(res.Body)
 		fe := res.Wait()
-		out <- invokeOutcome{body: string(body), fe: fe, log: string(res.LogTail(4096)), ct: res.ContentType}
+		out <- invokeOutcome{body: string(body), fe: fe, log: string(res.LogTail(4096)), ct: res.ContentType, at: time.Now()}
 	}()
 	select {
 	case spec := <-sb.specs:
@@ -160,6 +160,7 @@ type invokeOutcome struct {
 	log  string
 	ct   string
 	err  error
+	at   time.Time // when the invocation ended
 }
 
 func wait(t *testing.T, ch <-chan invokeOutcome) invokeOutcome {
@@ -337,6 +338,7 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 		}
 	})
 	t.Run("truncated", func(t *testing.T) {
+		var cut time.Time
 		o, _, _ := respondWith(t, func(t *testing.T, rt *runtime) (*http.Response, string) {
 			conn, err := rt.dial()
 			if err != nil {
@@ -345,10 +347,15 @@ func TestRuntimeAPIErrorsReachTheInvoker(t *testing.T) {
 			fmt.Fprintf(conn, "POST /2018-06-01%s/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", reqPath)
 			synctest.Wait() // the server has read the chunk and waits for more
 			conn.Close()
+			cut = time.Now()
 			return &http.Response{}, ""
 		})
 		if o.body != "hello" || o.fe == nil || o.fe.Type != "Runtime.TruncatedResponse" {
 			t.Fatalf("invoker got %q %+v", o.body, o.fe)
+		}
+		// The cut is named so once the runtime has had exitGrace to die.
+		if waited := o.at.Sub(cut); waited != exitGrace {
+			t.Fatalf("the invoker learned of the cut %s after it, want %s", waited, exitGrace)
 		}
 	})
 }
@@ -415,6 +422,71 @@ func testTimeout(t *testing.T) {
 		t.Fatalf("log:\n%s", o.log)
 	}
 	assertNoExecutions(t, m)
+}
+
+// A response cut off by its runtime's death, within exitGrace, is
+// Runtime.ExitError, as on Lambda, not a truncated response.
+func TestCutByTheRuntimesExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		out, rt := startInvoke(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		conn, err := rt.dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /2018-06-01%s/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", reqPath)
+		synctest.Wait()
+		conn.Close()
+		time.Sleep(exitGrace - time.Millisecond)
+		sb.procs[0].exit(fmt.Errorf("exit status 1"))
+		o := wait(t, out)
+		if o.body != "hello" || o.fe == nil || o.fe.Type != "Runtime.ExitError" {
+			t.Fatalf("invoker got %q %+v", o.body, o.fe)
+		}
+	})
+}
+
+// A runtime that never polls fails its init after 10 s (or the
+// function's timeout, if longer), as Lambda's init phase does, and its
+// environment is ended.
+func TestInitTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		timeout, want time.Duration
+		says          string
+	}{
+		{3 * time.Second, 10 * time.Second, "10.00"},
+		{30 * time.Second, 30 * time.Second, "30.00"},
+	} {
+		t.Run(tc.says, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sb := newFakeSandbox()
+				m := newTestManager(t, sb)
+				start := time.Now()
+				out, _ := startInvoke(t, m, sb, testFunction(t, tc.timeout), `{}`)
+				var o invokeOutcome
+				select { // not wait: its limit is shorter than the init's
+				case o = <-out:
+				case <-time.After(time.Minute):
+					t.Fatal("the invocation never ended")
+				}
+				if took := o.at.Sub(start); took != tc.want {
+					t.Errorf("init failed after %s, want %s", took, tc.want)
+				}
+				want := `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Task timed out after ` + tc.says + ` seconds","errorType":"Sandbox.Timedout"}`
+				if o.fe == nil || o.fe.Type != "Sandbox.Timedout" || string(o.fe.Payload) != want {
+					t.Fatalf("invoker got %+v", o.fe)
+				}
+				select {
+				case <-sb.procs[0].done:
+				default:
+					t.Fatal("the environment that never polled was not ended")
+				}
+				assertNoExecutions(t, m)
+			})
+		})
+	}
 }
 
 // assertNoExecutions checks that every execution an invocation took from
