@@ -326,3 +326,62 @@ func testIdleEnvironmentIsReapedAtItsTimeout(t *testing.T) {
 		t.Fatalf("after reaping: %d environments, %d idle", total, idle)
 	}
 }
+
+// A runtime has one /next at a time: a second poll while the first waits
+// is refused after pollGrace, not at once (the first may be a poll the
+// runtime gave up on, which the server has yet to notice); and when the
+// first does end within the grace, the second takes its place.
+func TestSecondPollWaitsPollGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		fn := testFunction(t, 5*time.Second)
+		out, rt := startInvoke(t, m, sb, fn, `{}`)
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		rt.do("POST", reqPath+"/response", strings.NewReader("one"), nil)
+		wait(t, out)
+
+		firstCtx, dropFirst := context.WithCancel(context.Background())
+		defer dropFirst()
+		first := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequestWithContext(firstCtx, "GET", rt.base+"/runtime/invocation/next", nil)
+			resp, err := rt.c.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			first <- err
+		}()
+		synctest.Wait() // the first poll waits for an event
+
+		start := time.Now()
+		resp, body := rt.do("GET", "/runtime/invocation/next", nil, nil)
+		assertAPIError(t, resp, body, http.StatusForbidden, "InvalidStateTransition")
+		if took := time.Since(start); took != pollGrace {
+			t.Fatalf("the second poll was refused after %s, want %s", took, pollGrace)
+		}
+
+		// Now the first is given up on, 100ms into the second's grace.
+		second := make(chan *http.Response, 1)
+		go func() {
+			resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil)
+			second <- resp
+		}()
+		time.Sleep(100 * time.Millisecond)
+		dropFirst()
+		if err := <-first; err == nil {
+			t.Fatal("the dropped poll got an answer")
+		}
+		synctest.Wait()
+		done := make(chan string, 1)
+		go func() { done <- invokeOnce(t, m, fn, "two") }()
+		resp = <-second
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Lambda-Runtime-Aws-Request-Id") == "" {
+			t.Fatalf("the poll that outlived the dropped one got %d", resp.StatusCode)
+		}
+		rt.do("POST", "/runtime/invocation/"+resp.Header.Get("Lambda-Runtime-Aws-Request-Id")+"/response", strings.NewReader("two"), nil)
+		if got := <-done; got != "two" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
