@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -469,6 +470,10 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 type requestInfo struct {
 	id  string
 	log *slog.Logger
+	// withID is log with the request id, made once by logger: a With
+	// formats its attributes, and a request asks for its logger often.
+	withID     *slog.Logger
+	withIDOnce sync.Once
 	// caller is who signed an API request, once its signature is
 	// verified (--verify-api-signatures); nil otherwise.
 	caller *authz.Identity
@@ -511,10 +516,16 @@ func requestIDFrom(ctx context.Context) string {
 func loggerFrom(ctx context.Context) *slog.Logger {
 	if ctx != nil {
 		if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
-			return ri.log.With("request_id", ri.id)
+			return ri.logger()
 		}
 	}
 	return slog.Default()
+}
+
+// logger is the request's logger: log with the request id.
+func (ri *requestInfo) logger() *slog.Logger {
+	ri.withIDOnce.Do(func() { ri.withID = ri.log.With("request_id", ri.id) })
+	return ri.withID
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
