@@ -45,7 +45,7 @@ func FuzzJSONString(f *testing.F) {
 func BenchmarkURLResponseFrom(b *testing.B) {
 	event, err := buildURLEvent(&urlRequest{Method: "POST", RawPath: "/echo", RawQuery: "x=1", Host: "127.0.0.1:4580",
 		Header: map[string][]string{"Content-Type": {"application/json"}, "User-Agent": {"Go-http-client/1.1"}, "Accept-Encoding": {"gzip"}},
-		Body: []byte(`{"order":42}`), SourceIP: "127.0.0.1", Proto: "http", Port: "4580", URLID: "abc", RequestID: "r", TraceID: "Root=1-x"})
+		Body:   []byte(`{"order":42}`), SourceIP: "127.0.0.1", Proto: "http", Port: "4580", URLID: "abc", RequestID: "r", TraceID: "Root=1-x"})
 	if err != nil {
 		b.Fatal(err)
 	}
