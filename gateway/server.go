@@ -130,9 +130,9 @@ type Server struct {
 	// allowedURLs maps a url-id to the resolved target whose resource
 	// policy was last found to let anyone invoke it (see authorizeURL).
 	allowedURLs sync.Map
-	rates          rateLimits
-	uploads        chan struct{}        // a slot per code upload being read
-	bodyLimits     map[string]bodyLimit // by route pattern
+	rates       rateLimits
+	uploads     chan struct{}        // a slot per code upload being read
+	bodyLimits  map[string]bodyLimit // by route pattern
 
 	// codeKey signs the code locations GetFunction hands out under
 	// --verify-api-signatures; it lives as long as the server.
