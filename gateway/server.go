@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -126,9 +127,12 @@ type Server struct {
 	verifyAPI      bool
 	spoolDir       string
 	cors           corsCache
-	rates          rateLimits
-	uploads        chan struct{}        // a slot per code upload being read
-	bodyLimits     map[string]bodyLimit // by route pattern
+	// allowedURLs maps a url-id to the resolved target whose resource
+	// policy was last found to let anyone invoke it (see authorizeURL).
+	allowedURLs sync.Map
+	rates       rateLimits
+	uploads     chan struct{}        // a slot per code upload being read
+	bodyLimits  map[string]bodyLimit // by route pattern
 
 	// codeKey signs the code locations GetFunction hands out under
 	// --verify-api-signatures; it lives as long as the server.
@@ -469,6 +473,10 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 type requestInfo struct {
 	id  string
 	log *slog.Logger
+	// withID is log with the request id, made once by logger: a With
+	// formats its attributes, and a request asks for its logger often.
+	withID     *slog.Logger
+	withIDOnce sync.Once
 	// caller is who signed an API request, once its signature is
 	// verified (--verify-api-signatures); nil otherwise.
 	caller *authz.Identity
@@ -511,10 +519,16 @@ func requestIDFrom(ctx context.Context) string {
 func loggerFrom(ctx context.Context) *slog.Logger {
 	if ctx != nil {
 		if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
-			return ri.log.With("request_id", ri.id)
+			return ri.logger()
 		}
 	}
 	return slog.Default()
+}
+
+// logger is the request's logger: log with the request id.
+func (ri *requestInfo) logger() *slog.Logger {
+	ri.withIDOnce.Do(func() { ri.withID = ri.log.With("request_id", ri.id) })
+	return ri.withID
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

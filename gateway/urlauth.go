@@ -27,9 +27,16 @@ const (
 // anonymous caller invoke a NONE URL. A refusal is logged with what is
 // missing and the command that would add it: it is the most common reason
 // a function URL answers 403.
+//
+// An allowed target is remembered: resolved targets are shared until the
+// next write to the store, which resolves new ones, so the same target
+// has the same policy and the same answer. A refusal is evaluated (and
+// logged) every time.
 func (s *Server) authorizeURL(ctx context.Context, t *urlconfig.URLTarget) bool {
-	log := loggerFrom(ctx)
 	if s.urlPermissions == PermissionsOpen {
+		return true
+	}
+	if v, ok := s.allowedURLs.Load(t.URLID); ok && v.(*urlconfig.URLTarget) == t {
 		return true
 	}
 	anon := authz.Principal{Anonymous: true}
@@ -45,8 +52,11 @@ func (s *Server) authorizeURL(ctx context.Context, t *urlconfig.URLTarget) bool 
 		})
 	}
 	if urlCheck.Decision == authz.Allow && invokeCheck.Decision == authz.Allow {
+		s.allowedURLs.Store(t.URLID, t)
 		return true
 	}
+	s.allowedURLs.Delete(t.URLID)
+	log := loggerFrom(ctx)
 	var why, fixes []string
 	target := t.FunctionName
 	qualifier := ""

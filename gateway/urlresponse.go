@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // urlResponse is the HTTP answer a function URL gives for a result.
@@ -87,9 +88,7 @@ func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessag
 		}
 	}
 	if raw, ok := obj["body"]; ok && string(raw) != "null" {
-		if raw[0] == '"' {
-			var s string
-			json.Unmarshal(raw, &s)
+		if s, ok := jsonString(raw); ok {
 			resp.Body = []byte(s)
 		} else {
 			// A body that is not a string is sent as its JSON.
@@ -167,8 +166,7 @@ func resultHeaders(headers map[string]json.RawMessage, lists bool) (http.Header,
 // so only 200–599 are usable.
 func statusCode(raw json.RawMessage) (int, error) {
 	text := string(raw)
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := jsonString(raw); ok {
 		text = strings.TrimSpace(s)
 	}
 	f, err := strconv.ParseFloat(text, 64)
@@ -181,8 +179,7 @@ func statusCode(raw json.RawMessage) (int, error) {
 // scalar renders a header value: a string as is, a number or boolean as
 // its JSON text.
 func scalar(raw json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
+	if s, ok := jsonString(raw); ok {
 		return s, nil
 	}
 	var v any
@@ -194,6 +191,23 @@ func scalar(raw json.RawMessage) (string, error) {
 		return string(raw), nil
 	}
 	return "", fmt.Errorf("not a string")
+}
+
+// jsonString decodes raw, a JSON value encoding/json has already
+// validated, when it is a string. Most strings have no escapes and valid
+// UTF-8: their bytes are the string, with no second decoding pass.
+func jsonString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // write sends the response. The function's headers are added to those

@@ -34,8 +34,11 @@ type call struct {
 	timer     *time.Timer
 	started   chan struct{} // closed when the response begins, or at the end
 	startOnce sync.Once
-	done      chan struct{} // closed when the invocation is over
-	doneOnce  sync.Once
+	// settled is closed when the outcome is known: the response has ended
+	// and err is set. done follows once the closing log lines are out.
+	settled  chan struct{}
+	done     chan struct{} // closed when the invocation is over, its log complete
+	doneOnce sync.Once
 	// onDone runs when the invocation is over: it gives back its
 	// execution.
 	onDone func()
@@ -48,7 +51,7 @@ type call struct {
 }
 
 func newCall(inv *Invocation) *call {
-	return &call{inv: inv, body: newBodyPipe(), started: make(chan struct{}), done: make(chan struct{})}
+	return &call{inv: inv, body: newBodyPipe(), started: make(chan struct{}), settled: make(chan struct{}), done: make(chan struct{})}
 }
 
 // begin marks the start of the response: its content type is known.
@@ -70,8 +73,11 @@ func (c *call) finished() bool {
 }
 
 // finish ends the call once: the first outcome wins. fe is nil for
-// success. The response body ends for its reader; then the environment
-// writes the call's closing log lines before done closes.
+// success. The response body ends for its reader and the outcome settles;
+// then the environment writes the call's closing log lines (waiting for
+// the function's output to be read, formatting REPORT, metering memory)
+// before done closes. The invoker does not wait for them unless it asks
+// for the log.
 func (c *call) finish(fe *FunctionError, closing func()) bool {
 	won := false
 	c.doneOnce.Do(func() {
@@ -81,13 +87,14 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 		c.mu.Unlock()
 		c.body.closeWriter()
 		c.startOnce.Do(func() { close(c.started) })
-		if closing != nil {
-			closing()
-		}
-		// The execution is given back before anyone learns the call is
-		// over, so that a caller's next request finds it free.
+		// The execution is given back before anyone learns the outcome,
+		// so that a caller's next request finds it free.
 		if c.onDone != nil {
 			c.onDone()
+		}
+		close(c.settled)
+		if closing != nil {
+			closing()
 		}
 		close(c.done)
 	})

@@ -27,6 +27,31 @@ type bodyPipe struct {
 	// writerDone: the response is complete; reads drain buf, then EOF.
 	// readerGone: the invoker left; nothing more is kept.
 	writerDone, readerGone bool
+	// filling: a fill is reading into buf with the lock released, so buf
+	// may not go back to pipeBuffers yet.
+	filling bool
+}
+
+// pipeBuffers hold the minPipeBuffer-sized buffers of pipes that are
+// done: most responses fit in one, and a fresh 64 KiB per invocation is
+// most of what the warm path allocates.
+var pipeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, minPipeBuffer)
+	return &b
+}}
+
+// recycleLocked gives buf back to pipeBuffers once no one can touch it
+// again: its reader has gone, or has read it all after the writer's end,
+// and no fill is reading into it.
+func (p *bodyPipe) recycleLocked() {
+	if p.filling || p.buf == nil || !(p.readerGone || p.writerDone && p.off == len(p.buf)) {
+		return
+	}
+	if cap(p.buf) == minPipeBuffer {
+		b := p.buf[:0]
+		pipeBuffers.Put(&b)
+	}
+	p.buf, p.off = nil, 0
 }
 
 func newBodyPipe() *bodyPipe {
@@ -55,22 +80,33 @@ func (p *bodyPipe) fill(r io.Reader, most, keep int) (read, kept int, gone bool,
 		n := copy(p.buf, p.buf[p.off:])
 		p.buf, p.off = p.buf[:n], 0
 	}
-	if cap(p.buf)-len(p.buf) < minFillRoom {
+	switch {
+	case p.buf == nil:
+		p.buf, p.off = (*pipeBuffers.Get().(*[]byte))[:0], 0
+	case cap(p.buf)-len(p.buf) < minFillRoom:
 		grown := make([]byte, len(p.buf), max(minPipeBuffer, min(2*cap(p.buf), maxPipeBuffer+minFillRoom)))
 		copy(grown, p.buf)
+		if cap(p.buf) == minPipeBuffer {
+			old := p.buf[:0]
+			pipeBuffers.Put(&old)
+		}
 		p.buf = grown
 	}
 	free := p.buf[len(p.buf):cap(p.buf)]
 	free = free[:max(0, min(len(free), maxPipeBuffer-(len(p.buf)-p.off), most))]
+	p.filling = true
 	p.mu.Unlock()
 
 	// Only fill extends or moves buf, so free stays this call's while the
-	// lock is released: the reader reads no further than len(buf).
+	// lock is released: the reader reads no further than len(buf), and buf
+	// is not recycled while filling is set.
 	read, err = r.Read(free)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.filling = false
 	if p.readerGone || p.writerDone {
+		p.recycleLocked()
 		return read, 0, true, err
 	}
 	kept = min(read, keep)
@@ -93,10 +129,12 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 		return 0, io.ErrClosedPipe
 	}
 	if p.off == len(p.buf) {
+		p.recycleLocked()
 		return 0, io.EOF
 	}
 	n := copy(b, p.buf[p.off:])
 	p.off += n
+	p.recycleLocked()
 	p.changed.Broadcast()
 	return n, nil
 }
@@ -122,7 +160,7 @@ func (p *bodyPipe) closeWriter() {
 func (p *bodyPipe) Close() error {
 	p.mu.Lock()
 	p.readerGone = true
-	p.buf, p.off = nil, 0
+	p.recycleLocked()
 	p.changed.Broadcast()
 	p.mu.Unlock()
 	return nil

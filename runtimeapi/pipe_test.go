@@ -134,3 +134,75 @@ func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// stalledReader hands the buffer of its one Read to the test, then waits
+// to be told to scribble over it.
+type stalledReader struct {
+	reading chan []byte
+	write   chan struct{}
+}
+
+func (s *stalledReader) Read(b []byte) (int, error) {
+	s.reading <- b
+	<-s.write
+	for i := range b {
+		b[i] = 'X'
+	}
+	return len(b), nil
+}
+
+// A pipe's buffer goes back to the pool only when nothing can write into
+// it: an invoker leaving while the runtime's read is under way must not
+// let that read scribble over the next pipe's bytes.
+func TestBodyPipeRecyclesNoBufferStillBeingFilled(t *testing.T) {
+	for range 20 {
+		p1 := newBodyPipe()
+		r1 := &stalledReader{reading: make(chan []byte), write: make(chan struct{})}
+		filled := make(chan struct{})
+		go func() {
+			defer close(filled)
+			p1.fill(r1, maxPipeBuffer, maxPipeBuffer)
+		}()
+		<-r1.reading
+		p1.Close()
+
+		p2 := newBodyPipe()
+		want := []byte("the next invocation's response")
+		if _, kept, _, err := p2.fill(bytes.NewReader(want), maxPipeBuffer, maxPipeBuffer); err != nil || kept != len(want) {
+			t.Fatalf("fill: kept %d, %v", kept, err)
+		}
+		close(r1.write)
+		<-filled
+		p2.closeWriter()
+		got, err := io.ReadAll(p2)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("second pipe read %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+// A pipe read to its end gives its buffer back, and reads on after that
+// still end cleanly.
+func TestBodyPipeEndsCleanlyAfterRecycling(t *testing.T) {
+	p := newBodyPipe()
+	if _, _, _, err := p.fill(strings.NewReader("hello"), maxPipeBuffer, maxPipeBuffer); err != nil {
+		t.Fatal(err)
+	}
+	p.closeWriter()
+	got, err := io.ReadAll(p)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if p.buf != nil {
+		t.Errorf("a drained pipe keeps its buffer")
+	}
+	if n, err := p.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Errorf("read after the end: %d, %v", n, err)
+	}
+	if _, _, gone, _ := p.fill(strings.NewReader("late"), maxPipeBuffer, maxPipeBuffer); !gone {
+		t.Errorf("fill after the end was kept")
+	}
+	if p.Buffered() != 0 {
+		t.Errorf("buffered %d after the end", p.Buffered())
+	}
+}

@@ -26,6 +26,8 @@ type fakeSandbox struct {
 	procs  []*fakeProcess
 	startE error
 	net    *memNet
+	// quiet, if set, is what its processes' Quiet does.
+	quiet func(context.Context)
 }
 
 func newFakeSandbox() *fakeSandbox { return &fakeSandbox{specs: make(chan Spec, 16), net: newMemNet()} }
@@ -38,7 +40,7 @@ func (s *fakeSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
 	if s.startE != nil {
 		return nil, s.startE
 	}
-	p := &fakeProcess{done: make(chan struct{})}
+	p := &fakeProcess{done: make(chan struct{}), quiet: s.quiet}
 	s.mu.Lock()
 	s.procs = append(s.procs, p)
 	s.mu.Unlock()
@@ -52,13 +54,18 @@ type fakeProcess struct {
 	err  error
 	// stranger makes Peer refuse every connection.
 	stranger bool
+	quiet    func(context.Context)
 }
 
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
 func (p *fakeProcess) Err() error            { return p.err }
 func (p *fakeProcess) Kill()                 { p.exit(fmt.Errorf("signal: killed")) }
 func (p *fakeProcess) MaxMemoryMB() int      { return 17 }
-func (p *fakeProcess) Quiet(context.Context) {}
+func (p *fakeProcess) Quiet(ctx context.Context) {
+	if p.quiet != nil {
+		p.quiet(ctx)
+	}
+}
 func (p *fakeProcess) Peer(net.Conn) error {
 	if p.stranger {
 		return fmt.Errorf("not the runtime")

@@ -131,16 +131,18 @@ type Result struct {
 	call            *call
 }
 
-// Wait blocks until the invocation is over and returns its error, if any.
+// Wait blocks until the invocation's outcome is known and returns its
+// error, if any. It does not wait for the invocation's closing log lines
+// (END, REPORT): LogTail does.
 func (r *Result) Wait() *FunctionError {
-	<-r.call.done
+	<-r.call.settled
 	return r.call.err
 }
 
-// LogTail is the invocation's log (START to REPORT, with what the
-// function printed), at most the last n bytes. It is complete once Wait
-// has returned.
+// LogTail waits until the invocation is over and returns its log (START
+// to REPORT, with what the function printed), at most the last n bytes.
 func (r *Result) LogTail(n int) []byte {
+	<-r.call.done
 	return r.call.log.tail(n)
 }
 

@@ -170,6 +170,9 @@ type serveConfig struct {
 	RuntimeAPIHost string
 	// Pull says whether missing images are pulled.
 	Pull bool
+	// Pprof is --pprof: a loopback host:port serving net/http/pprof's
+	// profiles, or "" (the default) for none.
+	Pprof string
 	// envError is a FURL_* variable that could not be read.
 	envError error
 }
@@ -231,6 +234,14 @@ func (c serveConfig) Validate() error {
 		}
 		if _, port, _ := net.SplitHostPort(c.ListenTLS); c.ListenTLS == c.Listen && port != "0" {
 			return fmt.Errorf("--listen-tls and --listen are both %s: give them different ports", c.Listen)
+		}
+	}
+	if c.Pprof != "" {
+		if err := loopbackAddr(c.Pprof); err != nil {
+			return err
+		}
+		if _, port, _ := net.SplitHostPort(c.Pprof); port != "0" && (c.Pprof == c.Listen || c.Pprof == c.ListenTLS) {
+			return fmt.Errorf("--pprof %s is the address of furl's API: give it a port of its own", c.Pprof)
 		}
 	}
 	if _, err := pick.ParseMode(c.Sandbox); err != nil {
@@ -390,6 +401,8 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 			cfg.envError = fmt.Errorf("FURL_PULL=%q is not true or false", v)
 		}
 	}
+	str(&cfg.Pprof, "pprof", "FURL_PPROF", "",
+		"loopback host:port to serve Go's profiles on (/debug/pprof/, for go tool pprof), never the API's port; empty (the default) for none")
 	fs.BoolVar(&cfg.Pull, "pull", pull, "pull a function's missing image from its registry (env FURL_PULL)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: furl serve [flags]\n\nStart furl: the Lambda API and function URLs on one port.\n\nFlags:\n")
@@ -470,6 +483,14 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		defer lnTLS.Close()
 		// AWS's URLs are https: so are those furl reports when it can.
 		functionURL = urlconfig.FunctionURLAt("https", cfg.Region, lnTLS.Addr().(*net.TCPAddr).Port)
+	}
+
+	if cfg.Pprof != "" {
+		stopPprof, err := startPprof(cfg.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 
 	sandbox, images, closeSandbox, err := newSandbox(ctx, cfg, log)

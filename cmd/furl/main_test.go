@@ -5,8 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -46,6 +50,11 @@ func TestCommands(t *testing.T) {
 		{args: []string{"ca", "--data-dir", ""}, code: 2, stderr: "furl ca: --data-dir is empty"},
 		{args: []string{"ca", "--nope"}, code: 2, stderr: "flag provided but not defined: -nope"},
 		{args: []string{"serve", "--allowed-hosts", "*"}, code: 2, stderr: `--allowed-hosts: "*" is not a host name`},
+		{args: []string{"serve", "--pprof", "0.0.0.0:6060"}, code: 2, stderr: `--pprof "0.0.0.0:6060" must be on a loopback address`},
+		{args: []string{"serve", "--pprof", ":6060"}, code: 2, stderr: `--pprof ":6060" must be on a loopback address`},
+		{args: []string{"serve", "--pprof", "192.168.1.2:6060"}, code: 2, stderr: `--pprof "192.168.1.2:6060" must be on a loopback address`},
+		{args: []string{"serve", "--pprof", "6060"}, code: 2, stderr: `--pprof "6060" is not host:port`},
+		{args: []string{"serve", "--listen", "127.0.0.1:9000", "--pprof", "127.0.0.1:9000"}, code: 2, stderr: "--pprof 127.0.0.1:9000 is the address of furl's API"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -67,7 +76,7 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES", "-event-queue-max-bytes", "FURL_EVENT_QUEUE_MAX_BYTES",
 		"-event-queue-max-events", "FURL_EVENT_QUEUE_MAX_EVENTS", "-event-workers", "FURL_EVENT_WORKERS",
 		"-event-time-scale", "FURL_EVENT_TIME_SCALE", "-allowed-hosts", "FURL_ALLOWED_HOSTS", "-max-connections", "FURL_MAX_CONNECTIONS",
-		"-max-env-memory", "FURL_MAX_ENV_MEMORY", "-listen-tls", "FURL_LISTEN_TLS"} {
+		"-max-env-memory", "FURL_MAX_ENV_MEMORY", "-listen-tls", "FURL_LISTEN_TLS", "-pprof", "FURL_PPROF"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
@@ -136,5 +145,39 @@ func TestCAPrintsTheRootItKeeps(t *testing.T) {
 	again, _ := os.ReadFile(path)
 	if !bytes.Equal(first, again) {
 		t.Error("a second furl ca replaced the root")
+	}
+}
+
+func TestPprofServesProfilesOnlyOnItsListener(t *testing.T) {
+	if err := loopbackAddr("[::1]:0"); err != nil {
+		t.Errorf("::1 refused: %v", err)
+	}
+	if err := loopbackAddr("localhost:0"); err != nil {
+		t.Errorf("localhost refused: %v", err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	stop, err := startPprof("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`pprof_addr=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		stop()
+		t.Fatalf("no pprof_addr in the log: %s", logs.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "goroutine profile:") {
+		t.Errorf("goroutine profile: %d %.200s", resp.StatusCode, body)
+	}
+	stop()
+	if _, err := http.Get("http://" + m[1] + "/debug/pprof/"); err == nil {
+		t.Errorf("the pprof listener still answers after stop")
 	}
 }
