@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -289,9 +291,14 @@ func (s *Server) getFunctionConfiguration(r *http.Request) (int, any, error) {
 }
 
 func (s *Server) deleteFunction(r *http.Request) (int, any, error) {
-	name, err := s.store.DeleteFunction(r.Context(), r.PathValue("FunctionName"), query(r, "Qualifier"))
+	qualifier := query(r, "Qualifier")
+	name, err := s.store.DeleteFunction(r.Context(), r.PathValue("FunctionName"), qualifier)
 	if err == nil {
 		s.retire(name)
+		if qualifier == nil && s.observe != nil {
+			// Its metrics and its recent events go with it.
+			s.observe(runtimeapi.Event{Kind: runtimeapi.EventDeleted, Time: time.Now(), Function: name})
+		}
 	}
 	return http.StatusNoContent, nil, err
 }

@@ -33,8 +33,13 @@ const maxHotEntries = 100_000
 // by metadata alone: git's "racy clean" problem, solved the same way.
 const racyWindow = 2 * time.Second
 
-// maxRacyHash bounds how much of one recently changed file is hashed.
-const maxRacyHash = 64 << 20
+// maxRacyHash bounds how much of one recently changed file is hashed,
+// and maxRacyTotal how much of all of them in one walk: past it, recent
+// files count by their metadata only.
+const (
+	maxRacyHash  = 64 << 20
+	maxRacyTotal = 64 << 20
+)
 
 // folderFingerprint digests what a runtime could load from dir: every
 // entry's path relative to dir, its type, size, mtime (ns) and inode, a
@@ -53,7 +58,11 @@ func folderFingerprint(dir string, now time.Time) (fp string, truncated bool) {
 		num(int64(len(s)))
 		io.WriteString(h, s)
 	}
-	racySince := now.Add(-racyWindow)
+	// A file is racy if its mtime is within the window around now; one
+	// dated in the future (a clock skewed, a touch -d) would otherwise be
+	// hashed at every invocation, forever.
+	racySince, racyUntil := now.Add(-racyWindow), now.Add(racyWindow)
+	hashBudget := int64(maxRacyTotal)
 	entries := 0
 	errStop := errors.New("stop")
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -68,6 +77,12 @@ func folderFingerprint(dir string, now time.Time) (fp string, truncated bool) {
 		if entries++; entries > maxHotEntries {
 			truncated = true
 			return errStop
+		}
+		// A repository's own bookkeeping is no runtime's to load, and git
+		// rewrites it at every command: a commit should not cost a cold
+		// start.
+		if d.IsDir() && d.Name() == ".git" && path != dir {
+			return fs.SkipDir
 		}
 		rel, _ := filepath.Rel(dir, path)
 		str(rel)
@@ -84,8 +99,12 @@ func folderFingerprint(dir string, now time.Time) (fp string, truncated bool) {
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, _ := os.Readlink(path)
 			str(target)
-		case info.Mode().IsRegular() && !info.ModTime().Before(racySince):
-			hashFile(h, path)
+		case info.Mode().IsRegular() && !info.ModTime().Before(racySince) && !info.ModTime().After(racyUntil):
+			if hashBudget > 0 {
+				hashBudget -= hashFile(h, path, min(hashBudget, maxRacyHash))
+			} else {
+				str("unhashed")
+			}
 		}
 		return nil
 	})
@@ -98,39 +117,83 @@ func folderFingerprint(dir string, now time.Time) (fp string, truncated bool) {
 	return hex.EncodeToString(h.Sum(nil)[:16]), truncated
 }
 
-func hashFile(w io.Writer, path string) {
+// hashFile writes up to limit bytes of a file to w and returns how many.
+func hashFile(w io.Writer, path string, limit int64) int64 {
 	f, err := os.Open(path)
 	if err != nil {
 		io.WriteString(w, "unreadable")
-		return
+		return 0
 	}
 	defer f.Close()
-	io.Copy(w, io.LimitReader(f, maxRacyHash))
+	n, _ := io.Copy(w, io.LimitReader(f, limit))
+	return n
 }
 
 // hotFolder tracks one pool's folder: the last fingerprint and a
 // generation that grows with each change, so that an invocation that
 // fingerprinted the folder earlier never brings older code back.
+// Invocations that arrive while a walk runs share the next one (a walk
+// that starts after they arrived, so a save before any of them is seen):
+// under load, at most two walks are under way or waited for, not one per
+// invocation.
 type hotFolder struct {
-	mu     sync.Mutex
-	last   string
-	gen    uint64
-	warned bool
+	mu      sync.Mutex
+	changed *sync.Cond // a walk ended
+	last    string
+	gen     uint64
+	warned  bool
+	walking bool
+	pending *walkRound // the next walk, not started: callers join it
+	// walk is folderFingerprint, replaced in tests.
+	walk func(dir string, now time.Time) (string, bool)
 }
 
-// observe fingerprints dir and returns the generation of what it found.
+// walkRound is one walk and what the callers who joined it learn.
+type walkRound struct {
+	over bool
+	gen  uint64
+	warn bool
+}
+
+// observe fingerprints dir (in a walk that starts after this call) and
+// returns the generation of what it found; warn is set once, for the
+// first walk cut at maxHotEntries.
 func (h *hotFolder) observe(dir string) (gen uint64, warn bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	fp, truncated := folderFingerprint(dir, time.Now())
-	if fp != h.last {
-		h.last = fp
-		h.gen++
+	if h.changed == nil {
+		h.changed = sync.NewCond(&h.mu)
 	}
-	if truncated && !h.warned {
-		h.warned, warn = true, true
+	if h.pending == nil {
+		h.pending = &walkRound{}
 	}
-	return h.gen, warn
+	r := h.pending
+	for !r.over {
+		if h.walking || h.pending != r {
+			h.changed.Wait()
+			continue
+		}
+		// This caller walks for the round it joined.
+		h.pending, h.walking = nil, true
+		walk := h.walk
+		if walk == nil {
+			walk = folderFingerprint
+		}
+		h.mu.Unlock()
+		fp, truncated := walk(dir, time.Now())
+		h.mu.Lock()
+		if fp != h.last {
+			h.last = fp
+			h.gen++
+		}
+		r.gen = h.gen
+		if truncated && !h.warned {
+			h.warned, r.warn = true, true
+		}
+		r.over, h.walking = true, false
+		h.changed.Broadcast()
+	}
+	return r.gen, r.warn
 }
 
 // hotFingerprint is fn's fingerprint for generation gen of its folder.

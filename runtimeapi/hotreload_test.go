@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +22,7 @@ func TestFolderFingerprint(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, "index.js"), []byte("exports.handler = () => 1"), 0o644))
 		must(t, os.WriteFile(filepath.Join(dir, "lib", "a.js"), []byte("a"), 0o644))
 		must(t, os.Symlink("lib/a.js", filepath.Join(dir, "link.js")))
+		must(t, os.MkdirAll(filepath.Join(dir, ".git", "refs"), 0o755))
 		return dir
 	}
 	// An old mtime takes a file out of the racy window, so that only
@@ -51,6 +53,13 @@ func TestFolderFingerprint(t *testing.T) {
 			must(t, os.Symlink("index.js", p))
 		}, false},
 		{"mode", func(t *testing.T, dir string) { must(t, os.Chmod(filepath.Join(dir, "index.js"), 0o755)) }, false},
+		{"git's own files", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte("ref: refs/heads/main\n"), 0o644))
+			must(t, os.WriteFile(filepath.Join(dir, ".git", "refs", "main"), []byte("abc\n"), 0o644))
+		}, true},
+		{"a .git file is code like any other", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "lib", ".gitkeep"), nil, 0o644))
+		}, false},
 		{"replaced by rename, old mtime", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, "lib", "a.js")
 			tmp := p + ".tmp"
@@ -85,6 +94,67 @@ func TestHotFolderGenerations(t *testing.T) {
 	g3, _ := h.observe(dir)
 	if g1 != g2 || g3 != g2+1 {
 		t.Errorf("generations %d, %d, %d; want n, n, n+1", g1, g2, g3)
+	}
+}
+
+// Invocations that arrive while a walk runs share the next walk, which
+// starts after all of them arrived: a save made before they arrived is
+// seen by each, and a crowd costs two walks, not one each.
+func TestHotFolderCallersShareAWalk(t *testing.T) {
+	first, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	walks, content := 0, "v1"
+	h := hotFolder{walk: func(string, time.Time) (string, bool) {
+		mu.Lock()
+		walks++
+		n, fp := walks, content
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		return fp, false
+	}}
+	gens := make(chan uint64, 6)
+	go func() { g, _ := h.observe("dir"); gens <- g }()
+	<-first
+	// The folder changes while the first walk runs; five callers arrive.
+	mu.Lock()
+	content = "v2"
+	mu.Unlock()
+	var joined sync.WaitGroup
+	for range 5 {
+		joined.Add(1)
+		go func() {
+			joined.Done()
+			g, _ := h.observe("dir")
+			gens <- g
+		}()
+	}
+	joined.Wait()
+	// Wait until all five wait for the next walk, then let the first end.
+	for {
+		h.mu.Lock()
+		ok := h.pending != nil
+		h.mu.Unlock()
+		if ok {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	got := map[uint64]int{}
+	for range 6 {
+		got[<-gens]++
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The first caller saw v1 (generation 1); the five saw v2.
+	if got[1] != 1 || got[2] != 5 {
+		t.Errorf("generations seen %v, want one caller at 1 and five at 2", got)
+	}
+	if walks > 2 {
+		t.Errorf("%d walks for 6 callers, want 2", walks)
 	}
 }
 

@@ -19,6 +19,9 @@ const (
 	// EventURL: a function URL request was answered. The Manager never
 	// emits it; the gateway does, through the same observers.
 	EventURL EventKind = "url"
+	// EventDeleted: the function was deleted, all its versions. The
+	// gateway emits it, so that what was kept about the function goes.
+	EventDeleted EventKind = "deleted"
 )
 
 // Event is one thing that happened to a function, for those who watch

@@ -161,7 +161,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 			return nil, err
 		}
 		zipGiven := in.Code.Upload != nil || in.Code.ZipFile != nil
-		if hotDir, err = hotReloadDir(in.Code.S3Bucket, in.Code.S3Key, in.Code.S3ObjectVersion, zipGiven || in.Code.ImageUri != nil); err != nil {
+		if hotDir, err = s.hotReloadDir(in.Code.S3Bucket, in.Code.S3Key, in.Code.S3ObjectVersion, zipGiven || in.Code.ImageUri != nil); err != nil {
 			return nil, err
 		}
 		if hotDir == "" {
@@ -544,7 +544,7 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 		if in.ImageUri != nil {
 			return nil, invalidParam("Please don't provide ImageUri when updating a function with packageType Zip.")
 		}
-		if hotDir, err = hotReloadDir(in.S3Bucket, in.S3Key, in.S3ObjectVersion, in.Upload != nil || in.ZipFile != nil); err != nil {
+		if hotDir, err = s.hotReloadDir(in.S3Bucket, in.S3Key, in.S3ObjectVersion, in.Upload != nil || in.ZipFile != nil); err != nil {
 			return nil, err
 		}
 		if hotDir == "" {

@@ -77,11 +77,24 @@ func TestHotReloadRefusesBadPaths(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := openTestStore(t, t.TempDir())
+	dataDir := t.TempDir()
+	s := openTestStore(t, dataDir)
 	if _, err := s.CreateFunction(ctx, hotIn("kept", code)); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := s.ResolveVersion(ctx, "kept", nil)
+	links := t.TempDir()
+	rootLink, etcLink := filepath.Join(links, "root"), filepath.Join(links, "etc")
+	if err := os.Symlink("/", rootLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", etcLink); err != nil {
+		t.Fatal(err)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, key, want string
 	}{
@@ -89,6 +102,15 @@ func TestHotReloadRefusesBadPaths(t *testing.T) {
 		{"missing", filepath.Join(code, "nope"), "no such folder"},
 		{"file", file, "is a file, not a folder"},
 		{"root", "/", "is the file system's root"},
+		{"link-root", rootLink, "is the file system's root"},
+		{"system", "/etc", "in the system folder /etc"},
+		{"link-etc", etcLink, "in the system folder /etc"},
+		{"in-proc", "/proc/self", "in the system folder /proc"},
+		{"holds-var-run", "/var", "holds the system folder /var/run"},
+		{"run", "/run", "in the system folder /run"},
+		{"data-dir", dataDir, "furl's data directory"},
+		{"in-data-dir", filepath.Join(dataDir, "code"), "furl's data directory"},
+		{"home", home, "the home folder"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,5 +130,27 @@ func TestHotReloadRefusesBadPaths(t *testing.T) {
 				t.Errorf("a refused update changed the function: CodeDir %q", after.CodeDir)
 			}
 		})
+	}
+}
+
+// A folder named through a link is stored as the folder itself: the
+// fingerprint walks what the link names, and its saves are seen.
+func TestHotReloadResolvesLinks(t *testing.T) {
+	ctx := context.Background()
+	code := t.TempDir()
+	link := filepath.Join(t.TempDir(), "project")
+	if err := os.Symlink(code, link); err != nil {
+		t.Fatal(err)
+	}
+	s := openTestStore(t, t.TempDir())
+	if _, err := s.CreateFunction(ctx, hotIn("linked", link)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.ResolveVersion(ctx, "linked", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.CodeDir != code {
+		t.Errorf("CodeDir %q, want the folder the link names, %q", v.CodeDir, code)
 	}
 }

@@ -65,6 +65,8 @@ const minUnreservedConcurrency = 100
 // Store is the emulated account's durable state. It is safe for concurrent
 // use.
 type Store struct {
+	// dir is the data directory, which no function's folder may be.
+	dir     string
 	db      *bolt.DB
 	code    codeStore
 	account Account
@@ -147,6 +149,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		db:      db,
+		dir:     realPath(opts.Dir),
 		code:    codeStore{dir: codeDir},
 		account: opts.Account,
 		limit:   opts.AccountConcurrency,
@@ -403,4 +406,16 @@ func newRevisionID() string { return uuid.NewString() }
 // on the platforms Go supports (crypto/rand.Read documents that).
 func randomBytes(b []byte) {
 	_, _ = rand.Read(b)
+}
+
+// realPath is path absolute with its links resolved, or as absolute as
+// it can be made.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }

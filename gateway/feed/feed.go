@@ -83,6 +83,15 @@ func (h *Hub) Publish(ev runtimeapi.Event) {
 		return
 	}
 	h.seq++
+	if ev.Kind == runtimeapi.EventDeleted {
+		// The function's window goes; its followers hear that it went.
+		if r := h.byFn[ev.Function]; r != nil {
+			h.bytes -= r.bytes
+			delete(h.byFn, ev.Function)
+		}
+		h.fanOutLocked(ev)
+		return
+	}
 	r := h.byFn[ev.Function]
 	if r == nil {
 		if len(h.byFn) >= maxFunctions {
@@ -95,6 +104,11 @@ func (h *Hub) Publish(ev runtimeapi.Event) {
 	for h.bytes > maxBytes {
 		h.bytes -= h.largestLocked().dropOldest()
 	}
+	h.fanOutLocked(ev)
+}
+
+// fanOutLocked hands an event to the subscribers that want it.
+func (h *Hub) fanOutLocked(ev runtimeapi.Event) {
 	for s := range h.subs {
 		if s.fn != "" && s.fn != ev.Function {
 			continue

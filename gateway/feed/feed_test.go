@@ -167,3 +167,29 @@ func BenchmarkPublishInvocation(b *testing.B) {
 		}
 	}
 }
+
+// A deleted function's window goes, with its bytes; its followers hear it.
+func TestDeletedFunctionsWindowGoes(t *testing.T) {
+	h := New(0, 0)
+	ch, _, _ := h.Subscribe(context.Background(), "gone", false)
+	h.Publish(logEvent("gone", 1))
+	h.Publish(logEvent("kept", 2))
+	h.Publish(runtimeapi.Event{Kind: runtimeapi.EventDeleted, Function: "gone"})
+	if got := lines(h.Recent("gone")); got != "" {
+		t.Errorf("the deleted function's window holds %q", got)
+	}
+	if got := lines(h.Recent("")); got != "kept:2 " {
+		t.Errorf("all windows hold %q", got)
+	}
+	h.mu.Lock()
+	if want := size(entry{ev: logEvent("kept", 2)}); h.bytes != want {
+		t.Errorf("the windows count %d bytes, want %d", h.bytes, want)
+	}
+	h.mu.Unlock()
+	if ev := <-ch; ev.Kind != runtimeapi.EventLog {
+		t.Fatalf("first event %v", ev.Kind)
+	}
+	if ev := <-ch; ev.Kind != runtimeapi.EventDeleted {
+		t.Errorf("the follower heard %v, want the deletion", ev.Kind)
+	}
+}

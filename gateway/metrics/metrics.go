@@ -98,6 +98,16 @@ func (m *Metrics) Observe(ev runtimeapi.Event) {
 		}
 	case runtimeapi.EventThrottle:
 		m.throttles.WithLabelValues(ev.Function, ev.Version).Inc()
+	case runtimeapi.EventDeleted:
+		// A deleted function's series go, so that they do not pile up as
+		// functions come and go. ConcurrentExecutions stays: invocations
+		// still under way count down on it.
+		match := prometheus.Labels{"FunctionName": ev.Function}
+		for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.throttles, m.streamed, m.urlRequests, m.url4xx, m.url5xx} {
+			v.DeletePartialMatch(match)
+		}
+		m.duration.DeletePartialMatch(match)
+		m.urlLatency.DeletePartialMatch(match)
 	case runtimeapi.EventURL:
 		resource := ev.Function
 		if ev.Version != "" {

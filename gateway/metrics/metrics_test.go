@@ -127,3 +127,26 @@ func BenchmarkObserveInvocation(b *testing.B) {
 		}
 	}
 }
+
+// A deleted function's series go; another function's stay.
+func TestDeletedFunctionsSeriesGo(t *testing.T) {
+	m := New()
+	for _, fn := range []string{"gone", "kept"} {
+		m.Observe(runtimeapi.Event{Kind: runtimeapi.EventEnd, Function: fn, Version: "$LATEST", Duration: time.Millisecond})
+		m.Observe(runtimeapi.Event{Kind: runtimeapi.EventURL, Function: fn, Status: "200", Duration: time.Millisecond})
+	}
+	m.Observe(runtimeapi.Event{Kind: runtimeapi.EventDeleted, Function: "gone"})
+	got := scrape(t, m)
+	for _, name := range []string{"Invocations", "Duration", "UrlRequestCount", "UrlRequestLatency"} {
+		for _, s := range got[name].GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "FunctionName" && l.GetValue() == "gone" {
+					t.Errorf("%s still has a series of the deleted function", name)
+				}
+			}
+		}
+	}
+	if v := value(t, got, "Invocations", map[string]string{"FunctionName": "kept", "ExecutedVersion": "$LATEST"}); v != 1 {
+		t.Errorf("the other function's Invocations = %v", v)
+	}
+}

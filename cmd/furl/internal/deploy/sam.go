@@ -93,7 +93,8 @@ func ParseTemplate(raw []byte, log *slog.Logger) ([]TemplateFunction, error) {
 	if res == nil || res.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%w has no Resources mapping", ErrTemplate)
 	}
-	r := resolver{params: params}
+	left := maxResolvedNodes
+	r := resolver{params: params, left: &left}
 	var fns []TemplateFunction
 	for i := 0; i+1 < len(res.Content); i += 2 {
 		id, body := res.Content[i].Value, deref(res.Content[i+1])
@@ -108,7 +109,7 @@ func ParseTemplate(raw []byte, log *slog.Logger) ([]TemplateFunction, error) {
 			return nil, fmt.Errorf("%w: Resources.%s.Properties is not a mapping", ErrTemplate, id)
 		}
 		if globals != nil {
-			props = mergeGlobal(deref(globals), props, "")
+			props = r.mergeGlobal(deref(globals), props, "")
 		}
 		fn, err := r.function(id, props, log)
 		if err != nil {
@@ -161,7 +162,7 @@ func get(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// deref follows aliases; yaml.v3 bounds how much aliases may expand.
+// deref follows aliases (resolve bounds how far they expand).
 func deref(n *yaml.Node) *yaml.Node {
 	for depth := 0; n != nil && n.Kind == yaml.AliasNode; depth++ {
 		if depth > 100 {
@@ -174,7 +175,12 @@ func deref(n *yaml.Node) *yaml.Node {
 
 // mergeGlobal lays a function's properties over Globals.Function's as SAM
 // does. The result shares nodes with both; neither is changed.
-func mergeGlobal(global, local *yaml.Node, key string) *yaml.Node {
+func (r resolver) mergeGlobal(global, local *yaml.Node, key string) *yaml.Node {
+	// Past the budget the merge stops descending; resolve, which visits
+	// what it made, reports the template as too large.
+	if *r.left--; *r.left < 0 {
+		return local
+	}
 	switch {
 	case local == nil:
 		return global
@@ -200,7 +206,7 @@ func mergeGlobal(global, local *yaml.Node, key string) *yaml.Node {
 			k := global.Content[i].Value
 			v := global.Content[i+1]
 			if lv := get(local, k); lv != nil {
-				v = mergeGlobal(deref(v), deref(lv), k)
+				v = r.mergeGlobal(deref(v), deref(lv), k)
 			}
 			out.Content = append(out.Content, global.Content[i], v)
 		}
@@ -235,13 +241,26 @@ func intrinsicName(n *yaml.Node) string {
 // resolver resolves the intrinsics deploy understands.
 type resolver struct {
 	params map[string]*yaml.Node
+	// left is how many more nodes resolve may visit in this template. A
+	// YAML alias may name a node that names others, so a small template
+	// can stand for billions of nodes: yaml.v3 bounds aliases only when it
+	// decodes into Go values, not in the yaml.Node tree resolve walks.
+	left *int
 }
+
+// maxResolvedNodes bounds the nodes resolve visits in one template: far
+// more than any hand-written template holds, far fewer than an alias
+// bomb expands to.
+const maxResolvedNodes = 200_000
 
 // resolve returns n with each Ref to a parameter replaced by the
 // parameter's Default; path names n in errors.
 func (r resolver) resolve(n *yaml.Node, path string) (*yaml.Node, error) {
 	if n = deref(n); n == nil {
 		return nil, nil
+	}
+	if *r.left--; *r.left < 0 {
+		return nil, fmt.Errorf("%w: %s: the template expands past %d YAML nodes (aliases that name aliases?)", ErrTemplate, path, maxResolvedNodes)
 	}
 	switch name := intrinsicName(n); name {
 	case "":

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -203,5 +204,20 @@ func TestDeployTemplateRefusals(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout.String(), stderr.String(), tc.want)
 			}
 		})
+	}
+}
+
+// A template whose aliases name aliases stands for billions of nodes in
+// a few hundred bytes: parsing it ends with an error, and small.
+func TestParseTemplateAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n      Environment:\n        Variables:\n          L0: &l0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "          L%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("Globals:\n  Function:\n    Environment:\n      Variables:\n        L9: *l9\n")
+	_, err := ParseTemplate([]byte(b.String()), slog.New(slog.DiscardHandler))
+	if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), "expands past") {
+		t.Fatalf("ParseTemplate of an alias bomb: %v", err)
 	}
 }

@@ -160,13 +160,25 @@ func (w *watcher) loop(ctx context.Context) {
 // runBuild runs the command through the shell in the folder, its output
 // kept (bounded) for a failure's report. Ending ctx ends the build and
 // everything it started.
+// buildWaitDelay is how long a build's output may stay open after the
+// build's shell has exited.
+const buildWaitDelay = 2 * time.Second
+
 func (w *watcher) runBuild(ctx context.Context) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "sh", "-c", w.cmd)
 	cmd.Dir = w.dir
 	out := &boundedBuffer{max: maxBuildOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	killGroup(cmd)
+	// A background child that keeps the output open does not hold the
+	// build's end past this; what it left running ends with the build.
+	cmd.WaitDelay = buildWaitDelay
 	err := cmd.Run()
+	endGroup(cmd)
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The build exited 0; only a child it left held the output.
+		err = nil
+	}
 	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
@@ -215,6 +227,11 @@ func absDir(src string) (string, error) {
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		return "", err
+	}
+	// The folder itself, as furl stores it: the watcher then walks what a
+	// link names, and deploy compares like with like.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
