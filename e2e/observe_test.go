@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -201,5 +202,48 @@ func TestMetricsCountAsCloudWatch(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(raw), "REPORT") {
 		t.Errorf("an unsigned read of the event feed: %d %s", resp.StatusCode, raw)
+	}
+}
+
+// Under --verify-api-signatures the event feed of one function needs what
+// GetFunction needs on it, and the feed of every function needs
+// GetFunction on every function: a caller who may read one function and
+// list the others reads only that one's log.
+func TestEventFeedAuthorized(t *testing.T) {
+	f := startAPIAuthzFurl(t)
+	root := f.client()
+	for _, name := range []string{"app", "other"} {
+		if _, err := root.CreateFunction(ctx(t), &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: types.RuntimeNodejs20x,
+			Role: aws.String(testRole), Handler: aws.String("index.handler"), Code: &types.FunctionCode{ZipFile: nodeZip(t, name+" says hi")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := root.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := aws.Credentials{AccessKeyID: "AKIAREADER", SecretAccessKey: "reader-secret"}
+	rootCreds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	for _, c := range []struct {
+		who    string
+		creds  aws.Credentials
+		path   string
+		status int
+	}{
+		{"reader, its function", reader, "/_furl/events/app", 200},
+		{"reader, another function", reader, "/_furl/events/other", 403},
+		{"reader, every function", reader, "/_furl/events", 403},
+		{"root, every function", rootCreds, "/_furl/events", 200},
+	} {
+		status, _, body := sigv4Do(t, "GET", f.url(c.path), nil, c.creds, "us-east-1", time.Now(), nil)
+		if status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.who, status, body, c.status)
+			continue
+		}
+		if status == 200 && !strings.Contains(string(body), "START RequestId") {
+			t.Errorf("%s: no log lines in %s", c.who, body)
+		}
+		if status != 200 && strings.Contains(string(body), "START RequestId") {
+			t.Errorf("%s: refused, yet the answer holds log lines: %s", c.who, body)
+		}
 	}
 }

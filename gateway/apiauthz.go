@@ -58,8 +58,11 @@ type apiAccess struct {
 // apiAccessByOperation is the IAM action and resource of each operation,
 // keyed by AWS's operation name.
 var apiAccessByOperation = map[string]apiAccess{
-	"CreateFunction":              {action: "lambda:CreateFunction", on: onNewFunction, byHandler: true},
-	"ListFunctions":               {action: "lambda:ListFunctions", on: onAccount},
+	"CreateFunction": {action: "lambda:CreateFunction", on: onNewFunction, byHandler: true},
+	"ListFunctions":  {action: "lambda:ListFunctions", on: onAccount},
+	// furl's own: every function's events (their log lines), which a
+	// caller may read only if it may read every function.
+	"GetEveryFunctionsEvents":     {action: "lambda:GetFunction", on: onAccount},
 	"GetAccountSettings":          {action: "lambda:GetAccountSettings", on: onAccount},
 	"GetFunction":                 {action: "lambda:GetFunction", on: onFunction, qualifier: true},
 	"GetFunctionConfiguration":    {action: "lambda:GetFunctionConfiguration", on: onFunction, qualifier: true},

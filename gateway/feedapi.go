@@ -27,7 +27,8 @@ type feedGap struct {
 // the recent ones kept first; with follow=true it stays open and adds
 // each new event as it happens, until the client goes or furl shuts
 // down. kind=log,end,... keeps only those kinds. It needs what
-// GetFunction needs for one function, ListFunctions for all.
+// GetFunction needs for one function, and GetFunction on every function
+// ("*") for all of them.
 func (s *Server) feedEvents(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("FunctionName")
 	if name != "" {

@@ -235,7 +235,7 @@ func (s *Server) routes() {
 	if s.metrics != nil {
 		s.mux.Handle("GET /_furl/metrics", s.metrics)
 	}
-	s.mux.HandleFunc("GET /_furl/events", s.authorized("ListFunctions", s.feedEvents))
+	s.mux.HandleFunc("GET /_furl/events", s.authorized("GetEveryFunctionsEvents", s.feedEvents))
 	s.mux.HandleFunc("GET /_furl/events/{FunctionName}", s.authorized("GetFunction", s.feedEvents))
 	s.mux.HandleFunc("/", s.unknownOperation)
 }
