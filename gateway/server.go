@@ -130,7 +130,6 @@ type Server struct {
 	// allowedURLs maps a url-id to the resolved target whose resource
 	// policy was last found to let anyone invoke it (see authorizeURL).
 	allowedURLs sync.Map
-	rates       rateLimits
 	uploads     chan struct{}        // a slot per code upload being read
 	bodyLimits  map[string]bodyLimit // by route pattern
 

@@ -80,8 +80,11 @@ type Manager struct {
 	out      io.Writer
 	observer func(Event)
 
-	conc concurrency
-	mem  memoryBudget
+	// conc and rates are the limits of invocations: executions in flight,
+	// and the request rate of reservations.
+	conc  concurrency
+	rates rateLimits
+	mem   memoryBudget
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -175,7 +178,13 @@ func (m *Manager) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 		inv = &cp
 	}
 	// A throttled invocation starts nothing.
-	release, terr := m.conc.take(inv, m.maxEnvs)
+	var release func()
+	var terr *ThrottleError
+	if inv.Rated && !m.rates.allow(inv.Function.Name, inv.Reserved) {
+		terr = rateThrottle(inv.Function.Name, *inv.Reserved)
+	} else {
+		release, terr = m.conc.take(inv, m.maxEnvs)
+	}
 	if terr != nil {
 		m.observe(Event{Kind: EventThrottle, Time: time.Now(), Function: inv.Function.Name, Version: inv.Function.Version,
 			RequestID: inv.RequestID, Streaming: inv.Streaming})

@@ -3,6 +3,8 @@ package runtimeapi
 import (
 	"fmt"
 	"sync"
+
+	"golang.org/x/time/rate"
 )
 
 // Throttle reasons, as the Invoke API reports them in
@@ -72,4 +74,45 @@ func (c *concurrency) take(inv *Invocation, accountLimit int) (release func(), e
 			}
 		})
 	}, nil
+}
+
+// rateLimits holds the request-rate buckets of functions with reserved
+// concurrency: 10 requests a second per reserved execution, as Lambda
+// allows, rebuilt when the reservation changes.
+type rateLimits struct {
+	mu   sync.Mutex
+	byFn map[string]*fnRate
+}
+
+type fnRate struct {
+	reserved int
+	lim      *rate.Limiter
+}
+
+// allow takes a request from a function's bucket. Functions without a
+// reservation, or with 0 (which the concurrency account refuses), have
+// none here.
+func (l *rateLimits) allow(name string, reserved *int) bool {
+	if reserved == nil || *reserved == 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.byFn[name]
+	if r == nil || r.reserved != *reserved {
+		perSecond := 10 * *reserved
+		r = &fnRate{reserved: *reserved, lim: rate.NewLimiter(rate.Limit(perSecond), perSecond)}
+		if l.byFn == nil {
+			l.byFn = map[string]*fnRate{}
+		}
+		l.byFn[name] = r
+	}
+	return r.lim.Allow()
+}
+
+// rateThrottle is the refusal of an invocation past its function's
+// reserved rate.
+func rateThrottle(name string, reserved int) *ThrottleError {
+	return &ThrottleError{Reason: ReasonReservedRate,
+		Why: fmt.Sprintf("%s has a reserved concurrency of %d, which allows %d requests a second", name, reserved, 10*reserved)}
 }

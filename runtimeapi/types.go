@@ -92,6 +92,10 @@ type Invocation struct {
 	// negative: none).
 	Reserved   *int
 	Unreserved int
+	// Rated says the invocation draws on its reservation's request rate
+	// (10 a second per reserved execution): synchronous invocations do;
+	// queued Event invocations, which AWS paces itself, do not.
+	Rated bool
 }
 
 // FunctionError is how an invocation failed: the error type AWS reports and
