@@ -24,8 +24,9 @@ import (
 //   - 20 000 buffered URL requests in a row (urlfn's /echo, one at a
 //     time): buffered-errors counts the failures.
 //   - furl's go_goroutines and process_open_fds (from /_furl/metrics)
-//     before (500 environments warm, the clients' connections closed) and
-//     after both, once the clients' connections are closed again.
+//     before (500 streaming environments and the buffered one warm, the
+//     clients' connections closed) and after both, once the clients'
+//     connections are closed again (furl gets 10 s to notice).
 //   - furl's VmRSS idle and with the 500 streams open, and the difference
 //     per stream (KiB/stream).
 //
@@ -74,6 +75,14 @@ func BenchmarkFloorLoad(b *testing.B) {
 			b.Logf("warm-up: %d of %d streams failed", n, streams)
 		}
 		f.out.waitCount(b, "streamfn finished 1 tokens: <nil>", streams-int(warmErrs.Load()), 60*time.Second)
+		// And the buffered function's environment, so that "before"
+		// counts every environment "after" will.
+		payload := []byte(`{"order":42}`)
+		bc := &http.Client{}
+		if err := postCheck(echo, payload, `"rawPath":"/echo"`)(bc); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
+		bc.CloseIdleConnections()
 		client.CloseIdleConnections()
 		time.Sleep(time.Second)
 		g0, fd0 := furlGauges(b, f)
@@ -140,8 +149,6 @@ func BenchmarkFloorLoad(b *testing.B) {
 
 		// 20 000 buffered requests in a row.
 		var bufErrs int
-		bc := &http.Client{}
-		payload := []byte(`{"order":42}`)
 		start := time.Now()
 		for i := range buffered {
 			if err := postCheck(echo, payload, `"rawPath":"/echo"`)(bc); err != nil {
