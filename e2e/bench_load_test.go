@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,6 +88,7 @@ func BenchmarkFloorLoad(b *testing.B) {
 		client.CloseIdleConnections()
 		time.Sleep(time.Second)
 		g0, fd0 := furlGauges(b, f)
+		kinds0 := fdKinds(pid)
 		rssIdle, _ := procStatus(pid, "VmRSS")
 
 		// 500 streams open at once.
@@ -169,6 +172,14 @@ func BenchmarkFloorLoad(b *testing.B) {
 				break
 			}
 		}
+		if fd1 > fd0 {
+			kinds1 := fdKinds(pid)
+			for k, n := range kinds1 {
+				if n != kinds0[k] {
+					b.Logf("open fds of kind %s: %d before, %d after", k, kinds0[k], n)
+				}
+			}
+		}
 		b.ReportMetric(float64(open), "streams-open")
 		b.ReportMetric(float64(streamErrs.Load()), "stream-errors")
 		b.ReportMetric(float64(bufErrs), "buffered-errors")
@@ -194,4 +205,24 @@ func furlGauges(b *testing.B, f *furl) (goroutines, fds float64) {
 		b.Fatalf("/_furl/metrics has no go_goroutines (%v) or process_open_fds (%v)", goroutines, fds)
 	}
 	return goroutines, fds
+}
+
+// fdKinds counts a process's open file descriptors by kind: socket, pipe,
+// anon_inode, or the file's directory.
+func fdKinds(pid int) map[string]int {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, _ := os.ReadDir(dir)
+	kinds := map[string]int{}
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		kind, _, _ := strings.Cut(target, ":")
+		if strings.HasPrefix(target, "/") {
+			kind = filepath.Dir(target)
+		}
+		kinds[kind]++
+	}
+	return kinds
 }
