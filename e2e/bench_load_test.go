@@ -28,7 +28,10 @@ import (
 //   - furl's go_goroutines and process_open_fds (from /_furl/metrics)
 //     before (500 streaming environments and the buffered one warm, the
 //     clients' connections closed) and after both, once the clients'
-//     connections are closed again (furl gets 10 s to notice).
+//     connections are closed again (furl gets 10 s to notice), and the
+//     number of environments (furl's child processes) at both moments: an
+//     environment more after the load is the warm pool's growth, not a
+//     leak, and brings its own goroutines and fds.
 //   - furl's VmRSS idle and with the 500 streams open, and the difference
 //     per stream (KiB/stream).
 //
@@ -89,6 +92,7 @@ func BenchmarkFloorLoad(b *testing.B) {
 		time.Sleep(time.Second)
 		g0, fd0 := furlGauges(b, f)
 		kinds0 := fdKinds(pid)
+		_, _, envs0 := treeRSS(b, pid)
 		rssIdle, _ := procStatus(pid, "VmRSS")
 
 		// 500 streams open at once.
@@ -172,6 +176,7 @@ func BenchmarkFloorLoad(b *testing.B) {
 				break
 			}
 		}
+		_, _, envs1 := treeRSS(b, pid)
 		if fd1 > fd0 {
 			kinds1 := fdKinds(pid)
 			for k, n := range kinds1 {
@@ -186,6 +191,8 @@ func BenchmarkFloorLoad(b *testing.B) {
 		b.ReportMetric(bufRate, "buffered-req/s")
 		b.ReportMetric(g0, "goroutines-before")
 		b.ReportMetric(g1, "goroutines-after")
+		b.ReportMetric(float64(envs0), "environments-before")
+		b.ReportMetric(float64(envs1), "environments-after")
 		b.ReportMetric(fd0, "fds-before")
 		b.ReportMetric(fd1, "fds-after")
 		b.ReportMetric(float64(rssIdle)/1024, "rss-idle-MiB")

@@ -77,8 +77,9 @@ awk '
     } else print "RIE: not measured (FURL_BENCH_RIE unset)"
     printf "\nload: %s of 500 streams open at once, %s stream errors; 20 000 buffered in a row: %s errors (%s req/s)\n", \
       v("Load|streams-open"), v("Load|stream-errors"), v("Load|buffered-errors"), v("Load|buffered-req/s")
-    printf "goroutines %s before, %s after; open fds %s before, %s after\n", \
-      v("Load|goroutines-before"), v("Load|goroutines-after"), v("Load|fds-before"), v("Load|fds-after")
+    printf "goroutines %s before, %s after; open fds %s before, %s after; environments %s before, %s after\n", \
+      v("Load|goroutines-before"), v("Load|goroutines-after"), v("Load|fds-before"), v("Load|fds-after"), \
+      v("Load|environments-before"), v("Load|environments-after")
     printf "furl RSS %s MiB idle (500 environments warm), %s MiB with 500 streams open: %s KiB per open stream\n", \
       v("Load|rss-idle-MiB"), v("Load|rss-open-MiB"), v("Load|KiB/stream")
   }
