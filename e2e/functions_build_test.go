@@ -96,3 +96,27 @@ func buildGoBootstrap(t testing.TB, name string) ([]byte, error) {
 	}
 	return makeZipModes(t, map[string]zipFile{"bootstrap": {raw, 0o755}}), nil
 }
+
+// functionBinary is a Go test function's bootstrap as an executable file,
+// for what runs it outside furl (the relay, AWS's emulator).
+func functionBinary(t testing.TB, zipped []byte) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := zr.Open("bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(path, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

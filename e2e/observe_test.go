@@ -90,7 +90,7 @@ func invokeID(t *testing.T, c *lambda.Client, name string) string {
 
 // scrapeMetrics reads /_furl/metrics as Prometheus does and parses it
 // with Prometheus' own text parser.
-func scrapeMetrics(t *testing.T, f *furl) map[string]*dto.MetricFamily {
+func scrapeMetrics(t testing.TB, f *furl) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get(f.url("/_furl/metrics"))
 	if err != nil {

@@ -102,6 +102,11 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		zw := gzip.NewWriter(w)
 		zw.Write([]byte(strings.Repeat("compressed stream ", 100)))
 		zw.Close()
+	case "/clock":
+		// The wall-clock time (Unix nanoseconds) at which it was written,
+		// for the time-to-first-byte benchmarks.
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "%d\n", time.Now().UnixNano())
 	case "/bytes":
 		// n bytes in 64 KiB writes, for throughput.
 		w.Header().Set("Content-Type", "application/octet-stream")

@@ -1,0 +1,512 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/furl-dev/furl/e2e/internal/relay"
+)
+
+// The floor benchmarks put furl beside the least a gateway can do on the
+// same architecture (e2e/internal/relay: a payload-2.0 event handed to the
+// same aws-lambda-go bootstrap over a minimal Runtime API, the structured
+// result mapped back) and a plain net/http server in this process, with
+// the same function and the same load generator, in one run. Each round
+// runs every target for b.N requests (their order rotates round by round),
+// and the metrics are medians over the rounds:
+//
+//	go test ./e2e -run XXX -bench Floor -benchtime 2000x
+//
+// scripts/bench.sh runs them all and prints the table.
+
+// floorRounds is how many rounds each floor benchmark runs.
+const floorRounds = 7
+
+// floorTarget is one thing measured: one request, checked.
+type floorTarget struct {
+	name string
+	one  func(*http.Client) error
+}
+
+// roundStats is one target's figures in one round.
+type roundStats struct {
+	rps, p50ms float64
+	errors     int
+}
+
+// runRound sends n requests from conc workers with client and returns the
+// requests per second, the p50 latency and the number of failed requests.
+func runRound(client *http.Client, conc, n int, one func(*http.Client) error) (roundStats, error) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, n/conc+1)
+			for range work {
+				t0 := time.Now()
+				if err := one(client); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(start)
+	s := roundStats{rps: float64(len(lat)) / elapsed.Seconds(), errors: int(failed.Load())}
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		s.p50ms = float64(lat[len(lat)/2].Microseconds()) / 1000
+	}
+	err, _ := firstErr.Load().(error)
+	return s, err
+}
+
+// floorCompare runs floorRounds rounds of every target at concurrency
+// conc, b.N requests each, and reports each target's median req/s and p50
+// and the ratio of the first target's req/s to the second's. When
+// tolerateErrors is false, a failed request fails the benchmark; else
+// failures are counted and reported as <name>-errors.
+func floorCompare(b *testing.B, conc int, targets []floorTarget, tolerateErrors bool) {
+	clients := map[string]*http.Client{}
+	for _, t := range targets {
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+		b.Cleanup(c.CloseIdleConnections)
+		clients[t.name] = c
+		// Warm every environment the rounds will use, and the connections.
+		if _, err := runRound(c, conc, 4*conc, t.one); err != nil && !tolerateErrors {
+			b.Fatalf("%s warm-up: %v", t.name, err)
+		}
+	}
+	rps := map[string][]float64{}
+	p50 := map[string][]float64{}
+	errs := map[string]int{}
+	b.ResetTimer()
+	for round := range floorRounds {
+		for _, t := range rotated(targets, round) {
+			s, err := runRound(clients[t.name], conc, b.N, t.one)
+			if err != nil && !tolerateErrors {
+				b.Fatalf("%s round %d: %v", t.name, round, err)
+			}
+			if err != nil && errs[t.name] == 0 {
+				b.Logf("%s: first error: %v", t.name, err)
+			}
+			errs[t.name] += s.errors
+			rps[t.name] = append(rps[t.name], s.rps)
+			p50[t.name] = append(p50[t.name], s.p50ms)
+		}
+	}
+	b.StopTimer()
+	for _, t := range targets {
+		b.ReportMetric(medianFloat(rps[t.name]), t.name+"-req/s")
+		b.ReportMetric(medianFloat(p50[t.name]), t.name+"-p50-ms")
+		if tolerateErrors {
+			b.ReportMetric(float64(errs[t.name]), t.name+"-errors")
+		}
+		b.Logf("%s req/s by round: %s", t.name, roundList(rps[t.name]))
+	}
+	first, second := targets[0].name, targets[1].name
+	b.ReportMetric(pairedRatio(rps[first], rps[second]), first+"/"+second)
+	b.ReportMetric(0, "ns/op")
+}
+
+// pairedRatio is the median of the round-by-round ratios a[i]/b[i]: pairs
+// measured close together share the machine's noise.
+func pairedRatio(a, b []float64) float64 {
+	var r []float64
+	for i := range a {
+		if b[i] > 0 {
+			r = append(r, a[i]/b[i])
+		}
+	}
+	if len(r) == 0 {
+		return 0
+	}
+	return medianFloat(r)
+}
+
+func roundList(xs []float64) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, strconv.FormatFloat(x, 'f', 0, 64))
+	}
+	return strings.Join(s, " ")
+}
+
+// startRelay starts a relay of bootstrap with n environments behind a
+// loopback HTTP server.
+func startRelay(b *testing.B, bootstrap string, n int, mode relay.Mode, env ...string) *httptest.Server {
+	r, err := relay.Start(bootstrap, n, mode, env...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(r)
+	b.Cleanup(func() {
+		srv.Close()
+		r.Close()
+	})
+	return srv
+}
+
+// postCheck is a target's request: POST body to u, want 200 and want in
+// the body, and no function error.
+func postCheck(u string, body []byte, want string) func(*http.Client) error {
+	return func(c *http.Client) error {
+		resp, err := c.Post(u, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" || !bytes.Contains(got, []byte(want)) {
+			return fmt.Errorf("%d %s %q %v", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), got, err)
+		}
+		return nil
+	}
+}
+
+// BenchmarkFloorURL: a warm BUFFERED function URL (urlfn's /echo, which
+// answers its event as JSON) through furl, through the relay with one
+// environment per concurrency slot, and from a plain server that answers
+// the same request fields as JSON.
+//
+//	go test ./e2e -run XXX -bench FloorURL -benchtime 2000x
+func BenchmarkFloorURL(b *testing.B) {
+	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	c := f.client()
+	createURLFunction(b, c, "floorurl", 30)
+	u := publicURL(b, c, "floorurl", nil)
+	id := u[len("http://"):strings.Index(u, ".")]
+	bin := functionBinary(b, urlFunction(b))
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		headers := map[string]string{}
+		for k, v := range r.Header {
+			headers[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"rawPath": r.URL.Path, "rawQueryString": r.URL.RawQuery, "headers": headers, "body": string(body)})
+	}))
+	b.Cleanup(plain.Close)
+	payload := []byte(`{"order":42}`)
+	for _, conc := range []int{1, 8} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			rl := startRelay(b, bin, conc, relay.URL)
+			floorCompare(b, conc, []floorTarget{
+				{"furl", postCheck(f.url("/lambda-url/"+id+"/echo?x=1"), payload, `"rawPath":"/echo"`)},
+				{"relay", postCheck(rl.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
+				{"plain", postCheck(plain.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
+			}, false)
+		})
+	}
+}
+
+// BenchmarkFloorInvoke: warm Invoke of gofn's echo through furl's Invoke
+// API, through the relay's equivalent (POST the event, get the result's
+// bytes) with one environment per concurrency slot, and a plain server
+// doing the same JSON work in process.
+//
+//	go test ./e2e -run XXX -bench FloorInvoke -benchtime 2000x
+func BenchmarkFloorInvoke(b *testing.B) {
+	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	createGo(b, f.client(), "floorinvoke", 30, nil)
+	bin := functionBinary(b, goFunction(b))
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e struct{ Action, Value string }
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"env": "plain", "requestId": "r", "arn": "a", "value": e.Value, "hasDeadline": true})
+	}))
+	b.Cleanup(plain.Close)
+	payload := []byte(`{"action":"echo","value":"hello"}`)
+	for _, conc := range []int{1, 8} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			rl := startRelay(b, bin, conc, relay.Invoke)
+			floorCompare(b, conc, []floorTarget{
+				{"furl", postCheck(f.url("/2015-03-31/functions/floorinvoke/invocations"), payload, `"value":"hello"`)},
+				{"relay", postCheck(rl.URL, payload, `"value":"hello"`)},
+				{"plain", postCheck(plain.URL, payload, `"value":"hello"`)},
+			}, false)
+		})
+	}
+}
+
+// BenchmarkFloorRIE: furl's Invoke API against AWS's Runtime Interface
+// Emulator running the same gofn bootstrap, alternating round by round.
+// FURL_BENCH_RIE names the emulator's executable (built from its source
+// outside this repository: scripts/bench.sh says how); without it the
+// benchmark is skipped. RIE's failed requests are counted, not fatal.
+//
+//	FURL_BENCH_RIE=/tmp/rie/aws-lambda-rie go test ./e2e -run XXX -bench FloorRIE -benchtime 2000x
+func BenchmarkFloorRIE(b *testing.B) {
+	rie := os.Getenv("FURL_BENCH_RIE")
+	if rie == "" {
+		b.Skip("FURL_BENCH_RIE is not set: build AWS's Runtime Interface Emulator outside the repository and name its executable there (see scripts/bench.sh)")
+	}
+	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	createGo(b, f.client(), "floorrie", 30, nil)
+	bin := functionBinary(b, goFunction(b))
+	payload := []byte(`{"action":"echo","value":"hello"}`)
+	for _, conc := range []int{1, 8} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			r := startRIE(b, rie, bin)
+			floorCompare(b, conc, []floorTarget{
+				{"furl", postCheck(f.url("/2015-03-31/functions/floorrie/invocations"), payload, `"value":"hello"`)},
+				{"rie", postCheck("http://"+r.addr+"/2015-03-31/functions/function/invocations", payload, `"value":"hello"`)},
+			}, true)
+			select {
+			case <-r.exited:
+				b.ReportMetric(1, "rie-exited")
+				b.Logf("RIE exited during the run (%v); its output's first lines about it:\n%s", r.err, r.crash())
+			default:
+				b.ReportMetric(0, "rie-exited")
+			}
+		})
+	}
+}
+
+// rieProcess is a running AWS emulator.
+type rieProcess struct {
+	addr   string        // where it takes invocations
+	exited chan struct{} // closed when it exits
+	err    error         // its exit, once exited is closed
+	log    string        // the file its output goes to
+}
+
+// crash is the emulator's output from its first panic or fatal line on,
+// at most 20 lines.
+func (r *rieProcess) crash() string {
+	raw, _ := os.ReadFile(r.log)
+	lines := strings.Split(string(raw), "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "panic") || strings.Contains(l, "fatal") {
+			return strings.Join(lines[i:min(i+20, len(lines))], "\n")
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
+
+// startRIE starts AWS's emulator on free loopback ports with bootstrap as
+// its runtime and waits until it answers. The benchmark's cleanup stops it.
+func startRIE(b *testing.B, rie, bootstrap string) *rieProcess {
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	r := &rieProcess{addr: free(), exited: make(chan struct{}), log: filepath.Join(b.TempDir(), "rie.log")}
+	out, err := os.Create(r.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { out.Close() })
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", r.addr, "--runtime-api-address", free(), bootstrap)
+	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "LOG_LEVEL=error")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start RIE: %v", err)
+	}
+	go func() {
+		r.err = cmd.Wait()
+		close(r.exited)
+	}()
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-r.exited
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		conn, err := net.Dial("tcp", r.addr)
+		if err == nil {
+			conn.Close()
+			return r
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("RIE did not listen on %s within 10s", r.addr)
+		}
+	}
+}
+
+// floorStream is furl, the streaming relay and a plain server, each
+// serving streamfn's lambdaurl handler (MODE=url): /bytes?n= and /clock.
+type floorStream struct {
+	furl, relay, plain string // base URLs, ending in "/"
+}
+
+func newFloorStream(b *testing.B) *floorStream {
+	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	c := f.client()
+	createStreamFunction(b, c, "floorstream", "url", 60)
+	u := streamingURL(b, c, "floorstream")
+	id := u[len("http://"):strings.Index(u, ".")]
+	rl := startRelay(b, functionBinary(b, streamFunction(b)), 1, relay.Stream, "MODE=url")
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if r.URL.Path == "/clock" {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintf(w, "%d\n", time.Now().UnixNano())
+			return
+		}
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Type", "application/octet-stream")
+		buf := make([]byte, 64<<10)
+		for left := n; left > 0; left -= len(buf) {
+			if left < len(buf) {
+				buf = buf[:left]
+			}
+			w.Write(buf)
+			rc.Flush()
+		}
+	}))
+	b.Cleanup(plain.Close)
+	return &floorStream{furl: f.url("/lambda-url/" + id + "/"), relay: rl.URL + "/", plain: plain.URL + "/"}
+}
+
+func (fs *floorStream) targets() [][2]string {
+	return [][2]string{{"furl", fs.furl}, {"relay", fs.relay}, {"plain", fs.plain}}
+}
+
+// BenchmarkFloorStreamThroughput streams 64 MiB from streamfn's lambdaurl
+// handler through furl's RESPONSE_STREAM URL and through the streaming
+// relay, and from a plain server writing and flushing the same 64 KiB
+// pieces; b.N transfers per target per round, rounds alternating; the
+// ratio is the median of the rounds' furl/relay ratios.
+//
+//	go test ./e2e -run XXX -bench FloorStreamThroughput -benchtime 2x
+func BenchmarkFloorStreamThroughput(b *testing.B) {
+	const size = 64 << 20
+	fs := newFloorStream(b)
+	client := &http.Client{}
+	one := func(u string) error {
+		resp, err := client.Get(u + "bytes?n=" + strconv.Itoa(size))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err != nil || resp.StatusCode != 200 || n != size {
+			return fmt.Errorf("%d: %d bytes, %v", resp.StatusCode, n, err)
+		}
+		return nil
+	}
+	targets := fs.targets()
+	for _, t := range targets {
+		if err := one(t[1]); err != nil {
+			b.Fatalf("%s warm-up: %v", t[0], err)
+		}
+	}
+	mibs := map[string][]float64{}
+	b.ResetTimer()
+	for round := range floorRounds {
+		for _, t := range rotated(targets, round) {
+			start := time.Now()
+			for range b.N {
+				if err := one(t[1]); err != nil {
+					b.Fatalf("%s: %v", t[0], err)
+				}
+			}
+			mibs[t[0]] = append(mibs[t[0]], float64(b.N)*size/(1<<20)/time.Since(start).Seconds())
+		}
+	}
+	b.StopTimer()
+	for _, t := range targets {
+		b.ReportMetric(medianFloat(mibs[t[0]]), t[0]+"-MiB/s")
+		b.Logf("%s MiB/s by round: %s", t[0], roundList(mibs[t[0]]))
+	}
+	b.ReportMetric(pairedRatio(mibs["furl"], mibs["relay"]), "furl/relay")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkFloorStreamFirstByte measures the time from streamfn's first
+// write (/clock writes the wall-clock time) to the client holding it,
+// through furl, the streaming relay and a plain server: b.N requests per
+// target per round, rounds alternating; medians of the per-round p50s.
+//
+//	go test ./e2e -run XXX -bench FloorStreamFirstByte -benchtime 300x
+func BenchmarkFloorStreamFirstByte(b *testing.B) {
+	fs := newFloorStream(b)
+	client := &http.Client{}
+	one := func(u string) (time.Duration, error) {
+		resp, err := client.Get(u + "clock")
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		got := time.Now().UnixNano()
+		if err != nil || resp.StatusCode != 200 {
+			return 0, fmt.Errorf("%d %q %v", resp.StatusCode, line, err)
+		}
+		written, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("first line %q: %w", line, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		return time.Duration(got - written), nil
+	}
+	targets := fs.targets()
+	for _, t := range targets {
+		for range 5 {
+			if _, err := one(t[1]); err != nil {
+				b.Fatalf("%s warm-up: %v", t[0], err)
+			}
+		}
+	}
+	p50 := map[string][]float64{}
+	b.ResetTimer()
+	for round := range floorRounds {
+		for _, t := range rotated(targets, round) {
+			lat := make([]time.Duration, b.N)
+			for i := range lat {
+				var err error
+				if lat[i], err = one(t[1]); err != nil {
+					b.Fatalf("%s: %v", t[0], err)
+				}
+			}
+			p50[t[0]] = append(p50[t[0]], ms(median(lat)))
+		}
+	}
+	b.StopTimer()
+	for _, t := range targets {
+		b.ReportMetric(medianFloat(p50[t[0]]), t[0]+"-p50-ttfb-ms")
+	}
+	b.ReportMetric(medianFloat(p50["furl"])-medianFloat(p50["relay"]), "furl-relay-ms")
+	b.ReportMetric(0, "ns/op")
+}
