@@ -164,6 +164,27 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return 0, false
 }
 
+// parseNamed parses the flags of a command that takes one FUNCTION,
+// before or after its flags (people type it first): the name, or 0 or 2
+// and done for --help, a bad flag or a missing or extra argument.
+func parseNamed(fs *flag.FlagSet, args []string) (name string, code int, done bool) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if code, done := parseFlags(fs, args); done {
+		return "", code, true
+	}
+	rest := fs.Args()
+	if name == "" && len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if name == "" || len(rest) > 0 {
+		fs.Usage()
+		return "", 2, true
+	}
+	return name, 0, false
+}
+
 // commandContext bounds a command that lists: a furl that accepted the
 // connection but never answers should not hang the terminal.
 func commandContext() (context.Context, context.CancelFunc) {

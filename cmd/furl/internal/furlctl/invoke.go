@@ -36,21 +36,9 @@ func Invoke(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), "Usage: furl invoke FUNCTION [flags]\n\nInvoke a function of a running furl and print its response. Exits 1 when the\nfunction fails, naming the error.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	// The function's name may come before the flags, as people type it.
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if code, done := parseFlags(fs, args); done {
+	name, code, done := parseNamed(fs, args)
+	if done {
 		return code
-	}
-	rest := fs.Args()
-	if name == "" && len(rest) > 0 {
-		name, rest = rest[0], rest[1:]
-	}
-	if name == "" || len(rest) > 0 {
-		fs.Usage()
-		return 2
 	}
 	payload, err := readPayload(*payloadArg, os.Stdin)
 	if err != nil {

@@ -32,20 +32,9 @@ func Logs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), "Usage: furl logs FUNCTION [-f] [flags]\n\nPrint what a function of a running furl logged lately (what it printed, and\nLambda's START, END and REPORT lines), oldest first; -f keeps following.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if code, done := parseFlags(fs, args); done {
+	name, code, done := parseNamed(fs, args)
+	if done {
 		return code
-	}
-	rest := fs.Args()
-	if name == "" && len(rest) > 0 {
-		name, rest = rest[0], rest[1:]
-	}
-	if name == "" || len(rest) > 0 {
-		fs.Usage()
-		return 2
 	}
 	t := newTarget(osEnv, *endpoint, *region)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
