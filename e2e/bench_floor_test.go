@@ -510,3 +510,61 @@ func BenchmarkFloorStreamFirstByte(b *testing.B) {
 	b.ReportMetric(medianFloat(p50["furl"])-medianFloat(p50["relay"]), "furl-relay-ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkFloorInvokeStreamThroughput streams 64 MiB from streamfn's
+// reader handler through furl's InvokeWithResponseStream and through the
+// relay's equivalent (each read of the runtime's body a PayloadChunk
+// event, then InvokeComplete), counting the PayloadChunk bytes; b.N
+// transfers per target per round, rounds alternating; the ratio is the
+// median of the rounds' furl/relay ratios.
+//
+//	go test ./e2e -run XXX -bench FloorInvokeStreamThroughput -benchtime 2x
+func BenchmarkFloorInvokeStreamThroughput(b *testing.B) {
+	const size = 64 << 20
+	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	createStreamFunction(b, f.client(), "floorinvstream", "reader", 60)
+	rl := startRelay(b, functionBinary(b, streamFunction(b)), 1, relay.InvokeStream, "MODE=reader")
+	targets := [][2]string{
+		{"furl", f.url("/2021-11-15/functions/floorinvstream/response-streaming-invocations")},
+		{"relay", rl.URL + "/"},
+	}
+	client := &http.Client{}
+	payload := `{"bytes":` + strconv.Itoa(size) + `}`
+	one := func(u string) error {
+		resp, err := client.Post(u, "", strings.NewReader(payload))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		n, err := drain(resp.Body, true)
+		if err != nil || resp.StatusCode != 200 || n != size {
+			return fmt.Errorf("%d: %d bytes, %v", resp.StatusCode, n, err)
+		}
+		return nil
+	}
+	for _, t := range targets {
+		if err := one(t[1]); err != nil {
+			b.Fatalf("%s warm-up: %v", t[0], err)
+		}
+	}
+	mibs := map[string][]float64{}
+	b.ResetTimer()
+	for round := range floorRounds {
+		for _, t := range rotated(targets, round) {
+			start := time.Now()
+			for range b.N {
+				if err := one(t[1]); err != nil {
+					b.Fatalf("%s: %v", t[0], err)
+				}
+			}
+			mibs[t[0]] = append(mibs[t[0]], float64(b.N)*size/(1<<20)/time.Since(start).Seconds())
+		}
+	}
+	b.StopTimer()
+	for _, t := range targets {
+		b.ReportMetric(medianFloat(mibs[t[0]]), t[0]+"-MiB/s")
+		b.Logf("%s MiB/s by round: %s", t[0], roundList(mibs[t[0]]))
+	}
+	b.ReportMetric(pairedRatio(mibs["furl"], mibs["relay"]), "furl/relay")
+	b.ReportMetric(0, "ns/op")
+}

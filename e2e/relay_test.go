@@ -113,4 +113,25 @@ func TestRelay(t *testing.T) {
 		defer resp.Body.Close()
 		readTokens(t, bufio.NewReader(resp.Body), g, 3)
 	})
+	t.Run("invoke-stream", func(t *testing.T) {
+		srv := startTestRelay(t, streamFunction(t), relay.InvokeStream, "MODE=reader")
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"bytes":200000}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if n, err := drain(resp.Body, true); err != nil || n != 200000 {
+			t.Fatalf("%d bytes in PayloadChunks, %v", n, err)
+		}
+		// A stream the function fails ends with an InvokeComplete that
+		// says so.
+		resp, err = http.Post(srv.URL, "application/json", strings.NewReader(`{"failFirst":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := drain(resp.Body, true); err == nil || !strings.Contains(err.Error(), "ErrorCode") {
+			t.Fatalf("a failed stream: %v", err)
+		}
+	})
 }

@@ -37,6 +37,7 @@ run() {
 run '^BenchmarkFloorURL$' "${requests}x"
 run '^BenchmarkFloorInvoke$' "${requests}x"
 run '^BenchmarkFloorStreamThroughput$' "${streams}x"
+run '^BenchmarkFloorInvokeStreamThroughput$' "${streams}x"
 run '^BenchmarkFloorStreamFirstByte$' "${firstbyte}x"
 if [[ -n ${FURL_BENCH_RIE:-} ]]; then
   export FURL_BENCH_RIE
@@ -68,6 +69,8 @@ awk '
     }
     printf "\nstreaming 64 MiB (lambdaurl): furl %s MiB/s, relay %s MiB/s, plain %s MiB/s, furl/relay %s\n", \
       v("StreamThroughput|furl-MiB/s"), v("StreamThroughput|relay-MiB/s"), v("StreamThroughput|plain-MiB/s"), v("StreamThroughput|furl/relay")
+    printf "InvokeWithResponseStream 64 MiB: furl %s MiB/s, relay %s MiB/s, furl/relay %s\n", \
+      v("InvokeStreamThroughput|furl-MiB/s"), v("InvokeStreamThroughput|relay-MiB/s"), v("InvokeStreamThroughput|furl/relay")
     printf "first byte p50: furl %s ms, relay %s ms, plain %s ms, furl - relay %s ms\n", \
       v("StreamFirstByte|furl-p50-ttfb-ms"), v("StreamFirstByte|relay-p50-ttfb-ms"), v("StreamFirstByte|plain-p50-ttfb-ms"), v("StreamFirstByte|furl-relay-ms")
     if (("RIE/c1|furl/rie") in m) {

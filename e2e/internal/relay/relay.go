@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
 // Mode is what the relay's HTTP side speaks.
@@ -40,6 +42,10 @@ const (
 	// Invoke is the Invoke API's equivalent: the request body is the event
 	// and the response body is the function's result, as is.
 	Invoke
+	// InvokeStream is InvokeWithResponseStream's equivalent: the request
+	// body is the event, and the runtime's response goes out as it comes,
+	// each read as a PayloadChunk event, then an InvokeComplete.
+	InvokeStream
 )
 
 // Relay is n warm environments of one function behind an HTTP handler.
@@ -121,10 +127,10 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	inv := &invocation{id: strconv.FormatUint(r.seq.Add(1), 10), payload: body}
-	if r.mode != Invoke {
+	if r.mode == URL || r.mode == Stream {
 		inv.payload = event(req, body)
 	}
-	if r.mode == Stream {
+	if r.mode == Stream || r.mode == InvokeStream {
 		inv.stream = make(chan io.ReadCloser, 1)
 	} else {
 		inv.done = make(chan result, 1)
@@ -150,11 +156,15 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case <-ctx.Done():
 		return
 	}
-	if r.mode == Stream {
+	if r.mode == Stream || r.mode == InvokeStream {
 		select {
 		case rc := <-inv.stream:
 			defer rc.Close()
-			relayStream(w, rc)
+			if r.mode == InvokeStream {
+				relayEvents(w, rc)
+			} else {
+				relayStream(w, rc)
+			}
 		case <-ctx.Done():
 		}
 		return
@@ -304,6 +314,42 @@ func relayStream(w http.ResponseWriter, body io.Reader) {
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// relayEvents writes a response as InvokeWithResponseStream does: each
+// read of the runtime's body as a PayloadChunk event, flushed, then an
+// InvokeComplete; a body cut off ends with an InvokeComplete that says so.
+func relayEvents(w http.ResponseWriter, body io.Reader) {
+	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := eventstream.NewEncoder()
+	send := func(typ string, payload []byte) error {
+		return enc.Encode(w, eventstream.Message{Headers: eventstream.Headers{
+			{Name: ":event-type", Value: eventstream.StringValue(typ)},
+			{Name: ":message-type", Value: eventstream.StringValue("event")},
+			{Name: ":content-type", Value: eventstream.StringValue("application/octet-stream")},
+		}, Payload: payload})
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if send("PayloadChunk", buf[:n]) != nil {
+				return
+			}
+			rc.Flush()
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			send("InvokeComplete", []byte(`{"ErrorCode":"Unhandled"}`))
+			return
+		}
+	}
+	send("InvokeComplete", []byte("{}"))
+	rc.Flush()
 }
 
 // next answers a runtime's GET /next with the next invocation.
