@@ -426,32 +426,7 @@ func BenchmarkFloorStreamThroughput(b *testing.B) {
 		}
 		return nil
 	}
-	targets := fs.targets()
-	for _, t := range targets {
-		if err := one(t[1]); err != nil {
-			b.Fatalf("%s warm-up: %v", t[0], err)
-		}
-	}
-	mibs := map[string][]float64{}
-	b.ResetTimer()
-	for round := range floorRounds {
-		for _, t := range rotated(targets, round) {
-			start := time.Now()
-			for range b.N {
-				if err := one(t[1]); err != nil {
-					b.Fatalf("%s: %v", t[0], err)
-				}
-			}
-			mibs[t[0]] = append(mibs[t[0]], float64(b.N)*size/(1<<20)/time.Since(start).Seconds())
-		}
-	}
-	b.StopTimer()
-	for _, t := range targets {
-		b.ReportMetric(medianFloat(mibs[t[0]]), t[0]+"-MiB/s")
-		b.Logf("%s MiB/s by round: %s", t[0], roundList(mibs[t[0]]))
-	}
-	b.ReportMetric(pairedRatio(mibs["furl"], mibs["relay"]), "furl/relay")
-	b.ReportMetric(0, "ns/op")
+	floorThroughput(b, fs.targets(), size, one)
 }
 
 // BenchmarkFloorStreamFirstByte measures the time from streamfn's first
@@ -542,6 +517,14 @@ func BenchmarkFloorInvokeStreamThroughput(b *testing.B) {
 		}
 		return nil
 	}
+	floorThroughput(b, targets, size, one)
+}
+
+// floorThroughput warms each target with one transfer of size bytes, then
+// runs b.N transfers per target per round, rounds alternating, and reports
+// each target's median MiB/s and the median of the rounds' furl/relay
+// ratios.
+func floorThroughput(b *testing.B, targets [][2]string, size int, one func(url string) error) {
 	for _, t := range targets {
 		if err := one(t[1]); err != nil {
 			b.Fatalf("%s warm-up: %v", t[0], err)
@@ -557,7 +540,7 @@ func BenchmarkFloorInvokeStreamThroughput(b *testing.B) {
 					b.Fatalf("%s: %v", t[0], err)
 				}
 			}
-			mibs[t[0]] = append(mibs[t[0]], float64(b.N)*size/(1<<20)/time.Since(start).Seconds())
+			mibs[t[0]] = append(mibs[t[0]], float64(b.N)*float64(size)/(1<<20)/time.Since(start).Seconds())
 		}
 	}
 	b.StopTimer()
