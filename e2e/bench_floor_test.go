@@ -204,7 +204,7 @@ func postCheck(u string, body []byte, want string) func(*http.Client) error {
 //
 //	go test ./e2e -run XXX -bench FloorURL -benchtime 2000x
 func BenchmarkFloorURL(b *testing.B) {
-	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	f := startFurlForBench(b, "--log-level", "info")
 	c := f.client()
 	createURLFunction(b, c, "floorurl", 30)
 	u := publicURL(b, c, "floorurl", nil)
@@ -240,7 +240,7 @@ func BenchmarkFloorURL(b *testing.B) {
 //
 //	go test ./e2e -run XXX -bench FloorInvoke -benchtime 2000x
 func BenchmarkFloorInvoke(b *testing.B) {
-	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	f := startFurlForBench(b, "--log-level", "info")
 	createGo(b, f.client(), "floorinvoke", 30, nil)
 	bin := functionBinary(b, goFunction(b))
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -278,7 +278,7 @@ func BenchmarkFloorRIE(b *testing.B) {
 	if rie == "" {
 		b.Skip("FURL_BENCH_RIE is not set: build AWS's Runtime Interface Emulator outside the repository and name its executable there (see scripts/bench.sh)")
 	}
-	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	f := startFurlForBench(b, "--log-level", "info")
 	createGo(b, f.client(), "floorrie", 30, nil)
 	bin := functionBinary(b, goFunction(b))
 	payload := []byte(`{"action":"echo","value":"hello"}`)
@@ -371,7 +371,7 @@ type floorStream struct {
 }
 
 func newFloorStream(b *testing.B) *floorStream {
-	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	f := startFurlForBench(b, "--log-level", "info")
 	c := f.client()
 	createStreamFunction(b, c, "floorstream", "url", 60)
 	u := streamingURL(b, c, "floorstream")
@@ -496,7 +496,7 @@ func BenchmarkFloorStreamFirstByte(b *testing.B) {
 //	go test ./e2e -run XXX -bench FloorInvokeStreamThroughput -benchtime 2x
 func BenchmarkFloorInvokeStreamThroughput(b *testing.B) {
 	const size = 64 << 20
-	f := startFurl(b, b.TempDir(), "127.0.0.1:0", "--log-level", "info")
+	f := startFurlForBench(b, "--log-level", "info")
 	createStreamFunction(b, f.client(), "floorinvstream", "reader", 60)
 	rl := startRelay(b, functionBinary(b, streamFunction(b)), 1, relay.InvokeStream, "MODE=reader")
 	targets := [][2]string{
@@ -550,4 +550,47 @@ func floorThroughput(b *testing.B, targets [][2]string, size int, one func(url s
 	}
 	b.ReportMetric(pairedRatio(mibs["furl"], mibs["relay"]), "furl/relay")
 	b.ReportMetric(0, "ns/op")
+}
+
+// startFurlForBench starts furl for a floor benchmark with its output (its
+// log and what functions print) going to a file, as the relay's functions'
+// output goes to the null device: furl still formats and writes every
+// line, but no reader in the benchmark's own process (which also runs the
+// load generator and the relay) wakes up for each one. The file is in the
+// test's log when the benchmark fails.
+func startFurlForBench(b *testing.B, extra ...string) *furl {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := b.TempDir()
+	output, err := os.Create(filepath.Join(dir, "furl.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := append([]string{"serve", "--listen", addr, "--listen-tls", "", "--data-dir", filepath.Join(dir, "data"), "--sandbox", "process"}, extra...)
+	cmd := exec.Command(furlBin, args...)
+	cmd.Stdout, cmd.Stderr = output, output
+	f := &furl{t: b, cmd: cmd, addr: addr, dataDir: filepath.Join(dir, "data"), logs: &syncBuffer{changed: make(chan struct{})},
+		out: &syncBuffer{changed: make(chan struct{})}, exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start furl: %v", err)
+	}
+	output.Close()
+	go func() {
+		f.exitErr = cmd.Wait()
+		close(f.exited)
+	}()
+	b.Cleanup(func() {
+		f.kill()
+		if b.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "furl.log"))
+			b.Logf("furl's output:\n%s", log)
+		}
+	})
+	f.waitHealthy()
+	return f
 }

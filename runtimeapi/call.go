@@ -29,6 +29,11 @@ type call struct {
 	mu          sync.Mutex
 	contentType string
 	deliveredAt time.Time
+	// cold says the call is its environment's first: its REPORT and
+	// events carry the init duration.
+	cold bool
+	// openOnce writes the START line once (env.open).
+	openOnce sync.Once
 	// timer ends the call at the function's timeout, and its environment
 	// if the runtime has not asked for its next event by then.
 	timer     *time.Timer

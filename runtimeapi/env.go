@@ -122,8 +122,16 @@ func renderError(w http.ResponseWriter, status int, typ, msg string) {
 	}{msg, typ})
 }
 
+// accepted is the body of every 202 the Runtime API answers, as
+// renderJSON would encode it: it is the same each time, so it is made once.
+var accepted = []byte("{\"status\":\"OK\"}\n")
+
 func renderAccepted(w http.ResponseWriter) {
-	renderJSON(w, http.StatusAccepted, map[string]string{"status": "OK"})
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(accepted))}
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(accepted)
 }
 
 func renderInvalidState(w http.ResponseWriter, msg string) {
@@ -202,6 +210,9 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Length", strconv.Itoa(len(inv.Payload)))
 		w.WriteHeader(http.StatusOK)
 		w.Write(inv.Payload)
+		// The event goes out now; the START line follows it.
+		http.NewResponseController(w).Flush()
+		e.open(c)
 	case <-r.Context().Done():
 		// The runtime stopped waiting: no event for it until it polls again.
 		e.p.withdraw(e)
@@ -263,11 +274,20 @@ func (e *env) start(c *call) {
 	c.log.addRaw(init)
 	e.cur = c
 	e.responding = false
-	cold := e.reportInit
+	c.cold = e.reportInit
 	e.mu.Unlock()
-	e.m.observe(Event{Kind: EventStart, Time: now, Function: c.inv.Function.Name, Version: c.inv.Function.Version,
-		RequestID: c.inv.RequestID, Environment: e.id, Cold: cold, Streaming: c.inv.Streaming})
-	e.platformLine(c, fmt.Sprintf("START RequestId: %s Version: %s", c.inv.RequestID, c.inv.Function.Version))
+}
+
+// open writes the call's START line and reports its start, once, before
+// any other line of the call: next does so once the event is on its way
+// to the runtime, so that the write is not in the event's path; a line
+// the function prints, or a closing line, that comes first opens it.
+func (e *env) open(c *call) {
+	c.openOnce.Do(func() {
+		e.m.observe(Event{Kind: EventStart, Time: c.deliveredAt, Function: c.inv.Function.Name, Version: c.inv.Function.Version,
+			RequestID: c.inv.RequestID, Environment: e.id, Cold: c.cold, Streaming: c.inv.Streaming})
+		e.emitLines(c, "START RequestId: "+c.inv.RequestID+" Version: "+c.inv.Function.Version)
+	})
 }
 
 // current returns the call a Runtime API request names, refusing requests
@@ -352,8 +372,7 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Trailers are complete once the body has been read to its end.
-	e.finishCall(c, trailerError(r.Trailer))
-	renderAccepted(w)
+	e.finishAccepted(w, c, trailerError(r.Trailer))
 }
 
 // trailerError is the mid-stream failure a runtime reports in its
@@ -450,8 +469,7 @@ func (e *env) invocationError(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", MaxBufferedResponse))
 		return
 	}
-	e.finishCall(c, &FunctionError{Type: errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body), Payload: body})
-	renderAccepted(w)
+	e.finishAccepted(w, c, &FunctionError{Type: errorType(r.Header.Get("Lambda-Runtime-Function-Error-Type"), body), Payload: body})
 }
 
 // errorType is the type of a reported error: the header's, else the
@@ -507,7 +525,7 @@ func (e *env) initError(w http.ResponseWriter, r *http.Request) {
 func (e *env) timeout(c *call) {
 	secs := c.inv.Function.Timeout.Seconds()
 	fe := newFunctionError("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs))
-	if e.finishCallStatus(c, fe, "timeout", false) {
+	if e.finishCallStatus(c, fe, "timeout", false, nil) {
 		e.proc.Kill()
 		return
 	}
@@ -523,9 +541,33 @@ func (e *env) timeout(c *call) {
 	}
 }
 
+// finishAccepted ends a call the runtime answered as the Runtime API
+// expects, and accepts the answer: the 202 goes out as soon as the
+// outcome is settled, before the closing log lines, so that the runtime's
+// next poll is on its way while they are written (next waits for them).
+func (e *env) finishAccepted(w http.ResponseWriter, c *call, fe *FunctionError) {
+	acked := false
+	e.finishCallAck(c, fe, func() {
+		renderAccepted(w)
+		http.NewResponseController(w).Flush()
+		acked = true
+	})
+	if !acked {
+		// Another outcome (the timeout) ended the call first.
+		renderAccepted(w)
+	}
+}
+
 // finishCall ends a call with its closing log lines, after everything the
 // function printed for it has been read.
 func (e *env) finishCall(c *call, fe *FunctionError) bool {
+	return e.finishCallAck(c, fe, nil)
+}
+
+// finishCallAck is finishCall, running ack (when not nil) once the
+// outcome is settled and before the closing log lines, if this outcome is
+// the call's.
+func (e *env) finishCallAck(c *call, fe *FunctionError, ack func()) bool {
 	select {
 	case <-e.dying:
 	default:
@@ -538,7 +580,7 @@ func (e *env) finishCall(c *call, fe *FunctionError) bool {
 	if fe != nil && isPlatformError(fe.Type) {
 		status = "error"
 	}
-	return e.finishCallStatus(c, fe, status, true)
+	return e.finishCallStatus(c, fe, status, true, ack)
 }
 
 func isPlatformError(typ string) bool {
@@ -549,8 +591,11 @@ func isPlatformError(typ string) bool {
 	return false
 }
 
-func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet bool) bool {
+func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet bool, ack func()) bool {
 	won := c.finish(fe, func() {
+		if ack != nil {
+			ack()
+		}
 		if quiet {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			e.proc.Quiet(ctx)
@@ -609,8 +654,14 @@ func reportLine(requestID string, d time.Duration, memoryMB, maxUsedMB int, with
 	return s
 }
 
-// platformLine writes Lambda's own log lines for a call.
+// platformLine writes Lambda's own log lines for a call, after its START.
 func (e *env) platformLine(c *call, lines ...string) {
+	e.open(c)
+	e.emitLines(c, lines...)
+}
+
+// emitLines adds lines to the call's log and writes them out.
+func (e *env) emitLines(c *call, lines ...string) {
 	raw := make([][]byte, len(lines))
 	for i, l := range lines {
 		raw[i] = []byte(l)
@@ -631,6 +682,7 @@ func (e *env) line(b []byte) {
 	}
 	e.mu.Unlock()
 	if c != nil {
+		e.open(c)
 		c.log.add(b)
 		e.m.emit(e.fn, c.inv.RequestID, b)
 		return

@@ -65,7 +65,11 @@ func TestObserverHearsInvocations(t *testing.T) {
 			return
 		}
 		io.Copy(io.Discard, res.Body)
-		warm <- res.Wait()
+		fe := res.Wait()
+		// The outcome comes first; the closing lines and the end event
+		// follow it: LogTail waits for the invocation to be over.
+		res.LogTail(0)
+		warm <- fe
 	}()
 	rt.do("GET", "/runtime/invocation/next", nil, nil)
 	rt.do("POST", "/runtime/invocation/22222222-2222-3333-4444-555555555555/error",

@@ -1,0 +1,95 @@
+package runtimeapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedWriter is an io.Writer tests read back while functions write.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// The START line is written once the event is on its way, yet it always
+// comes before anything the function prints for the invocation, in the
+// invocation's log and in furl's output, even when the function prints the
+// moment it has the event; and the END and REPORT lines follow, though
+// the runtime's answer is accepted before they are written.
+func TestStartLineComesBeforeTheFunctionsLines(t *testing.T) {
+	sb := newFakeSandbox()
+	var output lockedWriter
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler), FunctionOutput: &output})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	fn := testFunction(t, 5*time.Second)
+	var spec Spec
+	var rt *runtime
+	for i := range 50 {
+		id := fmt.Sprintf("%08d-2222-3333-4444-555555555555", i)
+		logs := make(chan string, 1)
+		go func() {
+			res, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: id, Payload: []byte(`{}`)})
+			if err != nil {
+				t.Error(err)
+				logs <- ""
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			logs <- string(res.LogTail(4096))
+		}()
+		if i == 0 {
+			spec = <-sb.specs
+			rt = &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
+		}
+		if resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("/next: %d", resp.StatusCode)
+		}
+		fmt.Fprintf(spec.Output, "printed for %s\n", id)
+		if resp, _ := rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil); resp.StatusCode != 202 {
+			t.Fatalf("/response: %d", resp.StatusCode)
+		}
+		log := <-logs
+		want := []string{"START RequestId: " + id, "printed for " + id, "END RequestId: " + id, "REPORT RequestId: " + id}
+		if !inOrder(log, want) {
+			t.Fatalf("invocation %d's log is out of order:\n%s", i, log)
+		}
+		if !inOrder(output.String(), want) {
+			t.Fatalf("invocation %d's lines are out of order in furl's output:\n%s", i, output.String())
+		}
+	}
+}
+
+// inOrder reports whether every one of parts is in s, each after the
+// one before it.
+func inOrder(s string, parts []string) bool {
+	at := 0
+	for _, p := range parts {
+		i := strings.Index(s[at:], p)
+		if i < 0 {
+			return false
+		}
+		at += i + len(p)
+	}
+	return true
+}
