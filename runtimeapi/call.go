@@ -56,7 +56,9 @@ type call struct {
 }
 
 func newCall(inv *Invocation) *call {
-	return &call{inv: inv, body: newBodyPipe(), started: make(chan struct{}), settled: make(chan struct{}), done: make(chan struct{})}
+	body := newBodyPipe()
+	body.whole = !inv.Streaming
+	return &call{inv: inv, body: body, started: make(chan struct{}), settled: make(chan struct{}), done: make(chan struct{})}
 }
 
 // begin marks the start of the response: its content type is known.

@@ -30,6 +30,10 @@ type bodyPipe struct {
 	// filling: a fill is reading into buf with the lock released, so buf
 	// may not go back to pipeBuffers yet.
 	filling bool
+	// whole: the invoker reads the response only as a whole (a buffered
+	// invocation), so a fill wakes it only when the buffer is full; the
+	// writer's end wakes it once for everything, sparing a hand-off.
+	whole bool
 }
 
 // pipeBuffers hold the minPipeBuffer-sized buffers of pipes that are
@@ -111,7 +115,7 @@ func (p *bodyPipe) fill(r io.Reader, most, keep int) (read, kept int, gone bool,
 	}
 	kept = min(read, keep)
 	p.buf = p.buf[:len(p.buf)+kept]
-	if kept > 0 {
+	if kept > 0 && (!p.whole || len(p.buf)-p.off >= maxPipeBuffer) {
 		p.changed.Broadcast()
 	}
 	return read, kept, false, err

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"testing/synctest"
 )
 
 // Everything relayed through the pipe arrives whole and in order, however
@@ -204,5 +205,48 @@ func TestBodyPipeEndsCleanlyAfterRecycling(t *testing.T) {
 	}
 	if p.Buffered() != 0 {
 		t.Errorf("buffered %d after the end", p.Buffered())
+	}
+}
+
+// A buffered invocation's pipe wakes its reader once, at the response's
+// end, not at every fill; a streaming one at every fill; and a full
+// buffer wakes even a whole-response reader, or the runtime's side would
+// wait forever.
+func TestPipeWakesAWholeResponseReaderOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		whole       bool
+		fill        int
+		wokenByFill bool
+	}{
+		{"streaming", false, 3, true},
+		{"buffered", true, 3, false},
+		{"buffered, buffer full", true, maxPipeBuffer, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newBodyPipe()
+				p.whole = tc.whole
+				var got atomic.Int64
+				go func() {
+					n, _ := p.Read(make([]byte, 2*maxPipeBuffer))
+					got.Store(int64(n))
+				}()
+				synctest.Wait()
+				r := bytes.NewReader(make([]byte, tc.fill))
+				for r.Len() > 0 {
+					p.fill(r, tc.fill, tc.fill)
+				}
+				synctest.Wait()
+				if woken := got.Load() == int64(tc.fill); woken != tc.wokenByFill {
+					t.Fatalf("after a fill of %d bytes the reader has %d: woken %v, want %v", tc.fill, got.Load(), woken, tc.wokenByFill)
+				}
+				p.closeWriter()
+				synctest.Wait()
+				if got.Load() != int64(tc.fill) {
+					t.Fatalf("after the end the reader has %d bytes, want %d", got.Load(), tc.fill)
+				}
+			})
+		})
 	}
 }
