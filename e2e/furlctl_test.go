@@ -251,7 +251,7 @@ func TestFurlctlInvoke(t *testing.T) {
 	})
 	t.Run("API error", func(t *testing.T) {
 		out, errOut, code := runCtl(t, "invoke", "nope", endpoint)
-		if code != 1 || out != "" || strings.TrimSpace(errOut) != "furl invoke: ResourceNotFoundException: Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope" {
+		if code != 1 || out != "" || strings.TrimSpace(errOut) != "furl invoke: ResourceNotFoundException: Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST" {
 			t.Fatalf("furl invoke of no function exited %d, printed %q, %q", code, out, errOut)
 		}
 	})

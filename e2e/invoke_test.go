@@ -349,7 +349,7 @@ func TestInvokeQualifiersAndErrors(t *testing.T) {
 	}
 
 	_, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("ghost")})
-	apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:ghost")
+	apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:ghost:$LATEST")
 	_, err = c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("q"), Qualifier: aws.String("9")})
 	apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:q:9")
 	_, err = c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("q:nope")})

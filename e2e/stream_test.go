@@ -572,7 +572,7 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 	})
 	t.Run("errors before the stream", func(t *testing.T) {
 		_, err := c.InvokeWithResponseStream(ctx(t), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("nobody")})
-		apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nobody")
+		apiErr(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nobody:$LATEST")
 		_, err = c.InvokeWithResponseStream(ctx(t), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("reader"), Payload: []byte("{nope")})
 		apiErrCode(t, err, "InvalidRequestContentException")
 		_, err = c.InvokeWithResponseStream(ctx(t), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("reader"), InvocationType: "Event"})

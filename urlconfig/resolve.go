@@ -112,11 +112,18 @@ func (s *Store) resolveVersion(functionName string, qualifier *string) (_ *Versi
 	var out *Version
 	cacheable = true
 	err = s.view(func(tx *bolt.Tx) error {
+		// An unqualified invocation runs $LATEST, and Lambda names it so
+		// when the function is missing ("Function not found: <arn>:$LATEST"),
+		// unlike the reads of the function's configuration.
+		named := ref.Qualifier
+		if named == "" {
+			named = LatestVersion
+		}
 		f, err := s.openFunction(tx, ref.Name)
 		if err != nil {
-			return notFoundWithQualifier(err, s.account.QualifiedARN(ref.Name, ref.Qualifier))
+			return notFoundWithQualifier(err, s.account.QualifiedARN(ref.Name, named))
 		}
-		missing := func() error { return functionNotFound(s.account.QualifiedARN(ref.Name, ref.Qualifier)) }
+		missing := func() error { return functionNotFound(s.account.QualifiedARN(ref.Name, named)) }
 		cfg, routed, err := f.routed(ref.Qualifier, missing)
 		if err != nil {
 			return err

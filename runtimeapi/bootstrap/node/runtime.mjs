@@ -11,12 +11,13 @@ import path from "node:path";
 import fs from "node:fs";
 import util from "node:util";
 import { Writable } from "node:stream";
-import { pathToFileURL } from "node:url";
+import { pathToFileURL, fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
 
 const [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+const clientFile = fileURLToPath(import.meta.url);
 const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
 const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
 const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
@@ -47,15 +48,49 @@ function request(method, urlPath, { headers = {}, body } = {}) {
 
 const base = "/2018-06-01/runtime";
 
+// On Lambda the function's code is in /var/task. The process sandbox runs it
+// from a host directory (given, and as ES modules see it, resolved), which
+// errors must not show; nor may they show this client's frames, which have
+// no counterpart on Lambda, or the frames below them (a trace ends where the
+// client called the user's code).
+const hostRoots = [...new Set([taskRoot, realpath(taskRoot)])]
+  .map((r) => r.replace(/\/+$/, "") + "/")
+  .sort((a, b) => b.length - a.length);
+
+function realpath(p) {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function lambdaPaths(s) {
+  return hostRoots.reduce((out, root) => out.replaceAll(root, "/var/task/"), s);
+}
+
+function lambdaStack(stack) {
+  const lines = stack.split("\n");
+  const end = lines.findIndex((line) => /^\s+at /.test(line) && line.includes(clientFile));
+  return (end < 0 ? lines : lines.slice(0, end)).map(lambdaPaths);
+}
+
 function errorBody(err) {
   if (err instanceof Error) {
     return {
       errorType: err.name || "Error",
-      errorMessage: err.message,
-      trace: typeof err.stack === "string" ? err.stack.split("\n") : [],
+      errorMessage: lambdaPaths(String(err.message)),
+      trace: typeof err.stack === "string" ? lambdaStack(err.stack) : [],
     };
   }
   return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+// logged is an error as Lambda's runtime logs it: its type and message,
+// and its stack as "stack".
+function logged(err) {
+  const { trace, ...rest } = errorBody(err);
+  return JSON.stringify({ ...rest, stack: trace });
 }
 
 async function postJSON(urlPath, value, headers = {}) {
@@ -63,17 +98,24 @@ async function postJSON(urlPath, value, headers = {}) {
   return request("POST", urlPath, { headers: { "Content-Type": "application/json", "Content-Length": body.length, ...headers }, body });
 }
 
-async function initError(type, err) {
+// initError reports a failed init with the error's own type, as Lambda's
+// runtime does for whatever the handler's module throws.
+async function initError(err) {
   const body = errorBody(err);
-  body.errorType = type;
-  console.error(`${type}: ${body.errorMessage}`);
-  await postJSON(`${base}/init/error`, body, { "Lambda-Runtime-Function-Error-Type": type });
+  console.error(`Uncaught Exception \t${logged(err)}`);
+  await postJSON(`${base}/init/error`, body, { "Lambda-Runtime-Function-Error-Type": body.errorType });
   process.exit(1);
 }
 
-// --- loading the handler.
+// --- loading the handler: the runtime's own errors, named as Lambda names
+// them (the name starts the first line of their trace).
 class ImportModuleError extends Error {}
 class UserCodeSyntaxError extends Error {}
+class MalformedHandlerName extends Error {}
+class HandlerNotFound extends Error {}
+for (const c of [ImportModuleError, UserCodeSyntaxError, MalformedHandlerName, HandlerNotFound]) {
+  c.prototype.name = `Runtime.${c.name}`;
+}
 
 // syntaxError words a handler's syntax error as AWS's runtime does
 // ("SyntaxError: Unexpected token"), with the file and line at the top of
@@ -81,7 +123,6 @@ class UserCodeSyntaxError extends Error {}
 // node --check (which parses and runs nothing) is asked.
 function syntaxError(err, file) {
   const wrapped = new UserCodeSyntaxError(`${err.name}: ${err.message}`);
-  wrapped.name = "Runtime.UserCodeSyntaxError";
   let where = typeof err.stack === "string" ? err.stack.split("\n")[0] : "";
   if (!/:\d+$/.test(where)) {
     const check = spawnSync(process.execPath, ["--check", file], { encoding: "utf8", timeout: 5000, maxBuffer: 1 << 20 });
@@ -96,7 +137,7 @@ async function loadHandler() {
   const slash = spec.lastIndexOf("/");
   const dot = spec.indexOf(".", slash + 1);
   if (dot < 0) {
-    await initError("Runtime.MalformedHandlerName", new Error(`Bad handler ${spec}: missing a dot between module and function`));
+    await initError(new MalformedHandlerName(`Bad handler ${spec}: missing a dot between module and function`));
   }
   const moduleName = spec.slice(0, dot);
   const handlerPath = spec.slice(dot + 1);
@@ -109,21 +150,25 @@ async function loadHandler() {
     }
   }
   if (!file) {
-    await initError("Runtime.ImportModuleError", new ImportModuleError(`Error: Cannot find module '${moduleName}'`));
+    await initError(new ImportModuleError(`Error: Cannot find module '${moduleName}'`));
   }
   let mod;
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
-    if (err instanceof SyntaxError) await initError("Runtime.UserCodeSyntaxError", syntaxError(err, file));
-    await initError("Runtime.ImportModuleError", err);
+    // Lambda names a syntax error and a CommonJS module that cannot be
+    // found; anything else the module throws (an ES module's missing
+    // package included) is reported as itself.
+    if (err instanceof SyntaxError) await initError(syntaxError(err, file));
+    if (err && err.code === "MODULE_NOT_FOUND") await initError(new ImportModuleError(`${err.name}: ${err.message}`));
+    await initError(err);
   }
   let fn = handlerPath.split(".").reduce((o, k) => (o == null ? undefined : o[k]), mod);
   if (fn === undefined && mod.default != null) {
     fn = handlerPath.split(".").reduce((o, k) => (o == null ? undefined : o[k]), mod.default);
   }
   if (typeof fn !== "function") {
-    await initError("Runtime.HandlerNotFound", new Error(`${spec} is undefined or not exported`));
+    await initError(new HandlerNotFound(`${spec} is undefined or not exported`));
   }
   return fn;
 }
@@ -245,12 +290,19 @@ async function postResult(requestId, value) {
 }
 
 async function postError(requestId, err) {
-  const body = errorBody(err);
-  console.error(`Invoke Error \t${JSON.stringify(body)}`);
-  await postJSON(`${base}/invocation/${requestId}/error`, body);
+  console.error(`Invoke Error \t${logged(err)}`);
+  await postJSON(`${base}/invocation/${requestId}/error`, errorBody(err));
 }
 
-async function handleBuffered(handler, event, context, requestId) {
+// Runtime holds the handler, which is called as its method so that the
+// handler's frame reads "at Runtime.handler (…)", as on Lambda.
+class Runtime {
+  constructor(handler) {
+    this.handler = handler;
+  }
+}
+
+async function handleBuffered(runtime, event, context, requestId) {
   let posted;
   current.posted = new Promise((resolve) => (posted = resolve));
   const outcome = await new Promise((resolve) => {
@@ -267,10 +319,10 @@ async function handleBuffered(handler, event, context, requestId) {
     context.succeed = (value) => settle(null, value);
     context.fail = (err) => settle(err == null ? new Error("handled") : err);
     try {
-      const ret = handler(event, context, callback);
+      const ret = runtime.handler(event, context, callback);
       if (ret && typeof ret.then === "function") {
         ret.then((v) => settle(null, v), (e) => settle(e == null ? new Error(String(e)) : e));
-      } else if (handler.length < 3) {
+      } else if (runtime.handler.length < 3) {
         // A handler that is neither async nor takes a callback answers
         // null: Lambda ignores what it returns.
         settle(null, null);
@@ -287,12 +339,12 @@ async function handleBuffered(handler, event, context, requestId) {
   }
 }
 
-async function handleStreaming(handler, event, context, requestId) {
+async function handleStreaming(runtime, event, context, requestId) {
   const stream = responseStream(requestId);
   current.settle = (err) => stream.fail(err);
   current.posted = stream.done;
   try {
-    const ret = handler(event, stream, context);
+    const ret = runtime.handler(event, stream, context);
     if (!ret || typeof ret.then !== "function") {
       throw new Error("Streaming does not support non-async handlers.");
     }
@@ -301,15 +353,15 @@ async function handleStreaming(handler, event, context, requestId) {
       throw new Error("The response stream was not ended before the handler returned.");
     }
   } catch (err) {
-    console.error(`Invoke Error \t${JSON.stringify(errorBody(err))}`);
+    console.error(`Invoke Error \t${logged(err)}`);
     stream.fail(err);
   }
   await stream.done;
 }
 
 async function main() {
-  const handler = await loadHandler();
-  const streaming = handler[STREAMING] === "response";
+  const runtime = new Runtime(await loadHandler());
+  const streaming = runtime.handler[STREAMING] === "response";
   for (;;) {
     if (exiting) return new Promise(() => {}); // fatal() exits the process
     const next = await request("GET", `${base}/invocation/next`);
@@ -331,8 +383,8 @@ async function main() {
       await postError(requestId, err);
       continue;
     }
-    if (streaming) await handleStreaming(handler, event, context, requestId);
-    else await handleBuffered(handler, event, context, requestId);
+    if (streaming) await handleStreaming(runtime, event, context, requestId);
+    else await handleBuffered(runtime, event, context, requestId);
     current = null;
   }
 }
@@ -353,7 +405,7 @@ async function fatal(err, type) {
     c.settle(e);
     await Promise.race([c.posted, new Promise((r) => setTimeout(r, 1000))]);
   } else {
-    console.error(`${type}: ${err && err.stack ? err.stack : err}`);
+    console.error(`${type}: ${err && err.stack ? lambdaStack(err.stack).join("\n") : err}`);
   }
   process.exit(129);
 }

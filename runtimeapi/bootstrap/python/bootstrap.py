@@ -14,12 +14,32 @@ import json
 import logging
 import os
 import sys
+import sysconfig
 import time
 import traceback
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+CLIENT_FILE = os.path.realpath(__file__)
+
+
+def _lambda_paths():
+    """Host directories and the names Lambda shows for them in tracebacks:
+    the task root is /var/task there and the interpreter's library
+    /var/lang/lib/pythonX.Y. Both the given and the resolved paths are
+    mapped, since a traceback may name either."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    lib = "/var/lang/lib/python%d.%d" % sys.version_info[:2]
+    pairs = {}
+    for host, shown in ((stdlib, lib), (TASK_ROOT, "/var/task")):
+        for p in (host, os.path.realpath(host)):
+            pairs[p.rstrip(os.sep) + os.sep] = shown + "/"
+    # The longest prefix first, should one directory hold the other.
+    return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
+
+
+LAMBDA_PATHS = _lambda_paths()
 
 
 class Client:
@@ -106,15 +126,32 @@ class Encoder(json.JSONEncoder):
         return super().default(o)
 
 
+def lambda_path(filename):
+    for host, shown in LAMBDA_PATHS:
+        if filename.startswith(host):
+            return shown + filename[len(host):]
+    return filename
+
+
+def user_stack(tb):
+    """The traceback as Lambda reports it: from the first frame that is not
+    this client's (the user's code, or the import machinery that runs it),
+    with the paths Lambda shows and without column markers."""
+    frames = traceback.extract_tb(tb)
+    i = 0
+    while i < len(frames) and os.path.realpath(frames[i].filename) == CLIENT_FILE:
+        i += 1
+    return traceback.format_list(
+        [(lambda_path(f.filename), f.lineno, f.name, f.line) for f in frames[i:]])
+
+
 def error_body(exc, request_id=None):
-    tb = traceback.extract_tb(exc.__traceback__)
-    body = {
+    return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id or "",
-        "stackTrace": traceback.format_list(tb),
+        "stackTrace": user_stack(exc.__traceback__),
     }
-    return body
 
 
 def log_error(body):
@@ -122,12 +159,13 @@ def log_error(body):
     sys.stdout.write(f"[ERROR] {body['errorType']}: {body['errorMessage']}\nTraceback (most recent call last):\n{lines}")
 
 
-def init_error(client, error_type, message, exc=None):
-    body = {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
-    if exc is not None:
-        body["stackTrace"] = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+def init_error(client, error_type, message, stack=None):
+    post_init_error(client, {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": stack or []})
+
+
+def post_init_error(client, body):
     log_error(body)
-    client.post(BASE + "/init/error", json.dumps(body).encode(), {"Lambda-Runtime-Function-Error-Type": error_type})
+    client.post(BASE + "/init/error", json.dumps(body).encode(), {"Lambda-Runtime-Function-Error-Type": body["errorType"]})
     sys.exit(1)
 
 
@@ -137,17 +175,23 @@ def load_handler(client):
         module_name, function_name = spec.rsplit(".", 1)
     except ValueError as e:
         init_error(client, "Runtime.MalformedHandlerName", f"Bad handler '{spec}': {e}")
-    module_name = module_name.replace("/", ".")
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        init_error(client, "Runtime.BuiltInModuleConflict", f"Cannot use built-in module {module_name} as a handler module")
     if TASK_ROOT not in sys.path:
         sys.path.insert(0, TASK_ROOT)
+    # Lambda names the module as the handler does (a/b, not a.b), reports a
+    # module it cannot find or parse as its own error with no frames but the
+    # syntax error's place, and any other exception the module raises as
+    # that exception, with the import machinery's frames and the user's.
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as e:
-        init_error(client, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {e}", e)
+        init_error(client, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {e}")
     except SyntaxError as e:
-        init_error(client, "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}", e)
+        init_error(client, "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}",
+                   ['  File "%s" Line %s\n    %s' % (lambda_path(e.filename or ""), e.lineno, e.text)])
     except Exception as e:
-        init_error(client, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {e}", e)
+        post_init_error(client, error_body(e))
     fn = getattr(module, function_name, None)
     if fn is None:
         init_error(client, "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
