@@ -216,18 +216,19 @@ func scalar(raw json.RawMessage) (string, error) {
 
 // jsonString decodes raw, a JSON value encoding/json has already
 // validated, when it is a string. Most strings have no escapes and valid
-// UTF-8: their bytes are the string, with no second decoding pass; the
-// others are decoded in one.
+// UTF-8: their bytes are the string, with no second decoding pass.
 func jsonString(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return string(inner), true
 	}
-	s, ok := unquoteJSON(make([]byte, 0, len(inner)), inner)
-	return string(s), ok
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // write sends the response. The function's headers are added to those

@@ -74,6 +74,7 @@ var urlResponseTricky = []string{
 	`{"statusCode":200,"bo\u0064y":"x"}`,
 	`{"statusCod\u0065":200,"body":"x"}`,
 	`{"statusCode":200,"headers":{"A":"1","A":"2","a":"3","b":"\u00e9\n"}}`,
+	`{"statusCode":200,"headers":{"B":"1","C":"x","B":"2"}}`,
 	`{"statusCode":200,"headers":{"A":"1","headers":{}},"headers":{"B":"2"}}`,
 	`{"statusCode":200,"headers":{"n":12,"f":-1.5e3,"t":true,"z":false,"x":null}}`,
 	`{"statusCode":200,"headers":{"n":1e400}}`,
@@ -172,4 +173,21 @@ func TestURLResponseFastPathTakesUsualResults(t *testing.T) {
 			t.Errorf("the fast path left %s to encoding/json", s)
 		}
 	}
+}
+
+// unquoteJSON, the fast path's decoder, decodes every JSON string as
+// encoding/json does, and takes nothing else for one.
+func FuzzUnquoteJSON(f *testing.F) {
+	for _, s := range []string{`plain`, `q\"uote`, "\xff\xfe", `\u00e9\ud83d\ude00`, `\ud800x\udc00`, `\ud800\ud800\udc00`,
+		`\ud800\u0041`, `\ud800\uzzzz`, `\'`, `\`, `"`, "\x00", "\xed\xa0\x80", `\/\b\f\n\r\t\\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, inner string) {
+		var want string
+		err := json.Unmarshal([]byte(`"`+inner+`"`), &want)
+		got, ok := unquoteJSON([]byte("x"), []byte(inner))
+		if ok != (err == nil) || ok && string(got[1:]) != want {
+			t.Fatalf("unquoteJSON(%q) = %q, %v; encoding/json gives %q, %v", inner, got, ok, want, err)
+		}
+	})
 }
