@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/base64"
 	"errors"
-	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -103,7 +102,11 @@ func buildURLEvent(r *urlRequest) ([]byte, error) {
 	}
 	b = append(b, '}')
 	if query := queryParameters(r.RawQuery); query != nil {
-		keys := slices.Sorted(maps.Keys(query))
+		keys := make([]string, 0, len(query))
+		for k := range query {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 		b = append(b, `,"queryStringParameters":{`...)
 		for i, k := range keys {
 			if i > 0 {
@@ -227,7 +230,7 @@ func queryParameters(raw string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for _, pair := range strings.Split(raw, "&") {
+	for pair := range strings.SplitSeq(raw, "&") {
 		if pair == "" {
 			continue
 		}
