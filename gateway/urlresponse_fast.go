@@ -31,11 +31,8 @@ func fastURLResponse(trimmed []byte) (resp *urlResponse, ok bool) {
 	s := jsonScanner{b: trimmed}
 	switch trimmed[0] {
 	case '"':
-		if _, ok := s.str(); !ok || s.i != len(trimmed) {
-			return nil, false
-		}
-		body, ok := unquoteJSON(make([]byte, 0, len(trimmed)-2), trimmed[1:len(trimmed)-1])
-		if !ok {
+		body, ok := s.decodeStr(make([]byte, 0, len(trimmed)))
+		if !ok || s.i != len(trimmed) {
 			return nil, false
 		}
 		return &urlResponse{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, true
@@ -44,11 +41,29 @@ func fastURLResponse(trimmed []byte) (resp *urlResponse, ok bool) {
 		return nil, false
 	}
 	var status, headers, cookies, body, b64 []byte
-	ok = s.object(0, func(key []byte, escaped bool, raw []byte) bool {
+	// text is the body decoded, when it is a string.
+	var text []byte
+	ok = s.object(0, func(key []byte, escaped bool) bool {
 		if escaped {
 			// An escape could spell one of the names below.
 			return false
 		}
+		from := s.i
+		if string(key) == "body" && s.i < len(s.b) && s.b[s.i] == '"' {
+			// The body, most of a result, is decoded as it is validated.
+			// It holds at most what remains of the result, unless invalid
+			// UTF-8 widens.
+			var ok bool
+			if text, ok = s.decodeStr(make([]byte, 0, len(s.b)-s.i)); !ok {
+				return false
+			}
+			body = s.b[from:s.i]
+			return true
+		}
+		if !s.value(0) {
+			return false
+		}
+		raw := s.b[from:s.i]
 		switch string(key) {
 		case "statusCode":
 			status = raw
@@ -57,7 +72,7 @@ func fastURLResponse(trimmed []byte) (resp *urlResponse, ok bool) {
 		case "cookies":
 			cookies = raw
 		case "body":
-			body = raw
+			body, text = raw, nil
 		case "isBase64Encoded":
 			b64 = raw
 		}
@@ -94,9 +109,7 @@ func fastURLResponse(trimmed []byte) (resp *urlResponse, ok bool) {
 	}
 	if body != nil && string(body) != "null" {
 		if body[0] == '"' {
-			if resp.Body, ok = unquoteJSON(make([]byte, 0, len(body)-2), body[1:len(body)-1]); !ok {
-				return nil, false
-			}
+			resp.Body = text
 		} else {
 			var compact bytes.Buffer
 			compact.Grow(len(body))
@@ -130,11 +143,12 @@ func fastHeaders(raw []byte) (http.Header, bool) {
 	}
 	members := make([]headerMember, 0, 8)
 	s := jsonScanner{b: raw}
-	ok := s.object(0, func(key []byte, escaped bool, value []byte) bool {
-		if escaped || !utf8.Valid(key) {
+	ok := s.object(0, func(key []byte, escaped bool) bool {
+		from := s.i
+		if escaped || !utf8.Valid(key) || !s.value(0) {
 			return false
 		}
-		members = append(members, headerMember{name: string(key), raw: value})
+		members = append(members, headerMember{name: string(key), raw: s.b[from:s.i]})
 		return true
 	})
 	if !ok {
@@ -216,10 +230,11 @@ func (s *jsonScanner) value(depth int) bool {
 	}
 }
 
-// object passes the object that starts at s.i, giving each member's name
-// (its raw bytes, and whether it holds an escape) and raw value to member
-// when it is not nil; member returning false stops the scan.
-func (s *jsonScanner) object(depth int, member func(key []byte, escaped bool, raw []byte) bool) bool {
+// object passes the object that starts at s.i. When member is not nil, it
+// is given each member's name (its raw bytes, and whether it holds an
+// escape) with s at the value, and passes the value itself (value at
+// depth, or decodeStr); member returning false stops the scan.
+func (s *jsonScanner) object(depth int, member func(key []byte, escaped bool) bool) bool {
 	if depth > maxFastDepth {
 		return false
 	}
@@ -245,11 +260,11 @@ func (s *jsonScanner) object(depth int, member func(key []byte, escaped bool, ra
 		}
 		s.i++
 		s.space()
-		from := s.i
-		if !s.value(depth) {
-			return false
-		}
-		if member != nil && !member(key, escaped, s.b[from:s.i]) {
+		if member != nil {
+			if !member(key, escaped) {
+				return false
+			}
+		} else if !s.value(depth) {
 			return false
 		}
 		s.space()
@@ -342,6 +357,17 @@ func (s *jsonScanner) str() (escaped, ok bool) {
 	return false, false
 }
 
+// decodeStr passes the string that starts at s.i, appending its text to
+// dst as unquoteJSON does: validated and decoded in one pass.
+func (s *jsonScanner) decodeStr(dst []byte) ([]byte, bool) {
+	out, n, ok := decodeJSONString(dst, s.b[s.i+1:])
+	if end := s.i + 1 + n; !ok || end >= len(s.b) {
+		return nil, false
+	}
+	s.i += n + 2
+	return out, true
+}
+
 func (s *jsonScanner) literal(word string) bool {
 	if !bytes.HasPrefix(s.b[s.i:], []byte(word)) {
 		return false
@@ -414,6 +440,15 @@ func hex4(b []byte) rune {
 // invalid UTF-8 and lone surrogates become U+FFFD. ok is false when inner
 // is not a string's contents.
 func unquoteJSON(dst, inner []byte) (out []byte, ok bool) {
+	out, n, ok := decodeJSONString(dst, inner)
+	return out, ok && n == len(inner)
+}
+
+// decodeJSONString appends to dst the text of the string contents inner
+// starts with, up to its first unescaped '"' (n is where that is, or
+// len(inner)).
+// ok is false when they are not a string's contents.
+func decodeJSONString(dst, inner []byte) (out []byte, n int, ok bool) {
 	for i := 0; i < len(inner); {
 		// Copy the run of bytes that need no decoding at once.
 		run := i
@@ -427,7 +462,7 @@ func unquoteJSON(dst, inner []byte) (out []byte, ok bool) {
 		switch c := inner[i]; {
 		case c == '\\':
 			if i+1 >= len(inner) {
-				return dst, false
+				return dst, i, false
 			}
 			switch e := inner[i+1]; e {
 			case '"', '\\', '/':
@@ -445,7 +480,7 @@ func unquoteJSON(dst, inner []byte) (out []byte, ok bool) {
 			case 'u':
 				r := hex4(inner[i+2:])
 				if r < 0 {
-					return dst, false
+					return dst, i, false
 				}
 				i += 6
 				if utf16.IsSurrogate(r) {
@@ -463,11 +498,13 @@ func unquoteJSON(dst, inner []byte) (out []byte, ok bool) {
 				dst = utf8.AppendRune(dst, r)
 				continue
 			default:
-				return dst, false
+				return dst, i, false
 			}
 			i += 2
-		case c == '"', c < 0x20:
-			return dst, false
+		case c == '"':
+			return dst, i, true
+		case c < 0x20:
+			return dst, i, false
 		default:
 			r, size := utf8.DecodeRune(inner[i:])
 			// A byte that starts no valid sequence is U+FFFD.
@@ -475,5 +512,5 @@ func unquoteJSON(dst, inner []byte) (out []byte, ok bool) {
 			i += size
 		}
 	}
-	return dst, true
+	return dst, len(inner), true
 }
