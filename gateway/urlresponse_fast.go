@@ -20,7 +20,8 @@ const maxFastDepth = 64
 // certainty in one pass over trimmed: a top-level object (structured or
 // not) or string. It validates the whole document as encoding/json does,
 // keeps the raw span of the last occurrence of each member that matters
-// (map decoding keeps the last), and decodes the body with one unescape.
+// (map decoding keeps the last), and decodes a string body as it
+// validates it.
 // ok is false for anything else — a syntax error, an escaped top-level
 // or header name, deep nesting, any value the answer cannot be made from
 // — and the reference decoder, which gives every error, takes it.
@@ -41,8 +42,9 @@ func fastURLResponse(trimmed []byte) (resp *urlResponse, ok bool) {
 		return nil, false
 	}
 	var status, headers, cookies, body, b64 []byte
-	// text is the body decoded, when it is a string.
-	var text []byte
+	// text is the body decoded, when it is a string, in textBuf: one
+	// buffer for every body member, however many the result repeats.
+	var text, textBuf []byte
 	ok = s.object(0, func(key []byte, escaped bool) bool {
 		if escaped {
 			// An escape could spell one of the names below.
@@ -53,11 +55,14 @@ func fastURLResponse(trimmed []byte) (resp *urlResponse, ok bool) {
 			// The body, most of a result, is decoded as it is validated.
 			// It holds at most what remains of the result, unless invalid
 			// UTF-8 widens.
+			if textBuf == nil {
+				textBuf = make([]byte, 0, len(s.b)-s.i)
+			}
 			var ok bool
-			if text, ok = s.decodeStr(make([]byte, 0, len(s.b)-s.i)); !ok {
+			if text, ok = s.decodeStr(textBuf[:0]); !ok {
 				return false
 			}
-			body = s.b[from:s.i]
+			textBuf, body = text, s.b[from:s.i]
 			return true
 		}
 		if !s.value(0) {
