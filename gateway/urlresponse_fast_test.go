@@ -71,6 +71,7 @@ var urlResponseTricky = []string{
 	`{"statusCode":200,"body":"a\"b\\c\/d\b\f\n\r\t\u00e9\u0000\ud83d\ude00 \ud800x \udc00 \ud800\ud800\udc00 \ud800\u0041 \uDBFF\uDFFF"}`,
 	"{\"statusCode\":200,\"body\":\"bad \xff\xfe \xed\xa0\x80 \xf0\x9f\x98 ok \xef\xbf\xbd é\"}",
 	`{"statusCode":200,"statusCode":404,"body":"a","body":"b"}`,
+	`{"statusCode":200,"body":"long first body","body":{"x":1},"body":"b\u00e9"}`, `{"statusCode":200,"body":"a","body":[1]}`,
 	`{"statusCode":200,"bo\u0064y":"x"}`,
 	`{"statusCod\u0065":200,"body":"x"}`,
 	`{"statusCode":200,"headers":{"A":"1","A":"2","a":"3","b":"\u00e9\n"}}`,
