@@ -68,6 +68,7 @@ func TestURLEventGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkURLEventEncoding(t, ur)
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, event, "", "  "); err != nil {
 				t.Fatalf("event is not JSON: %s", event)
@@ -228,11 +229,13 @@ func FuzzURLEvent(f *testing.F) {
 		if cookie != "" {
 			h.Set("Cookie", cookie)
 		}
-		ev, err := buildURLEvent(&urlRequest{Method: method, RawPath: path, RawQuery: query, Header: h, Host: "h", Body: body,
-			SourceIP: "1.2.3.4", Proto: "http", Port: "1", URLID: "id", RequestID: "r", TraceID: "Root=x", Time: time.Unix(0, 0)})
+		r := &urlRequest{Method: method, RawPath: path, RawQuery: query, Header: h, Host: "h", Body: body,
+			SourceIP: "1.2.3.4", Proto: "http", Port: "1", URLID: "id", RequestID: "r", TraceID: "Root=x", Time: time.Unix(0, 0)}
+		ev, err := buildURLEvent(r)
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkURLEventEncoding(t, r)
 		var back struct {
 			Body            *string `json:"body"`
 			IsBase64Encoded bool    `json:"isBase64Encoded"`

@@ -1,61 +1,19 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// urlEvent is the payload format 2.0 event a function URL sends its
-// function. Member order follows real events.
-type urlEvent struct {
-	Version               string            `json:"version"`
-	RouteKey              string            `json:"routeKey"`
-	RawPath               string            `json:"rawPath"`
-	RawQueryString        string            `json:"rawQueryString"`
-	Cookies               []string          `json:"cookies,omitempty"`
-	Headers               map[string]string `json:"headers"`
-	QueryStringParameters map[string]string `json:"queryStringParameters,omitempty"`
-	RequestContext        urlRequestContext `json:"requestContext"`
-	Body                  *string           `json:"body,omitempty"`
-	IsBase64Encoded       bool              `json:"isBase64Encoded"`
-}
-
-type urlRequestContext struct {
-	AccountID    string         `json:"accountId"`
-	APIID        string         `json:"apiId"`
-	Authorizer   *urlAuthorizer `json:"authorizer,omitempty"`
-	DomainName   string         `json:"domainName"`
-	DomainPrefix string         `json:"domainPrefix"`
-	HTTP         urlHTTP        `json:"http"`
-	RequestID    string         `json:"requestId"`
-	RouteKey     string         `json:"routeKey"`
-	Stage        string         `json:"stage"`
-	Time         string         `json:"time"`
-	TimeEpoch    int64          `json:"timeEpoch"`
-}
-
-type urlHTTP struct {
-	Method    string `json:"method"`
-	Path      string `json:"path"`
-	Protocol  string `json:"protocol"`
-	SourceIP  string `json:"sourceIp"`
-	UserAgent string `json:"userAgent"`
-}
-
-// urlAuthorizer is the caller of an AWS_IAM URL.
-type urlAuthorizer struct {
-	IAM *urlIAM `json:"iam"`
-}
-
+// urlIAM is the caller of an AWS_IAM URL.
 type urlIAM struct {
 	AccessKey      string  `json:"accessKey"`
 	AccountID      string  `json:"accountId"`
@@ -93,65 +51,135 @@ type urlRequest struct {
 }
 
 // buildURLEvent makes the event for a URL request, by the rules of
-// spec/function-url-behaviour.md §3.
+// spec/function-url-behaviour.md §3. It is written in one pass into one
+// buffer, its members in the order of real events and its strings escaped
+// as encoding/json escapes them without HTML escaping.
 func buildURLEvent(r *urlRequest) ([]byte, error) {
-	ev := urlEvent{
-		Version:        "2.0",
-		RouteKey:       "$default",
-		RawPath:        r.RawPath,
-		RawQueryString: r.RawQuery,
-		Headers:        eventHeaders(r),
-		RequestContext: urlRequestContext{
-			AccountID:    "anonymous",
-			APIID:        r.URLID,
-			DomainName:   r.Host,
-			DomainPrefix: r.URLID,
-			HTTP: urlHTTP{
-				Method:    r.Method,
-				Path:      r.RawPath,
-				Protocol:  "HTTP/1.1",
-				SourceIP:  r.SourceIP,
-				UserAgent: r.Header.Get("User-Agent"),
-			},
-			RequestID: r.RequestID,
-			RouteKey:  "$default",
-			Stage:     "$default",
-			Time:      r.Time.UTC().Format("02/Jan/2006:15:04:05 -0700"),
-			TimeEpoch: r.Time.UnixMilli(),
-		},
+	headers := eventHeaders(r)
+	names := make([]string, 0, len(headers))
+	size := 1024 + len(r.Body) + len(r.Body)/2
+	for name, value := range headers {
+		names = append(names, name)
+		size += len(name) + len(value) + 6
 	}
-	if ev.RawPath == "" {
-		ev.RawPath, ev.RequestContext.HTTP.Path = "/", "/"
+	slices.Sort(names)
+	rawPath := r.RawPath
+	if rawPath == "" {
+		rawPath = "/"
 	}
-	if r.IAM != nil {
-		ev.RequestContext.AccountID = r.IAM.AccountID
-		ev.RequestContext.Authorizer = &urlAuthorizer{IAM: r.IAM}
-	}
-	if c := ev.Headers["cookie"]; c != "" {
-		for _, part := range strings.Split(c, "; ") {
-			if part = strings.TrimSpace(part); part != "" {
-				ev.Cookies = append(ev.Cookies, part)
+
+	b := make([]byte, 0, size)
+	b = append(b, `{"version":"2.0","routeKey":"$default","rawPath":`...)
+	b = appendJSONString(b, rawPath)
+	b = append(b, `,"rawQueryString":`...)
+	b = appendJSONString(b, r.RawQuery)
+	if c := headers["cookie"]; c != "" {
+		first := true
+		for part := range strings.SplitSeq(c, "; ") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
 			}
+			if first {
+				b = append(b, `,"cookies":[`...)
+				first = false
+			} else {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, part)
+		}
+		if !first {
+			b = append(b, ']')
 		}
 	}
-	ev.QueryStringParameters = queryParameters(r.RawQuery)
+	b = append(b, `,"headers":{`...)
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, name)
+		b = append(b, ':')
+		b = appendJSONString(b, headers[name])
+	}
+	b = append(b, '}')
+	if query := queryParameters(r.RawQuery); query != nil {
+		keys := make([]string, 0, len(query))
+		for k := range query {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, `,"queryStringParameters":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, query[k])
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"requestContext":{"accountId":`...)
+	if r.IAM != nil {
+		b = appendJSONString(b, r.IAM.AccountID)
+		b = append(b, `,"apiId":`...)
+		b = appendJSONString(b, r.URLID)
+		b = append(b, `,"authorizer":{"iam":{"accessKey":`...)
+		b = appendJSONString(b, r.IAM.AccessKey)
+		b = append(b, `,"accountId":`...)
+		b = appendJSONString(b, r.IAM.AccountID)
+		b = append(b, `,"callerId":`...)
+		b = appendJSONString(b, r.IAM.CallerID)
+		b = append(b, `,"cognitoIdentity":`...)
+		b = appendJSONStringOrNull(b, r.IAM.CognitoID)
+		b = append(b, `,"principalOrgId":`...)
+		b = appendJSONStringOrNull(b, r.IAM.PrincipalOrgID)
+		b = append(b, `,"userArn":`...)
+		b = appendJSONString(b, r.IAM.UserARN)
+		b = append(b, `,"userId":`...)
+		b = appendJSONString(b, r.IAM.UserID)
+		b = append(b, `}}`...)
+	} else {
+		b = append(b, `"anonymous","apiId":`...)
+		b = appendJSONString(b, r.URLID)
+	}
+	b = append(b, `,"domainName":`...)
+	b = appendJSONString(b, r.Host)
+	b = append(b, `,"domainPrefix":`...)
+	b = appendJSONString(b, r.URLID)
+	b = append(b, `,"http":{"method":`...)
+	b = appendJSONString(b, r.Method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, rawPath)
+	b = append(b, `,"protocol":"HTTP/1.1","sourceIp":`...)
+	b = appendJSONString(b, r.SourceIP)
+	b = append(b, `,"userAgent":`...)
+	b = appendJSONString(b, r.Header.Get("User-Agent"))
+	b = append(b, `},"requestId":`...)
+	b = appendJSONString(b, r.RequestID)
+	// The time's text is digits, letters, '/', ':', ' ' and a sign: nothing
+	// to escape.
+	b = append(b, `,"routeKey":"$default","stage":"$default","time":"`...)
+	b = r.Time.UTC().AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = append(b, `","timeEpoch":`...)
+	b = strconv.AppendInt(b, r.Time.UnixMilli(), 10)
+	b = append(b, '}')
+	base64Body := false
 	if len(r.Body) > 0 {
-		var body string
+		b = append(b, `,"body":`...)
 		if textual(r.Header.Get("Content-Type")) && utf8.Valid(r.Body) {
-			body = string(r.Body)
+			b = appendJSONString(b, r.Body)
 		} else {
-			body = base64.StdEncoding.EncodeToString(r.Body)
-			ev.IsBase64Encoded = true
+			// The base64 alphabet needs no escaping.
+			b = append(b, '"')
+			b = base64.StdEncoding.AppendEncode(b, r.Body)
+			b = append(b, '"')
+			base64Body = true
 		}
-		ev.Body = &body
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	b = append(b, `,"isBase64Encoded":`...)
+	b = strconv.AppendBool(b, base64Body)
+	b = append(b, '}')
+	return b, nil
 }
 
 // eventHeaders lower-cases names and joins repeated headers with commas,
@@ -202,7 +230,7 @@ func queryParameters(raw string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for _, pair := range strings.Split(raw, "&") {
+	for pair := range strings.SplitSeq(raw, "&") {
 		if pair == "" {
 			continue
 		}
@@ -248,3 +276,67 @@ func textual(contentType string) bool {
 	}
 	return false
 }
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it with HTML escaping off: '"', '\\' and control characters,
+// invalid UTF-8 as U+FFFD, and U+2028 and U+2029, which JavaScript does not
+// take in a string literal.
+func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONStringOrNull appends *s as a JSON string, or null when s is nil.
+func appendJSONStringOrNull(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, *s)
+}
+
+const hexDigits = "0123456789abcdef"

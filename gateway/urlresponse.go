@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -37,6 +37,15 @@ var hopByHop = map[string]bool{
 // (a JSON string without its quotes); anything else is unusable.
 func urlResponseFrom(result []byte) (*urlResponse, error) {
 	trimmed := bytes.TrimSpace(result)
+	if resp, ok := fastURLResponse(trimmed); ok {
+		return resp, nil
+	}
+	return decodeURLResponse(trimmed)
+}
+
+// decodeURLResponse is urlResponseFrom by encoding/json: the reference
+// the fast path is tested against, and the one that gives every error.
+func decodeURLResponse(trimmed []byte) (*urlResponse, error) {
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		// Unmarshal validates as it goes: no separate pass.
 		var obj map[string]json.RawMessage
@@ -117,16 +126,28 @@ func structuredResponse(obj map[string]json.RawMessage, rawStatus json.RawMessag
 // response: values are strings (numbers and booleans as their JSON text),
 // or, in a stream's prelude, lists of them; Lambda's own headers stand.
 func resultHeaders(headers map[string]json.RawMessage, lists bool) (http.Header, error) {
-	h := http.Header{}
+	members := make([]headerMember, 0, len(headers))
+	for name, raw := range headers {
+		members = append(members, headerMember{name: name, raw: raw})
+	}
 	// In name order, so that of two spellings of one name the same one
 	// always wins.
-	names := make([]string, 0, len(headers))
-	for name := range headers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		raw := headers[name]
+	slices.SortFunc(members, func(a, b headerMember) int { return strings.Compare(a.name, b.name) })
+	return headerMembers(members, lists)
+}
+
+// headerMember is one of the headers a function chose, its value raw.
+type headerMember struct {
+	name string
+	raw  []byte
+}
+
+// headerMembers is resultHeaders for members in name order, each name
+// once.
+func headerMembers(members []headerMember, lists bool) (http.Header, error) {
+	h := make(http.Header, len(members))
+	for _, m := range members {
+		name, raw := m.name, m.raw
 		if string(raw) == "null" {
 			continue
 		}
@@ -140,8 +161,8 @@ func resultHeaders(headers map[string]json.RawMessage, lists bool) (http.Header,
 			if json.Unmarshal(raw, &many) != nil {
 				return nil, fmt.Errorf("%w: header %s: neither a value nor a list of values", errUnusableResult, name)
 			}
-			for _, m := range many {
-				v, err := scalar(m)
+			for _, item := range many {
+				v, err := scalar(item)
 				if err != nil {
 					return nil, fmt.Errorf("%w: header %s: %v", errUnusableResult, name, err)
 				}
