@@ -269,9 +269,10 @@ func (e *env) start(c *call) {
 	c.timer = time.AfterFunc(c.inv.Function.Timeout, func() { e.timeout(c) })
 	c.mu.Unlock()
 	e.mu.Lock()
-	init := e.initLog.tail(maxInvocationLog)
+	// What init printed (INIT_START first) went to the log stream; as on
+	// Lambda, it is no part of the invocation's tail, which starts at
+	// START. It is kept only to explain a failed init.
 	e.initLog = invocationLog{}
-	c.log.addRaw(init)
 	e.cur = c
 	e.responding = false
 	c.cold = e.reportInit

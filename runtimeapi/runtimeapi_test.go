@@ -140,6 +140,13 @@ func (r *runtime) do(method, path string, body io.Reader, header map[string]stri
 // outcome channel and the runtime the sandbox was asked for.
 func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload string) (<-chan invokeOutcome, *runtime) {
 	t.Helper()
+	out, rt, _ := startInvokeSpec(t, m, sb, fn, payload)
+	return out, rt
+}
+
+// startInvokeSpec is startInvoke, also returning the spec the sandbox got.
+func startInvokeSpec(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload string) (<-chan invokeOutcome, *runtime, Spec) {
+	t.Helper()
 	out := make(chan invokeOutcome, 1)
 	go func() {
 		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, InvokedARN: "arn:aws:lambda:us-east-1:000000000000:function:fn",
@@ -154,10 +161,10 @@ func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload
 	}()
 	select {
 	case spec := <-sb.specs:
-		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
+		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}, spec
 	case <-time.After(10 * time.Second):
 		t.Fatal("no environment was started")
-		return nil, nil
+		return nil, nil, Spec{}
 	}
 }
 

@@ -1,0 +1,39 @@
+package runtimeapi
+
+import (
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// A cold invocation's tail starts at its START line: INIT_START and what
+// init printed go to the log stream, not into the tail, as on Lambda.
+func TestColdTailStartsAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		var furlOut lockedWriter
+		m.out = &furlOut
+		out, rt, spec := startInvokeSpec(t, m, sb, testFunction(t, 5*time.Second), `{}`)
+		spec.Output.Write([]byte("init says hello\n"))
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		spec.Output.Write([]byte("handler says hello\n"))
+		rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader(`{}`), nil)
+		o := wait(t, out)
+		if !strings.HasPrefix(o.log, "START RequestId: 11111111-2222-3333-4444-555555555555 Version: $LATEST\n") {
+			t.Errorf("the tail does not start at START:\n%s", o.log)
+		}
+		if strings.Contains(o.log, "INIT_START") || strings.Contains(o.log, "init says hello") {
+			t.Errorf("the tail holds the init phase:\n%s", o.log)
+		}
+		if !strings.Contains(o.log, "handler says hello\n") || !strings.Contains(o.log, "\tInit Duration: ") {
+			t.Errorf("the tail lacks the handler's line or the init duration:\n%s", o.log)
+		}
+		// The log stream (furl's output) still has the init phase.
+		synctest.Wait()
+		if s := furlOut.String(); !strings.Contains(s, "INIT_START Runtime Version: provided.al2023") || !strings.Contains(s, "init says hello") {
+			t.Errorf("furl's output lacks the init phase:\n%s", s)
+		}
+	})
+}
