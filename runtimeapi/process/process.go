@@ -153,16 +153,36 @@ func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's node, and there is no node on its PATH"}
 		}
 		s.warnVersion(rt, "nodejs", ".x", "node", s.nodeVersion())
-		return []string{s.nodePath, filepath.Join(s.clientsDir, node.FileName)}, nil
+		return execWrapped(spec.Function, s.nodePath, filepath.Join(s.clientsDir, node.FileName)), nil
 	case strings.HasPrefix(rt, "python3"):
 		if s.pythonPath == "" {
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's python3, and there is no python3 on its PATH"}
 		}
 		s.warnVersion(rt, "python", "", "python3", s.pythonVersion())
-		return []string{s.pythonPath, "-u", filepath.Join(s.clientsDir, python.FileName)}, nil
+		return execWrapped(spec.Function, s.pythonPath, "-u", filepath.Join(s.clientsDir, python.FileName)), nil
 	}
 	return nil, &runtimeapi.StartError{Type: "Runtime.InvalidRuntime",
 		Message: "furl's process sandbox runs provided, nodejs and python functions; it cannot run " + rt}
+}
+
+// execWrapperScript is what AWS's managed runtimes' bootstrap does with
+// AWS_LAMBDA_EXEC_WRAPPER: the wrapper runs with the runtime's command as
+// its arguments; one that is missing or not executable ends the runtime
+// with 127 or 126, which Lambda reports as Runtime.ExitError.
+const execWrapperScript = `wrapper=$AWS_LAMBDA_EXEC_WRAPPER
+if [ ! -f "$wrapper" ]; then echo "$wrapper: does not exist"; exit 127; fi
+if [ ! -x "$wrapper" ]; then echo "$wrapper: is not an executable"; exit 126; fi
+exec "$wrapper" "$@"`
+
+// execWrapped is argv as the runtime starts it: under the function's
+// AWS_LAMBDA_EXEC_WRAPPER when it sets one. OS-only runtimes ignore the
+// variable on Lambda (their bootstrap is the function's own), and so
+// callers pass only managed runtimes' commands.
+func execWrapped(fn runtimeapi.Function, argv ...string) []string {
+	if fn.Environment["AWS_LAMBDA_EXEC_WRAPPER"] == "" {
+		return argv
+	}
+	return append([]string{"/bin/sh", "-c", execWrapperScript, "bootstrap"}, argv...)
 }
 
 // interpreterVersion runs an interpreter to print its version; "" if
