@@ -227,7 +227,13 @@ const maxDeliveryAttempts = 3
 func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result {
 	c := newCall(inv)
 	initD := time.Duration(0)
+	phase := "init"
 	if e != nil {
+		e.mu.Lock()
+		if !e.suppressed.IsZero() {
+			phase = "invoke" // the init tried again inside this invocation
+		}
+		e.mu.Unlock()
 		// Whatever init printed before it failed belongs in this log.
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		e.proc.Quiet(ctx)
@@ -245,7 +251,11 @@ func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result
 	m.observe(Event{Kind: EventStart, Time: now, Function: inv.Function.Name, Version: inv.Function.Version,
 		RequestID: inv.RequestID, Environment: envID, Cold: true, Streaming: inv.Streaming})
 	c.finish(fe, func() {
-		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", float64(initD.Microseconds())/1000, fe.Type)
+		status := "error\tError Type: " + fe.Type
+		if fe.Type == "Sandbox.Timedout" {
+			status = "timeout"
+		}
+		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: %s\tStatus: %s", float64(initD.Microseconds())/1000, phase, status)
 		c.log.add([]byte(line))
 		m.emit(inv.Function, inv.RequestID, []byte(line))
 		m.observe(Event{Kind: EventEnd, Time: time.Now(), Function: inv.Function.Name, Version: inv.Function.Version,
@@ -434,6 +444,14 @@ func (b *memoryBudget) leave(p *pool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.queue = slices.DeleteFunc(b.queue, func(q *pool) bool { return q == p })
+}
+
+// take counts mb as held whatever the bound: for an environment that
+// replaces one about to give its memory back.
+func (b *memoryBudget) take(mb int) {
+	b.mu.Lock()
+	b.used += mb
+	b.mu.Unlock()
 }
 
 func (b *memoryBudget) release(mb int) {
