@@ -67,7 +67,9 @@ type env struct {
 	initOnce     sync.Once
 	initErr      *initFailure
 	initLog      invocationLog
-	reportInit   bool // the next REPORT carries Init Duration
+	// initStartOnce writes the INIT_START line (writeInitStart).
+	initStartOnce sync.Once
+	reportInit    bool // the next REPORT carries Init Duration
 	// suppressed, until its first call starts, is when the owner's
 	// invocation took over this environment's init, the first having run
 	// past initLimit: the call's timeout counts from then, and its REPORT
@@ -688,6 +690,7 @@ func (e *env) emitLines(c *call, lines ...string) {
 
 // line takes one line the function printed.
 func (e *env) line(b []byte) {
+	e.writeInitStart("")
 	e.mu.Lock()
 	c := e.cur
 	if c != nil && c.finished() {

@@ -1,6 +1,7 @@
 package runtimeapi
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -34,6 +35,41 @@ func TestColdTailStartsAtStart(t *testing.T) {
 		synctest.Wait()
 		if s := furlOut.String(); !strings.Contains(s, "INIT_START Runtime Version: provided.al2023") || !strings.Contains(s, "init says hello") {
 			t.Errorf("furl's output lacks the init phase:\n%s", s)
+		}
+	})
+}
+
+// notingSandbox is a fakeSandbox that notes, as the process sandbox does
+// for a runtime it runs on another interpreter, what the runtime runs on.
+type notingSandbox struct {
+	*fakeSandbox
+	note string
+}
+
+func (s notingSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
+	spec.InitNote(s.note)
+	return s.fakeSandbox.Start(ctx, spec)
+}
+
+// A sandbox's note goes into the INIT_START line, before anything the
+// runtime prints, in AWS's shape otherwise.
+func TestInitStartCarriesTheSandboxsNote(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		note := "host node v20.x: no nodejs24.x interpreter found; --runtime-path nodejs24.x=PATH names one"
+		m := newTestManager(t, notingSandbox{sb, note})
+		var furlOut lockedWriter
+		m.out = &furlOut
+		fn := testFunction(t, 5*time.Second)
+		fn.Runtime, fn.RuntimeVersionARN = "nodejs24.x", "arn:aws:lambda:us-east-1::runtime:abc"
+		out, rt, spec := startInvokeSpec(t, m, sb, fn, `{}`)
+		spec.Output.Write([]byte("init line\n"))
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader(`{}`), nil)
+		wait(t, out)
+		want := "[fn:$LATEST] INIT_START Runtime Version: nodejs24.x (" + note + ")\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:abc\n[fn:$LATEST] init line\n"
+		if got := furlOut.String(); !strings.HasPrefix(got, want) {
+			t.Errorf("furl's output:\n%s\nwant it to start with:\n%s", got, want)
 		}
 	})
 }

@@ -309,13 +309,12 @@ func (m *Manager) boot(e *env) error {
 	e.mu.Lock()
 	e.initStart = time.Now()
 	e.mu.Unlock()
-	line := fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", fn.Runtime, fn.RuntimeVersionARN)
-	e.initLog.add([]byte(line))
-	m.emit(fn, "", []byte(line))
-
 	spec := Spec{Function: fn, Code: codeDir, RuntimeAPI: ln.Addr().String(), Endpoint: m.endpoint,
-		LogStream: NewLogStream(fn, e.initStart), Output: e.out}
+		LogStream: NewLogStream(fn, e.initStart), Output: e.out, InitNote: e.writeInitStart}
 	proc, err := m.sandbox.Start(m.starting, spec)
+	// The sandbox wrote INIT_START with its note, or the runtime's first
+	// line did without one; if neither, it is written now.
+	e.writeInitStart("")
 	var se *StartError
 	switch {
 	case errors.As(err, &se):
@@ -338,6 +337,23 @@ func (m *Manager) boot(e *env) error {
 	go e.watch()
 	m.log.Debug("execution environment started", "function", fn.Name, "version", fn.Version, "env", e.id, "runtime_api", spec.RuntimeAPI)
 	return nil
+}
+
+// writeInitStart writes the environment's INIT_START line, once, before
+// anything its runtime prints: AWS's shape, with the sandbox's note (what
+// the runtime really runs on) after the runtime version.
+func (e *env) writeInitStart(note string) {
+	e.initStartOnce.Do(func() {
+		version := e.fn.Runtime
+		if note != "" {
+			version += " (" + note + ")"
+		}
+		line := []byte(fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", version, e.fn.RuntimeVersionARN))
+		e.mu.Lock()
+		e.initLog.add(line)
+		e.mu.Unlock()
+		e.m.emit(e.fn, "", line)
+	})
 }
 
 // runtimeAPIListener is a Sandbox that makes the listeners of its
