@@ -73,3 +73,31 @@ func TestInitStartCarriesTheSandboxsNote(t *testing.T) {
 		}
 	})
 }
+
+// An init past the limit is tried again only for an invocation still
+// waiting for it: with its caller gone, there is nothing to retry in.
+func TestNoSuppressedInitWithoutAnInvocation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fn := testFunction(t, 3*time.Second)
+		if _, err := m.Invoke(ctx, &Invocation{Function: fn, RequestID: "11111111-2222-3333-4444-555555555555", Payload: []byte(`{}`)}); err == nil {
+			t.Fatal("an invocation whose caller gave up before init ended succeeded")
+		}
+		time.Sleep(time.Minute)
+		if n := len(sb.specs); n != 1 {
+			t.Fatalf("%d environments started, want the first only", n)
+		}
+		sb.mu.Lock()
+		first := sb.procs[0]
+		sb.mu.Unlock()
+		select {
+		case <-first.done:
+		default:
+			t.Fatal("the environment that never polled was not ended")
+		}
+		assertNoExecutions(t, m)
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -281,8 +282,7 @@ func (p *pool) spawnAttempt(fn Function, owner *waiter, suppressed time.Time) {
 	case <-timer.C:
 		timedOut := &initFailure{typ: "Sandbox.Timedout", exit: "Task timed out after " + formatSeconds(fn.Timeout.Seconds()) + " seconds"}
 		// A no-op if init finished meanwhile.
-		if e.failInit(timedOut) && suppressed.IsZero() {
-			p.retryInit(e, fn, owner)
+		if e.failInit(timedOut) && suppressed.IsZero() && p.retryInit(e, fn, owner) {
 			return
 		}
 	}
@@ -307,23 +307,28 @@ func (p *pool) spawnAttempt(fn Function, owner *waiter, suppressed time.Time) {
 // it has the function's timeout, from now, for init and handler together.
 // The replacement is counted as launching and takes the memory of the one
 // it replaces before that one goes, so that its end starts nothing else
-// and fails no one.
-func (p *pool) retryInit(e *env, fn Function, owner *waiter) {
-	initD := time.Since(e.initStart)
-	line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: timeout", float64(initD.Microseconds())/1000)
-	e.mu.Lock()
-	e.initLog.add([]byte(line))
-	e.mu.Unlock()
-	p.m.emit(fn, "", []byte(line))
-	p.m.log.Info("function init ran past Lambda's 10 s; trying it again within the first invocation, under the function's timeout",
-		"function", fn.Name, "version", fn.Version, "env", e.id)
+// and fails no one. With no owner waiting any more, there is no
+// invocation to retry in: it reports false, and the environment fails.
+func (p *pool) retryInit(e *env, fn Function, owner *waiter) bool {
 	p.mu.Lock()
+	if p.closed || !slices.Contains(p.waiters, owner) {
+		p.mu.Unlock()
+		return false
+	}
 	e.replaced = true
 	p.launching++
 	p.m.mem.take(fn.MemoryMB)
 	p.mu.Unlock()
+	e.mu.Lock()
+	initD := time.Since(e.initStart)
+	e.mu.Unlock()
+	line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: timeout", float64(initD.Microseconds())/1000)
+	p.m.emit(fn, "", []byte(line))
+	p.m.log.Info("function init ran past Lambda's 10 s; trying it again within the first invocation, under the function's timeout",
+		"function", fn.Name, "version", fn.Version, "env", e.id)
 	e.kill()
 	p.spawnAttempt(fn, owner, time.Now())
+	return true
 }
 
 // initFailedLocked stops counting an environment that failed its init as

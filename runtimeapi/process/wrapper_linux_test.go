@@ -53,7 +53,7 @@ func TestExecWrapper(t *testing.T) {
 	}
 
 	body, fe := invoke("wrapped", wrapper)
-	if fe != nil || body != `"by the wrapper, running `+filepath.Base(sb.pythonPath)+`"` {
+	if fe != nil || body != `"by the wrapper, running `+filepath.Base(sb.interpreter("python3.12").path)+`"` {
 		t.Errorf("wrapped function answered %s, %v", body, fe)
 	}
 	body, fe = invoke("missing", filepath.Join(t.TempDir(), "nowhere"))
