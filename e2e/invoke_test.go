@@ -222,7 +222,12 @@ func TestInvokeSlowInitAndMissingBootstrap(t *testing.T) {
 	if ms := atoi(m[1]); ms < 700 {
 		t.Fatalf("Init Duration %d ms, but init slept 700 ms", ms)
 	}
-	mustContain(t, r.log, "gofn init: sleeping 700 ms")
+	// Init's output is in the log stream, not in the invocation's tail,
+	// which starts at START as on Lambda.
+	mustContain(t, f.out.String(), "gofn init: sleeping 700 ms")
+	if !strings.HasPrefix(r.log, "START RequestId: ") {
+		t.Fatalf("the cold invocation's tail does not start at START:\n%s", r.log)
+	}
 
 	// A bootstrap that exits during init.
 	createGo(t, c, "initexit", 5, map[string]string{"INIT_EXIT_CODE": "4"})

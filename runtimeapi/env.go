@@ -43,6 +43,7 @@ type env struct {
 
 	// Guarded by the pool's mutex.
 	owner        *waiter // the invocation it was started for
+	replaced     bool    // its init ran past initLimit; another tries again
 	idleSince    time.Time
 	worked       bool // its runtime has had an event
 	polling      bool // the runtime waits in /next
@@ -66,9 +67,16 @@ type env struct {
 	initOnce     sync.Once
 	initErr      *initFailure
 	initLog      invocationLog
-	reportInit   bool // the next REPORT carries Init Duration
-	killed       bool
-	polled       chan struct{} // a /next is under way until it closes
+	// initStartOnce writes the INIT_START line (writeInitStart).
+	initStartOnce sync.Once
+	reportInit    bool // the next REPORT carries Init Duration
+	// suppressed, until its first call starts, is when the owner's
+	// invocation took over this environment's init, the first having run
+	// past initLimit: the call's timeout counts from then, and its REPORT
+	// has no Init Duration.
+	suppressed time.Time
+	killed     bool
+	polled     chan struct{} // a /next is under way until it closes
 }
 
 // initFailure is why an environment never became ready.
@@ -175,7 +183,9 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 	e.initOnce.Do(func() {
 		first = true
 		e.initDuration = time.Since(e.initStart)
-		e.reportInit = true
+		// A suppressed init is not reported apart: its time is the
+		// invocation's.
+		e.reportInit = e.suppressed.IsZero()
 	})
 	if e.cur != nil {
 		// Its runtime is back: the previous invocation is over.
@@ -261,17 +271,25 @@ func (e *env) onePoll(ctx context.Context) bool {
 
 // start hands a call to the runtime: its clock starts, its log opens.
 func (e *env) start(c *call) {
-	now := time.Now()
+	began := time.Now()
+	e.mu.Lock()
+	if !e.suppressed.IsZero() {
+		// The first invocation began with this environment's init.
+		began = e.suppressed
+		e.suppressed = time.Time{}
+	}
+	e.mu.Unlock()
 	c.mu.Lock()
 	c.env = e
-	c.deliveredAt = now
-	c.deadline = now.Add(c.inv.Function.Timeout)
-	c.timer = time.AfterFunc(c.inv.Function.Timeout, func() { e.timeout(c) })
+	c.deliveredAt = began
+	c.deadline = began.Add(c.inv.Function.Timeout)
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() { e.timeout(c) })
 	c.mu.Unlock()
 	e.mu.Lock()
-	init := e.initLog.tail(maxInvocationLog)
+	// What init printed (INIT_START first) went to the log stream; as on
+	// Lambda, it is no part of the invocation's tail, which starts at
+	// START. It is kept only to explain a failed init.
 	e.initLog = invocationLog{}
-	c.log.addRaw(init)
 	e.cur = c
 	e.responding = false
 	c.cold = e.reportInit
@@ -672,6 +690,7 @@ func (e *env) emitLines(c *call, lines ...string) {
 
 // line takes one line the function printed.
 func (e *env) line(b []byte) {
+	e.writeInitStart("")
 	e.mu.Lock()
 	c := e.cur
 	if c != nil && c.finished() {
@@ -725,14 +744,18 @@ func (e *env) watch() {
 	close(e.dead)
 }
 
-// failInit records an init failure unless init already ended.
-func (e *env) failInit(f *initFailure) {
+// failInit records an init failure unless init already ended; it reports
+// whether it did.
+func (e *env) failInit(f *initFailure) bool {
+	failed := false
 	e.initOnce.Do(func() {
+		failed = true
 		e.mu.Lock()
 		e.initErr = f
 		e.mu.Unlock()
 		close(e.initDone)
 	})
+	return failed
 }
 
 // describeExit words a process exit as Lambda does.

@@ -227,7 +227,13 @@ const maxDeliveryAttempts = 3
 func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result {
 	c := newCall(inv)
 	initD := time.Duration(0)
+	phase := "init"
 	if e != nil {
+		e.mu.Lock()
+		if !e.suppressed.IsZero() {
+			phase = "invoke" // the init tried again inside this invocation
+		}
+		e.mu.Unlock()
 		// Whatever init printed before it failed belongs in this log.
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		e.proc.Quiet(ctx)
@@ -245,7 +251,11 @@ func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result
 	m.observe(Event{Kind: EventStart, Time: now, Function: inv.Function.Name, Version: inv.Function.Version,
 		RequestID: inv.RequestID, Environment: envID, Cold: true, Streaming: inv.Streaming})
 	c.finish(fe, func() {
-		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", float64(initD.Microseconds())/1000, fe.Type)
+		status := "error\tError Type: " + fe.Type
+		if fe.Type == "Sandbox.Timedout" {
+			status = "timeout"
+		}
+		line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: %s\tStatus: %s", float64(initD.Microseconds())/1000, phase, status)
 		c.log.add([]byte(line))
 		m.emit(inv.Function, inv.RequestID, []byte(line))
 		m.observe(Event{Kind: EventEnd, Time: time.Now(), Function: inv.Function.Name, Version: inv.Function.Version,
@@ -299,13 +309,12 @@ func (m *Manager) boot(e *env) error {
 	e.mu.Lock()
 	e.initStart = time.Now()
 	e.mu.Unlock()
-	line := fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", fn.Runtime, fn.RuntimeVersionARN)
-	e.initLog.add([]byte(line))
-	m.emit(fn, "", []byte(line))
-
 	spec := Spec{Function: fn, Code: codeDir, RuntimeAPI: ln.Addr().String(), Endpoint: m.endpoint,
-		LogStream: NewLogStream(fn, e.initStart), Output: e.out}
+		LogStream: NewLogStream(fn, e.initStart), Output: e.out, InitNote: e.writeInitStart}
 	proc, err := m.sandbox.Start(m.starting, spec)
+	// The sandbox wrote INIT_START with its note, or the runtime's first
+	// line did without one; if neither, it is written now.
+	e.writeInitStart("")
 	var se *StartError
 	switch {
 	case errors.As(err, &se):
@@ -328,6 +337,23 @@ func (m *Manager) boot(e *env) error {
 	go e.watch()
 	m.log.Debug("execution environment started", "function", fn.Name, "version", fn.Version, "env", e.id, "runtime_api", spec.RuntimeAPI)
 	return nil
+}
+
+// writeInitStart writes the environment's INIT_START line, once, before
+// anything its runtime prints: AWS's shape, with the sandbox's note (what
+// the runtime really runs on) after the runtime version.
+func (e *env) writeInitStart(note string) {
+	e.initStartOnce.Do(func() {
+		version := e.fn.Runtime
+		if note != "" {
+			version += " (" + note + ")"
+		}
+		line := []byte(fmt.Sprintf("INIT_START Runtime Version: %s\tRuntime Version ARN: %s", version, e.fn.RuntimeVersionARN))
+		e.mu.Lock()
+		e.initLog.add(line)
+		e.mu.Unlock()
+		e.m.emit(e.fn, "", line)
+	})
 }
 
 // runtimeAPIListener is a Sandbox that makes the listeners of its
@@ -434,6 +460,14 @@ func (b *memoryBudget) leave(p *pool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.queue = slices.DeleteFunc(b.queue, func(q *pool) bool { return q == p })
+}
+
+// take counts mb as held whatever the bound: for an environment that
+// replaces one about to give its memory back.
+func (b *memoryBudget) take(mb int) {
+	b.mu.Lock()
+	b.used += mb
+	b.mu.Unlock()
 }
 
 func (b *memoryBudget) release(mb int) {

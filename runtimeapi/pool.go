@@ -2,14 +2,17 @@ package runtimeapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
 
-// minInitTimeout is how long init may take at least: Lambda gives init 10
-// seconds, and a slow init another try within the function's timeout.
-const minInitTimeout = 10 * time.Second
+// initLimit is how long Lambda gives an on-demand function's init phase.
+// Past it, init is tried again inside the first invocation (a suppressed
+// init), under the function's timeout.
+const initLimit = 10 * time.Second
 
 // pool holds the execution environments of one function version. Every
 // field, and the pool-facing fields of its environments (polling,
@@ -244,8 +247,16 @@ func (p *pool) setBlockedLocked(why string) {
 // reserved for it. When its runtime first polls /next it is offered to the
 // waiters; if it fails first, owner learns why.
 func (p *pool) spawn(fn Function, owner *waiter) {
+	p.spawnAttempt(fn, owner, time.Time{})
+}
+
+// spawnAttempt is spawn's one try: the init phase, bounded by initLimit,
+// or, when suppressed is set (the time the owner's invocation took it
+// over), the init tried again under the function's timeout.
+func (p *pool) spawnAttempt(fn Function, owner *waiter, suppressed time.Time) {
 	e := p.m.newEnv(p, fn)
 	e.owner = owner
+	e.suppressed = suppressed
 	if err := p.register(e); err != nil {
 		p.m.mem.release(fn.MemoryMB)
 		p.mu.Lock()
@@ -261,13 +272,19 @@ func (p *pool) spawn(fn Function, owner *waiter) {
 		close(e.dead)
 		return
 	}
-	bound := max(minInitTimeout, fn.Timeout)
+	bound := initLimit
+	if !suppressed.IsZero() {
+		bound = fn.Timeout - time.Since(suppressed)
+	}
 	timer := time.NewTimer(bound)
 	select {
 	case <-e.initDone:
 	case <-timer.C:
+		timedOut := &initFailure{typ: "Sandbox.Timedout", exit: "Task timed out after " + formatSeconds(fn.Timeout.Seconds()) + " seconds"}
 		// A no-op if init finished meanwhile.
-		e.failInit(&initFailure{typ: "Sandbox.Timedout", exit: "Task timed out after " + formatSeconds(bound.Seconds()) + " seconds"})
+		if e.failInit(timedOut) && suppressed.IsZero() && p.retryInit(e, fn, owner) {
+			return
+		}
 	}
 	timer.Stop()
 	e.mu.Lock()
@@ -285,11 +302,41 @@ func (p *pool) spawn(fn Function, owner *waiter) {
 	e.kill()
 }
 
+// retryInit replaces an environment whose init ran past initLimit with a
+// fresh one, whose init is the owner's invocation's (a suppressed init):
+// it has the function's timeout, from now, for init and handler together.
+// The replacement is counted as launching and takes the memory of the one
+// it replaces before that one goes, so that its end starts nothing else
+// and fails no one. With no owner waiting any more, there is no
+// invocation to retry in: it reports false, and the environment fails.
+func (p *pool) retryInit(e *env, fn Function, owner *waiter) bool {
+	p.mu.Lock()
+	if p.closed || !slices.Contains(p.waiters, owner) {
+		p.mu.Unlock()
+		return false
+	}
+	e.replaced = true
+	p.launching++
+	p.m.mem.take(fn.MemoryMB)
+	p.mu.Unlock()
+	e.mu.Lock()
+	initD := time.Since(e.initStart)
+	e.mu.Unlock()
+	line := fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: timeout", float64(initD.Microseconds())/1000)
+	p.m.emit(fn, "", []byte(line))
+	p.m.log.Info("function init ran past Lambda's 10 s; trying it again within the first invocation, under the function's timeout",
+		"function", fn.Name, "version", fn.Version, "env", e.id)
+	e.kill()
+	p.spawnAttempt(fn, owner, time.Now())
+	return true
+}
+
 // initFailedLocked stops counting an environment that failed its init as
 // coming, and tells its owner, once, whoever learns of it first: spawn, or
 // the environment's end.
 func (p *pool) initFailedLocked(e *env, fail *initFailure) {
-	if !e.initializing {
+	if !e.initializing || e.replaced {
+		p.initDoneLocked(e)
 		return
 	}
 	p.initDoneLocked(e)

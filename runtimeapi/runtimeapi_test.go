@@ -140,6 +140,13 @@ func (r *runtime) do(method, path string, body io.Reader, header map[string]stri
 // outcome channel and the runtime the sandbox was asked for.
 func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload string) (<-chan invokeOutcome, *runtime) {
 	t.Helper()
+	out, rt, _ := startInvokeSpec(t, m, sb, fn, payload)
+	return out, rt
+}
+
+// startInvokeSpec is startInvoke, also returning the spec the sandbox got.
+func startInvokeSpec(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload string) (<-chan invokeOutcome, *runtime, Spec) {
+	t.Helper()
 	out := make(chan invokeOutcome, 1)
 	go func() {
 		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, InvokedARN: "arn:aws:lambda:us-east-1:000000000000:function:fn",
@@ -154,10 +161,10 @@ func startInvoke(t *testing.T, m *Manager, sb *fakeSandbox, fn Function, payload
 	}()
 	select {
 	case spec := <-sb.specs:
-		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
+		return out, &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}, spec
 	case <-time.After(10 * time.Second):
 		t.Fatal("no environment was started")
-		return nil, nil
+		return nil, nil, Spec{}
 	}
 }
 
@@ -455,21 +462,24 @@ func TestCutByTheRuntimesExit(t *testing.T) {
 	})
 }
 
-// A runtime that never polls fails its init after 10 s (or the
-// function's timeout, if longer), as Lambda's init phase does, and its
-// environment is ended.
+// A runtime that never polls runs past Lambda's 10 s init phase: as on
+// Lambda, its environment is ended and init is tried again inside the
+// invocation (a suppressed init), under the function's timeout, past which
+// the invocation fails with Sandbox.Timedout.
 func TestInitTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		timeout, want time.Duration
 		says          string
 	}{
-		{3 * time.Second, 10 * time.Second, "10.00"},
-		{30 * time.Second, 30 * time.Second, "30.00"},
+		{3 * time.Second, 13 * time.Second, "3.00"},
+		{30 * time.Second, 40 * time.Second, "30.00"},
 	} {
 		t.Run(tc.says, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sb := newFakeSandbox()
 				m := newTestManager(t, sb)
+				var furlOut lockedWriter
+				m.out = &furlOut
 				start := time.Now()
 				out, _ := startInvoke(t, m, sb, testFunction(t, tc.timeout), `{}`)
 				var o invokeOutcome
@@ -485,15 +495,65 @@ func TestInitTimeout(t *testing.T) {
 				if o.fe == nil || o.fe.Type != "Sandbox.Timedout" || string(o.fe.Payload) != want {
 					t.Fatalf("invoker got %+v", o.fe)
 				}
-				select {
-				case <-sb.procs[0].done:
-				default:
-					t.Fatal("the environment that never polled was not ended")
+				if len(sb.specs) != 1 {
+					t.Fatalf("%d environments started after the first, want the one retry", len(sb.specs))
+				}
+				for i, p := range sb.procs {
+					select {
+					case <-p.done:
+					default:
+						t.Fatalf("environment %d, which never polled, was not ended", i)
+					}
+				}
+				if !strings.Contains(furlOut.String(), "INIT_REPORT Init Duration: 10000.00 ms\tPhase: init\tStatus: timeout\n") {
+					t.Errorf("no INIT_REPORT for the first init's timeout in furl's output:\n%s", furlOut.String())
+				}
+				if !strings.Contains(o.log, "\tPhase: invoke\tStatus: timeout") {
+					t.Errorf("the invocation's log does not report the suppressed init's timeout:\n%s", o.log)
 				}
 				assertNoExecutions(t, m)
 			})
 		})
 	}
+}
+
+// An init that runs past 10 s and succeeds when tried again serves the
+// invocation, whose timeout counts from the retry's start: init and
+// handler share it, and its REPORT has no Init Duration.
+func TestSuppressedInitServesTheInvocation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		out, _ := startInvoke(t, m, sb, testFunction(t, 3*time.Second), `{"x":1}`)
+		var spec Spec
+		select {
+		case spec = <-sb.specs:
+		case <-time.After(time.Minute):
+			t.Fatal("init was not tried again")
+		}
+		retried := time.Now()
+		rt := &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
+		time.Sleep(time.Second) // the retried init
+		resp, body := rt.do("GET", "/runtime/invocation/next", nil, nil)
+		if resp.StatusCode != 200 || body != `{"x":1}` {
+			t.Fatalf("/next: %d %q", resp.StatusCode, body)
+		}
+		var ms int64
+		fmt.Sscan(resp.Header.Get("Lambda-Runtime-Deadline-Ms"), &ms)
+		if deadline := time.UnixMilli(ms); !deadline.Equal(retried.Add(3 * time.Second)) {
+			t.Errorf("deadline %s after the retry began, want 3s", deadline.Sub(retried))
+		}
+		rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader(`"ok"`), nil)
+		o := wait(t, out)
+		if o.fe != nil || o.body != `"ok"` {
+			t.Fatalf("invoker got %q %+v", o.body, o.fe)
+		}
+		if !strings.HasPrefix(o.log, "START RequestId: ") || strings.Contains(o.log, "Init Duration") ||
+			!strings.Contains(o.log, "\tDuration: 1000.00 ms\t") {
+			t.Errorf("log:\n%s", o.log)
+		}
+		assertNoExecutions(t, m)
+	})
 }
 
 // assertNoExecutions checks that every execution an invocation took from

@@ -48,6 +48,11 @@ type Spec struct {
 	LogStream string
 	// Output receives everything the runtime writes to stdout and stderr.
 	Output io.Writer
+	// InitNote, called by a sandbox before it starts the runtime, puts a
+	// note in the environment's INIT_START line: what the runtime really
+	// runs on, when that is not what its identifier names. Without a
+	// call, the line has none.
+	InitNote func(note string)
 }
 
 // Paths are where a sandbox puts what the runtime needs, as the runtime

@@ -162,6 +162,9 @@ type serveConfig struct {
 	// Images is --image: runtime identifiers mapped to the images their
 	// functions run on in Docker, over AWS's base images.
 	Images imageMap
+	// RuntimePaths is --runtime-path: runtime identifiers mapped to the
+	// interpreters their functions run on in the process sandbox.
+	RuntimePaths runtimePathMap
 	// DockerNetwork is the network containers join: host, or a Docker
 	// network's name.
 	DockerNetwork string
@@ -389,6 +392,18 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		}
 	}
 	fs.Var(cfg.Images, "image", "RUNTIME=IMAGE: run the runtime's functions on this image in Docker instead of AWS's base image; repeat for more (env FURL_IMAGES, comma-separated)")
+	cfg.RuntimePaths = runtimePathMap{}
+	if v, ok := os.LookupEnv("FURL_RUNTIME_PATH"); ok {
+		for _, kv := range strings.Split(v, ",") {
+			if kv = strings.TrimSpace(kv); kv == "" {
+				continue
+			}
+			if err := cfg.RuntimePaths.Set(kv); err != nil {
+				cfg.envError = fmt.Errorf("FURL_RUNTIME_PATH: %w", err)
+			}
+		}
+	}
+	fs.Var(cfg.RuntimePaths, "runtime-path", "RUNTIME=PATH: run the runtime's functions on this interpreter in the process sandbox (nodejs24.x=/usr/local/bin/node24); without one, a node24- or python3.12-style interpreter on the PATH, else the host's node or python3, whatever its version; repeat for more (env FURL_RUNTIME_PATH, comma-separated)")
 	str(&cfg.DockerNetwork, "docker-network", "FURL_DOCKER_NETWORK", "host",
 		"the Docker network containers join: host (the runtime reaches furl on loopback), or a bridge network's name, whose gateway furl's Runtime APIs then listen on")
 	str(&cfg.RuntimeAPIHost, "runtime-api-host", "FURL_RUNTIME_API_HOST", "",
@@ -409,6 +424,25 @@ func flagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// runtimePathMap is --runtime-path: runtime identifier to interpreter.
+type runtimePathMap map[string]string
+
+func (m runtimePathMap) String() string { return imageMap(m).String() }
+
+// Set reads one RUNTIME=PATH, for a nodejs or python runtime.
+func (m runtimePathMap) Set(v string) error {
+	rt, path, ok := strings.Cut(v, "=")
+	rt, path = strings.TrimSpace(rt), strings.TrimSpace(path)
+	if !ok || !runtimeID.MatchString(rt) || path == "" {
+		return fmt.Errorf("%q is not RUNTIME=PATH (like nodejs24.x=/usr/local/bin/node24)", v)
+	}
+	if !strings.HasPrefix(rt, "nodejs") && !strings.HasPrefix(rt, "python3") {
+		return fmt.Errorf("%q: the process sandbox runs nodejs and python runtimes on an interpreter, not %s", v, rt)
+	}
+	m[rt] = path
+	return nil
 }
 
 // envNumber is a flag's default from a FURL_* variable, or def when it is

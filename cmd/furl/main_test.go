@@ -54,6 +54,8 @@ func TestCommands(t *testing.T) {
 		{args: []string{"serve", "--pprof", ":6060"}, code: 2, stderr: `--pprof ":6060" must be on a loopback address`},
 		{args: []string{"serve", "--pprof", "192.168.1.2:6060"}, code: 2, stderr: `--pprof "192.168.1.2:6060" must be on a loopback address`},
 		{args: []string{"serve", "--pprof", "6060"}, code: 2, stderr: `--pprof "6060" is not host:port`},
+		{args: []string{"serve", "--runtime-path", "node24"}, code: 2, stderr: `"node24" is not RUNTIME=PATH`},
+		{args: []string{"serve", "--runtime-path", "java21=/usr/bin/java"}, code: 2, stderr: "runs nodejs and python runtimes on an interpreter, not java21"},
 		{args: []string{"serve", "--listen", "127.0.0.1:9000", "--pprof", "127.0.0.1:9000"}, code: 2, stderr: "--pprof 127.0.0.1:9000 is the address of furl's API"},
 	}
 	for _, tc := range tests {
@@ -76,7 +78,8 @@ func TestServeHelpNamesEveryFlagAndVariable(t *testing.T) {
 		"-stream-max-bytes", "FURL_STREAM_MAX_BYTES", "-event-queue-max-bytes", "FURL_EVENT_QUEUE_MAX_BYTES",
 		"-event-queue-max-events", "FURL_EVENT_QUEUE_MAX_EVENTS", "-event-workers", "FURL_EVENT_WORKERS",
 		"-event-time-scale", "FURL_EVENT_TIME_SCALE", "-allowed-hosts", "FURL_ALLOWED_HOSTS", "-max-connections", "FURL_MAX_CONNECTIONS",
-		"-max-env-memory", "FURL_MAX_ENV_MEMORY", "-listen-tls", "FURL_LISTEN_TLS", "-pprof", "FURL_PPROF"} {
+		"-max-env-memory", "FURL_MAX_ENV_MEMORY", "-listen-tls", "FURL_LISTEN_TLS", "-pprof", "FURL_PPROF",
+		"-runtime-path", "FURL_RUNTIME_PATH"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, stderr.String())
 		}
@@ -104,6 +107,31 @@ func TestEnvironmentSetsDefaults(t *testing.T) {
 	}
 	if cfg.Region != "ap-south-1" {
 		t.Errorf("flag gave region %q", cfg.Region)
+	}
+}
+
+// --runtime-path repeats, and FURL_RUNTIME_PATH lists its values
+// separated by commas.
+func TestRuntimePaths(t *testing.T) {
+	t.Setenv("FURL_RUNTIME_PATH", "nodejs24.x=/opt/node24/bin/node, python3.13=/usr/bin/python3.13")
+	var cfg serveConfig
+	fs := flagSet(&cfg, &bytes.Buffer{})
+	if err := fs.Parse([]string{"--runtime-path", "nodejs22.x=/usr/local/bin/node22", "--runtime-path", "nodejs24.x=/usr/local/bin/node24"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.RuntimePaths.String(); got != "nodejs22.x=/usr/local/bin/node22,nodejs24.x=/usr/local/bin/node24,python3.13=/usr/bin/python3.13" {
+		t.Errorf("runtime paths %s", got)
+	}
+	t.Setenv("FURL_RUNTIME_PATH", "python3.12")
+	cfg = serveConfig{}
+	if err := flagSet(&cfg, &bytes.Buffer{}).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `FURL_RUNTIME_PATH: "python3.12" is not RUNTIME=PATH`) {
+		t.Errorf("bad FURL_RUNTIME_PATH: %v", err)
 	}
 }
 

@@ -61,7 +61,7 @@ func newSandbox(ctx context.Context, cfg serveConfig, log *slog.Logger) (*pick.S
 	}
 	var proc runtimeapi.Sandbox
 	if mode != pick.ModeDocker {
-		proc = process.New(process.Options{ClientsDir: filepath.Join(cfg.DataDir, "runtime", "clients"), Logger: log})
+		proc = process.New(process.Options{ClientsDir: filepath.Join(cfg.DataDir, "runtime", "clients"), Logger: log, RuntimePaths: cfg.RuntimePaths})
 	}
 	var (
 		dock     *docker.Sandbox

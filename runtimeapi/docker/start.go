@@ -275,6 +275,9 @@ func command(fn runtimeapi.Function, info *imageInfo) (argv []string, workdir st
 	case strings.HasPrefix(fn.Runtime, "provided"):
 		return []string{taskRoot + "/bootstrap"}, taskRoot, nil
 	default:
+		// Not wrapped in AWS_LAMBDA_EXEC_WRAPPER here: the image's own
+		// /var/runtime/bootstrap applies it, as on Lambda, and wrapping
+		// the entrypoint too would run the wrapper twice.
 		return []string{"/lambda-entrypoint.sh", fn.Handler}, taskRoot, nil
 	}
 }

@@ -43,6 +43,13 @@ type Sandbox struct {
 	warned     sync.Map
 	clientsErr error
 
+	// runtimePaths are the interpreters named per runtime (--runtime-path).
+	runtimePaths map[string]string
+	// interpreters finds each runtime's interpreter once: runtime
+	// identifier to a func returning an interpreter.
+	interpMu     sync.Mutex
+	interpreters map[string]func() interpreter
+
 	// noReadOnly is set once a read-only task root turned out to be
 	// impossible here (no right to make a mount namespace).
 	noReadOnly atomic.Bool
@@ -61,6 +68,11 @@ type Options struct {
 	Supervisor string
 	// Logger receives the sandbox's warnings. Nil means slog.Default().
 	Logger *slog.Logger
+	// RuntimePaths names the interpreter a runtime's functions run on, by
+	// runtime identifier ("nodejs24.x": "/usr/local/bin/node24"). Other
+	// runtimes run on a node24- or python3.12-style interpreter on the
+	// PATH, else on the host's node or python3 (whatever its version).
+	RuntimePaths map[string]string
 }
 
 // New makes a process sandbox.
@@ -68,7 +80,8 @@ func New(opts Options) *Sandbox {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Sandbox{clientsDir: opts.ClientsDir, supervisor: opts.Supervisor, log: opts.Logger}
+	return &Sandbox{clientsDir: opts.ClientsDir, supervisor: opts.Supervisor, log: opts.Logger,
+		runtimePaths: opts.RuntimePaths, interpreters: map[string]func() interpreter{}}
 }
 
 // ListenHost is loopback: the runtime is a host process.
@@ -83,12 +96,8 @@ func (s *Sandbox) setup() error {
 		}
 		s.nodePath, _ = exec.LookPath("node")
 		s.pythonPath = findPython()
-		s.nodeVersion = sync.OnceValue(func() string {
-			return interpreterVersion(s.nodePath, "-p", "process.versions.node.split('.')[0]")
-		})
-		s.pythonVersion = sync.OnceValue(func() string {
-			return interpreterVersion(s.pythonPath, "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
-		})
+		s.nodeVersion = sync.OnceValue(func() string { return interpreterVersion(s.nodePath, nodeVersionArgs...) })
+		s.pythonVersion = sync.OnceValue(func() string { return interpreterVersion(s.pythonPath, pythonVersionArgs...) })
 		if s.supervisor == "" {
 			exe, err := os.Executable()
 			if err != nil {
@@ -148,21 +157,45 @@ func (s *Sandbox) command(spec runtimeapi.Spec) ([]string, error) {
 			return nil, err
 		}
 		return []string{filepath.Join(spec.Code, "bootstrap")}, nil
-	case strings.HasPrefix(rt, "nodejs"):
-		if s.nodePath == "" {
-			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's node, and there is no node on its PATH"}
+	case strings.HasPrefix(rt, "nodejs"), strings.HasPrefix(rt, "python3"):
+		in := s.interpreter(rt)
+		if in.path == "" {
+			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's " + in.name +
+				", and there is no " + in.name + " on its PATH; --runtime-path " + rt + "=PATH names one"}
 		}
-		s.warnVersion(rt, "nodejs", ".x", "node", s.nodeVersion())
-		return []string{s.nodePath, filepath.Join(s.clientsDir, node.FileName)}, nil
-	case strings.HasPrefix(rt, "python3"):
-		if s.pythonPath == "" {
-			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: "furl runs " + rt + " functions with the host's python3, and there is no python3 on its PATH"}
+		if in.note != "" {
+			s.warnVersion(rt, in)
+			if spec.InitNote != nil {
+				spec.InitNote(in.note)
+			}
 		}
-		s.warnVersion(rt, "python", "", "python3", s.pythonVersion())
-		return []string{s.pythonPath, "-u", filepath.Join(s.clientsDir, python.FileName)}, nil
+		if in.name == "node" {
+			return execWrapped(spec.Function, in.path, filepath.Join(s.clientsDir, node.FileName)), nil
+		}
+		return execWrapped(spec.Function, in.path, "-u", filepath.Join(s.clientsDir, python.FileName)), nil
 	}
 	return nil, &runtimeapi.StartError{Type: "Runtime.InvalidRuntime",
 		Message: "furl's process sandbox runs provided, nodejs and python functions; it cannot run " + rt}
+}
+
+// execWrapperScript is what AWS's managed runtimes' bootstrap does with
+// AWS_LAMBDA_EXEC_WRAPPER: the wrapper runs with the runtime's command as
+// its arguments; one that is missing or not executable ends the runtime
+// with 127 or 126, which Lambda reports as Runtime.ExitError.
+const execWrapperScript = `wrapper=$AWS_LAMBDA_EXEC_WRAPPER
+if [ ! -f "$wrapper" ]; then echo "$wrapper: does not exist"; exit 127; fi
+if [ ! -x "$wrapper" ]; then echo "$wrapper: is not an executable"; exit 126; fi
+exec "$wrapper" "$@"`
+
+// execWrapped is argv as the runtime starts it: under the function's
+// AWS_LAMBDA_EXEC_WRAPPER when it sets one. OS-only runtimes ignore the
+// variable on Lambda (their bootstrap is the function's own), and so
+// callers pass only managed runtimes' commands.
+func execWrapped(fn runtimeapi.Function, argv ...string) []string {
+	if fn.Environment["AWS_LAMBDA_EXEC_WRAPPER"] == "" {
+		return argv
+	}
+	return append([]string{"/bin/sh", "-c", execWrapperScript, "bootstrap"}, argv...)
 }
 
 // interpreterVersion runs an interpreter to print its version; "" if
@@ -181,16 +214,86 @@ func interpreterVersion(path string, args ...string) string {
 // warnVersion logs, once per runtime, that a function runs on a host
 // interpreter of another version than its runtime names: nodejs24.x on
 // the host's node 20 behaves as node 20 does.
-func (s *Sandbox) warnVersion(runtime, prefix, suffix, interpreter, host string) {
-	want := strings.TrimSuffix(strings.TrimPrefix(runtime, prefix), suffix)
-	if host == "" || want == host {
-		return
-	}
+func (s *Sandbox) warnVersion(runtime string, in interpreter) {
 	if _, seen := s.warned.LoadOrStore(runtime, true); !seen {
-		s.log.Warn("a function runs on the host's interpreter, of another version than its runtime names; run furl with --sandbox docker or auto to run it on its runtime's image",
-			"runtime", runtime, "interpreter", interpreter, "version", host)
+		s.log.Warn("a function runs on the host's interpreter, of another version than its runtime names; name one with --runtime-path "+runtime+"=PATH, or run furl with --sandbox docker or auto to run it on its runtime's image",
+			"runtime", runtime, "interpreter", in.name, "version", in.version)
 	}
 }
+
+// interpreter is what a runtime's functions run on.
+type interpreter struct {
+	name    string // "node" or "python3"
+	path    string // "" when there is none
+	version string // as runtime identifiers name it ("20", "3.11"); "" if unknown
+	// note says, when the interpreter is not of the runtime's version,
+	// what the runtime really runs on, for its INIT_START line.
+	note string
+}
+
+// interpreter finds a runtime's interpreter, once: the one --runtime-path
+// names; else a node24- or python3.12-style one on the PATH whose version
+// is the runtime's; else the host's node or python3, noting when its
+// version is another.
+func (s *Sandbox) interpreter(runtime string) interpreter {
+	s.interpMu.Lock()
+	find, ok := s.interpreters[runtime]
+	if !ok {
+		find = sync.OnceValue(func() interpreter { return s.findInterpreter(runtime) })
+		s.interpreters[runtime] = find
+	}
+	s.interpMu.Unlock()
+	return find()
+}
+
+func (s *Sandbox) findInterpreter(runtime string) interpreter {
+	in := interpreter{name: "node"}
+	want := strings.TrimSuffix(strings.TrimPrefix(runtime, "nodejs"), ".x")
+	host, hostVersion, versionArgs := s.nodePath, s.nodeVersion, nodeVersionArgs
+	if strings.HasPrefix(runtime, "python") {
+		in.name = "python3"
+		want = strings.TrimPrefix(runtime, "python")
+		host, hostVersion, versionArgs = s.pythonPath, s.pythonVersion, pythonVersionArgs
+	}
+	if p, ok := s.runtimePaths[runtime]; ok {
+		// Named by the user: trusted, whatever it says its version is.
+		in.path, in.version = p, want
+		return in
+	}
+	if host != "" && hostVersion() == want {
+		// The host's own, resolved past shims, starts fastest.
+		in.path, in.version = host, want
+		return in
+	}
+	versioned := "node" + want
+	if in.name == "python3" {
+		versioned = "python" + want
+	}
+	if p, err := exec.LookPath(versioned); err == nil && interpreterVersion(p, versionArgs...) == want {
+		in.path, in.version = p, want
+		return in
+	}
+	in.path = host
+	if host == "" {
+		return in
+	}
+	in.version = hostVersion()
+	if in.version != want {
+		shown := in.version
+		if in.name == "node" {
+			shown = "v" + in.version + ".x"
+		}
+		in.note = "host " + in.name + " " + shown + ": no " + runtime + " interpreter found; --runtime-path " + runtime + "=PATH names one"
+	}
+	return in
+}
+
+// The arguments that make node and python print their versions as
+// runtime identifiers name them.
+var (
+	nodeVersionArgs   = []string{"-p", "process.versions.node.split('.')[0]"}
+	pythonVersionArgs = []string{"-c", "import sys; print('%d.%d' % sys.version_info[:2])"}
+)
 
 // Start starts the runtime in the code directory with Lambda's environment.
 func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.Process, error) {
@@ -264,23 +367,19 @@ func (s *Sandbox) CheckRuntime(runtime string) error {
 	if err := s.setup(); err != nil {
 		return err
 	}
-	check := func(path, name, prefix, suffix string, version func() string) error {
-		if path == "" {
-			return fmt.Errorf("there is no %s on furl's PATH", name)
-		}
-		want := strings.TrimSuffix(strings.TrimPrefix(runtime, prefix), suffix)
-		if host := version(); host != "" && host != want {
-			return fmt.Errorf("the host's %s is version %s, not %s", name, host, want)
-		}
-		return nil
-	}
 	switch {
 	case strings.HasPrefix(runtime, "provided"):
 		return nil
-	case strings.HasPrefix(runtime, "nodejs"):
-		return check(s.nodePath, "node", "nodejs", ".x", s.nodeVersion)
-	case strings.HasPrefix(runtime, "python3"):
-		return check(s.pythonPath, "python3", "python", "", s.pythonVersion)
+	case strings.HasPrefix(runtime, "nodejs"), strings.HasPrefix(runtime, "python3"):
+		in := s.interpreter(runtime)
+		switch {
+		case in.path == "":
+			return fmt.Errorf("there is no %s on furl's PATH (--runtime-path %s=PATH names one)", in.name, runtime)
+		case in.note != "":
+			want := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(runtime, "nodejs"), "python"), ".x")
+			return fmt.Errorf("the host's %s is version %s, not %s, and furl found no other (--runtime-path %s=PATH names one)", in.name, in.version, want, runtime)
+		}
+		return nil
 	}
 	return fmt.Errorf("the process sandbox runs provided, nodejs and python functions, not %s", runtime)
 }
