@@ -233,10 +233,10 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		TraceID:    traceID(ev.TraceID),
 		Streaming:  t.InvokeMode == "RESPONSE_STREAM",
 	}
-	res, err := s.invokeLimited(r.Context(), t.Version, inv)
+	iv, err := s.start(r.Context(), t.Version, inv, true)
 	var te *runtimeapi.ThrottleError
 	if errors.As(err, &te) {
-		writeURLThrottled(w)
+		writeURLError(w, http.StatusTooManyRequests, errTooManyRequests, `{"Message":"Rate Exceeded."}`)
 		return
 	}
 	if err != nil {
@@ -246,17 +246,17 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		write502(w)
 		return
 	}
+	defer iv.end()
 	if inv.Streaming {
-		s.serveStream(w, r, resultView{res}, log.With("function", t.FunctionName))
+		s.serveStream(w, r, resultView{iv.Result}, log.With("function", t.FunctionName))
 		return
 	}
-	defer res.Body.Close()
-	result, err := io.ReadAll(res.Body)
+	result, fe, err := iv.read()
 	if err != nil {
 		write502(w)
 		return
 	}
-	if fe := res.Wait(); fe != nil {
+	if fe != nil {
 		log.Info("the function of a URL failed", "function", t.FunctionName, "error_type", fe.Type)
 		write502(w)
 		return
@@ -326,8 +326,7 @@ var opensslCiphers = map[uint16]string{
 // urlTraceID is the x-amzn-trace-id Lambda adds: a new root, or the
 // caller's trace with this hop as Self.
 func urlTraceID(incoming string) string {
-	root := strings.TrimPrefix(traceID(""), "Root=")
-	root, _, _ = strings.Cut(root, ";")
+	root := newTraceRoot()
 	if incoming == "" {
 		return "Root=" + root
 	}
