@@ -44,8 +44,9 @@ func (s *Server) urlFor(r *http.Request) (id, rawPath string, ok bool) {
 	}
 	// The path as received, which is also the one a signature covers.
 	raw := authz.RawPath(r)
-	if m := urlHost.FindStringSubmatch(strings.ToLower(host)); m != nil {
-		if !s.hosts.urlHostSuffixOK(strings.ToLower(host)[len(m[0]):]) {
+	host = strings.ToLower(host)
+	if m := urlHost.FindStringSubmatch(host); m != nil {
+		if !s.hosts.urlHostSuffixOK(host[len(m[0]):]) {
 			return "", "", false
 		}
 		return m[1], raw, true
