@@ -10,7 +10,8 @@ package gateway
 //     concurrency and the share left to the others; runtimeapi draws on
 //     the request rate of a reservation (not for asynchronous invocations,
 //     which AWS queues instead) and then on the concurrency account, both
-//     kept there side by side. A throttle is logged here, once, with why.
+//     kept there side by side. A throttle is logged here, once, with its
+//     reason.
 //  2. Hand-off (start). The invoker gives the invocation to an execution
 //     environment and returns as its response begins.
 //  3. The body's lifetime (start, end). A streamed body is closed when the
