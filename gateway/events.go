@@ -295,7 +295,7 @@ func (d *Dispatcher) handle(p *pending) {
 		return
 	}
 	inv := &runtimeapi.Invocation{Function: d.s.function(ver), InvokedARN: ver.InvokedARN, RequestID: ev.ID, Payload: payload, TraceID: ev.TraceID}
-	res, err := d.s.invokeWithin(ctx, ver, inv, false)
+	iv, err := d.s.start(ctx, ver, inv, false)
 	var te *runtimeapi.ThrottleError
 	switch {
 	case err != nil && d.abandoned():
@@ -305,18 +305,19 @@ func (d *Dispatcher) handle(p *pending) {
 	case err != nil:
 		d.backoff(p, log, pol, "asynchronous invocation failed in furl; trying again", "err", err)
 	default:
-		d.finish(p, log, pol, res)
+		d.finish(p, log, pol, iv)
 	}
 }
 
 // finish reads an invocation's result to its end and acts on it.
-func (d *Dispatcher) finish(p *pending, log *slog.Logger, pol urlconfig.EventPolicy, res *runtimeapi.Result) {
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	fe := res.Wait()
+func (d *Dispatcher) finish(p *pending, log *slog.Logger, pol urlconfig.EventPolicy, iv *invocation) {
+	// Nobody reads the result: it is drained, not held.
+	io.Copy(io.Discard, iv.Body)
+	iv.end()
+	fe := iv.Wait()
 	switch {
 	case fe == nil:
-		log.Debug("asynchronous invocation succeeded", "version", res.ExecutedVersion, "attempts", p.ev.Attempts+1)
+		log.Debug("asynchronous invocation succeeded", "version", iv.ExecutedVersion, "attempts", p.ev.Attempts+1)
 		if pol.OnSuccess != "" {
 			logRecord(log, pol.OnSuccess, "Success", p.ev.Attempts+1)
 		}

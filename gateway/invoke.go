@@ -45,9 +45,8 @@ const (
 // invoke is the Invoke operation: RequestResponse runs the function and
 // answers its result, Event queues it and answers 202, DryRun only checks.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	log := loggerFrom(r.Context()).With("op", "Invoke")
 	if err := s.serveInvoke(w, r); err != nil {
-		writeError(w, log, err)
+		writeError(w, loggerFrom(r.Context()).With("op", "Invoke"), err)
 	}
 }
 
@@ -63,31 +62,26 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) error {
 	if req.invocationType == "Event" {
 		return s.queueEvent(w, r, req)
 	}
-	inv, ver, logType := req.invocation(s, r), req.ver, req.logType
-
-	res, err := s.invokeLimited(r.Context(), ver, inv)
-	var te *runtimeapi.ThrottleError
-	if errors.As(err, &te) {
-		return throttled(te)
-	}
+	inv := req.invocation(s, r)
+	iv, err := s.start(r.Context(), req.ver, inv, true)
 	if err != nil {
-		return fmt.Errorf("invoke %s: %w", ver.FunctionName, err)
+		return startError(req.ver, err)
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	defer iv.end()
+	body, fe, err := iv.read()
 	if err != nil {
-		return fmt.Errorf("read the response of %s: %w", ver.FunctionName, err)
+		return fmt.Errorf("read the response of %s: %w", req.ver.FunctionName, err)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Amz-Executed-Version", res.ExecutedVersion)
+	h.Set("X-Amz-Executed-Version", iv.ExecutedVersion)
 	h.Set("X-Amzn-Trace-Id", inv.TraceID)
-	if fe := res.Wait(); fe != nil {
+	if fe != nil {
 		h.Set("X-Amz-Function-Error", "Unhandled")
 		body = fe.Payload
 	}
-	if logType == "Tail" {
-		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(res.LogTail(tailBytes)))
+	if req.logType == "Tail" {
+		h.Set("X-Amz-Log-Result", iv.tail())
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
@@ -301,13 +295,18 @@ func traceID(incoming string) string {
 		}
 	}
 	if root == "" {
-		var b [12]byte
-		rand.Read(b[:])
-		root = fmt.Sprintf("1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+		root = newTraceRoot()
 	}
 	var parent [8]byte
 	rand.Read(parent[:])
 	return "Root=" + root + ";Parent=" + hex.EncodeToString(parent[:]) + ";Sampled=0"
+}
+
+// newTraceRoot is a new X-Ray trace root: the time, then 96 random bits.
+func newTraceRoot() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
 }
 
 func plural(n int) string {

@@ -1,14 +1,10 @@
 package gateway
 
 import (
-	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
-	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/stream"
 )
 
@@ -30,26 +26,16 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 	}
 	inv := req.invocation(s, r)
 	inv.Streaming = true
-	res, err := s.invokeLimited(r.Context(), req.ver, inv)
-	var te *runtimeapi.ThrottleError
-	if errors.As(err, &te) {
-		writeError(w, log, throttled(te))
-		return
-	}
+	iv, err := s.start(r.Context(), req.ver, inv, true)
 	if err != nil {
-		writeError(w, log, fmt.Errorf("invoke %s: %w", req.ver.FunctionName, err))
+		writeError(w, log, startError(req.ver, err))
 		return
 	}
-	defer res.Body.Close()
-	// A client that goes away ends the copy at once; the function runs on.
-	stop := context.AfterFunc(r.Context(), func() { res.Body.Close() })
-	defer stop()
-	stopCut := context.AfterFunc(s.shutdown(), func() { res.Body.Close() })
-	defer stopCut()
+	defer iv.end()
 
 	h := w.Header()
 	h.Set("Content-Type", stream.EventStreamContentType)
-	h.Set("X-Amz-Executed-Version", res.ExecutedVersion)
+	h.Set("X-Amz-Executed-Version", iv.ExecutedVersion)
 	h.Set("X-Amzn-Trace-Id", inv.TraceID)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
@@ -61,7 +47,7 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 	if s.streamShaping {
 		out = stream.NewAWSShaper(r.Context(), events)
 	}
-	if _, err := stream.Relay(out, rc.Flush, res.Body); err != nil {
+	if _, err := stream.Relay(out, rc.Flush, iv.Body); err != nil {
 		if errors.Is(err, stream.ErrClientGone) || r.Context().Err() != nil {
 			log.Info("the client of a response stream went away; the function runs on", "function", req.ver.FunctionName)
 		} else if s.shutdown().Err() != nil {
@@ -74,11 +60,11 @@ func (s *Server) invokeWithResponseStream(w http.ResponseWriter, r *http.Request
 		return
 	}
 	var done stream.Complete
-	if fe := res.Wait(); fe != nil {
+	if fe := iv.Wait(); fe != nil {
 		done.ErrorCode, done.ErrorDetails = fe.Type, string(fe.Payload)
 	}
 	if req.logType == "Tail" {
-		done.LogResult = base64.StdEncoding.EncodeToString(res.LogTail(tailBytes))
+		done.LogResult = iv.tail()
 	}
 	if err := events.InvokeComplete(done); err != nil {
 		log.Info("the client of a response stream went away before its end", "function", req.ver.FunctionName)

@@ -44,8 +44,9 @@ func (s *Server) urlFor(r *http.Request) (id, rawPath string, ok bool) {
 	}
 	// The path as received, which is also the one a signature covers.
 	raw := authz.RawPath(r)
-	if m := urlHost.FindStringSubmatch(strings.ToLower(host)); m != nil {
-		if !s.hosts.urlHostSuffixOK(strings.ToLower(host)[len(m[0]):]) {
+	host = strings.ToLower(host)
+	if m := urlHost.FindStringSubmatch(host); m != nil {
+		if !s.hosts.urlHostSuffixOK(host[len(m[0]):]) {
 			return "", "", false
 		}
 		return m[1], raw, true
@@ -233,10 +234,10 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		TraceID:    traceID(ev.TraceID),
 		Streaming:  t.InvokeMode == "RESPONSE_STREAM",
 	}
-	res, err := s.invokeLimited(r.Context(), t.Version, inv)
+	iv, err := s.start(r.Context(), t.Version, inv, true)
 	var te *runtimeapi.ThrottleError
 	if errors.As(err, &te) {
-		writeURLThrottled(w)
+		writeURLError(w, http.StatusTooManyRequests, errTooManyRequests, `{"Message":"Rate Exceeded."}`)
 		return
 	}
 	if err != nil {
@@ -246,17 +247,17 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		write502(w)
 		return
 	}
+	defer iv.end()
 	if inv.Streaming {
-		s.serveStream(w, r, resultView{res}, log.With("function", t.FunctionName))
+		s.serveStream(w, r, resultView{iv.Result}, log.With("function", t.FunctionName))
 		return
 	}
-	defer res.Body.Close()
-	result, err := io.ReadAll(res.Body)
+	result, fe, err := iv.read()
 	if err != nil {
 		write502(w)
 		return
 	}
-	if fe := res.Wait(); fe != nil {
+	if fe != nil {
 		log.Info("the function of a URL failed", "function", t.FunctionName, "error_type", fe.Type)
 		write502(w)
 		return
@@ -326,8 +327,7 @@ var opensslCiphers = map[uint16]string{
 // urlTraceID is the x-amzn-trace-id Lambda adds: a new root, or the
 // caller's trace with this hop as Self.
 func urlTraceID(incoming string) string {
-	root := strings.TrimPrefix(traceID(""), "Root=")
-	root, _, _ = strings.Cut(root, ";")
+	root := newTraceRoot()
 	if incoming == "" {
 		return "Root=" + root
 	}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,24 +19,18 @@ import (
 // then every chunk the function writes is passed on and flushed as it
 // comes. A failure before the first byte is a 502; after it, the response
 // is cut (the client sees a broken stream, never a clean end). A client
-// that goes away stops the copy, not the function.
+// that goes away stops the copy, not the function: the caller's
+// invocation owns the body and closes it then.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamResult, log *slog.Logger) {
-	defer res.Body().Close()
-	// A client that goes away ends the copy at once, even while the
-	// function is quiet; the function itself runs on.
-	stop := context.AfterFunc(r.Context(), func() { res.Body().Close() })
-	defer stop()
-	// So does a shutdown.
-	stopCut := context.AfterFunc(s.shutdown(), func() { res.Body().Close() })
-	defer stopCut()
-	var body io.Reader = res.Body()
+	rb := res.Body()
+	var body io.Reader = rb
 	status := http.StatusOK
 	header := http.Header{}
 	var cookies []string
 	var first []byte
 
 	if isHTTPIntegration(res.ContentType()) {
-		prelude, rest, err := stream.ReadPrelude(res.Body())
+		prelude, rest, err := stream.ReadPrelude(rb)
 		if err != nil {
 			if fe := waitIfEnded(res, err); fe != nil {
 				log.Info("the function of a streaming URL failed before its prelude", "error_type", fe.Type)
@@ -62,13 +55,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 		if strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
 			// Lambda decompresses a gzip stream and drops the header.
 			header.Del("Content-Encoding")
-			body = &lazyGzip{r: io.MultiReader(bytes.NewReader(first), res.Body())}
+			body = &lazyGzip{r: io.MultiReader(bytes.NewReader(first), rb)}
 			first = nil
 		}
 	} else {
 		// Wait for the first byte: until it comes, a failure is still a 502.
 		buf := make([]byte, 32<<10)
-		n, err := res.Body().Read(buf)
+		n, err := rb.Read(buf)
 		first = buf[:n]
 		if n == 0 && err != nil {
 			if fe := waitIfEnded(res, err); fe != nil {
