@@ -49,6 +49,10 @@ type Function struct {
 	// environments whenever what is in it changed since the last
 	// invocation. CodeHash and CodePath are then empty.
 	CodeDir string
+	// Layers are the function's layers in the order they are merged into
+	// /opt: a later layer's file replaces an earlier one's. Empty for an
+	// Image function (its image is its whole filesystem).
+	Layers []Layer
 	// Fingerprint changes whenever anything above changes; environments
 	// made for another fingerprint are retired.
 	Fingerprint string
@@ -57,6 +61,16 @@ type Function struct {
 	// added to it (hot reload only).
 	hotBase string
 	hotGen  uint64
+}
+
+// Layer is one layer version a function uses: its content is a zip,
+// stored by the store like code and named by its hash.
+type Layer struct {
+	// ARN is the layer version's ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:N).
+	ARN string
+	// CodeHash is the hex SHA-256 of the zip; CodePath is the zip.
+	CodeHash string
+	CodePath string
 }
 
 // Image is the container image an Image function runs, with the
