@@ -112,11 +112,23 @@ func floorCompare(b *testing.B, conc int, targets []floorTarget, tolerateErrors 
 	}
 	rps := map[string][]float64{}
 	p50 := map[string][]float64{}
+	cpu := map[string][]float64{}
+	procCPU := map[string][]float64{}
 	errs := map[string]int{}
 	b.ResetTimer()
 	for round := range floorRounds {
 		for _, t := range rotated(targets, round) {
+			busy0 := machineBusy()
+			procs0 := processCPU()
 			s, err := runRound(clients[t.name], conc, b.N, t.one)
+			if busy := machineBusy() - busy0; busy > 0 {
+				cpu[t.name] = append(cpu[t.name], float64(busy.Microseconds())/float64(b.N))
+			}
+			procs1 := processCPU()
+			for _, who := range []string{"self", "furl", "functions"} {
+				d := procs1[who] - procs0[who]
+				procCPU[t.name+"/"+who] = append(procCPU[t.name+"/"+who], float64(d.Microseconds())/float64(b.N))
+			}
 			if err != nil && !tolerateErrors {
 				b.Fatalf("%s round %d: %v", t.name, round, err)
 			}
@@ -132,13 +144,23 @@ func floorCompare(b *testing.B, conc int, targets []floorTarget, tolerateErrors 
 	for _, t := range targets {
 		b.ReportMetric(medianFloat(rps[t.name]), t.name+"-req/s")
 		b.ReportMetric(medianFloat(p50[t.name]), t.name+"-p50-ms")
+		if len(cpu[t.name]) > 0 {
+			b.ReportMetric(medianFloat(cpu[t.name]), t.name+"-machine-cpu-us/req")
+		}
+		for _, who := range []string{"self", "furl", "functions"} {
+			b.ReportMetric(medianFloat(procCPU[t.name+"/"+who]), t.name+"-"+who+"-cpu-us/req")
+		}
 		if tolerateErrors {
 			b.ReportMetric(float64(errs[t.name]), t.name+"-errors")
 		}
 		b.Logf("%s req/s by round: %s", t.name, roundList(rps[t.name]))
 	}
-	first, second := targets[0].name, targets[1].name
-	b.ReportMetric(pairedRatio(rps[first], rps[second]), first+"/"+second)
+	first := targets[0].name
+	for _, t := range targets[1:] {
+		if t.name != "plain" {
+			b.ReportMetric(pairedRatio(rps[first], rps[t.name]), first+"/"+t.name)
+		}
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -165,9 +187,58 @@ func roundList(xs []float64) string {
 	return strings.Join(s, " ")
 }
 
-// startRelay starts a relay of bootstrap with n environments behind a
-// loopback HTTP server.
-func startRelay(b *testing.B, bootstrap string, n int, mode relay.Mode, env ...string) *httptest.Server {
+// relayURL is where a relay started for a benchmark answers.
+type relayURL struct{ URL string }
+
+// startRelay starts a relay of bootstrap with n environments as a process
+// of its own (relayd), as furl is one: the benchmark's load generator then
+// drives both across the same process boundary, and neither shares the
+// generator's Go runtime, whose spinning threads would pick up an
+// in-process server's work without a wake-up.
+func startRelay(b *testing.B, bootstrap string, n int, mode relay.Mode, env ...string) relayURL {
+	b.Helper()
+	relaydOnce.Do(func() {
+		// Beside the furl binary, whose folder TestMain removes.
+		relaydBin = filepath.Join(filepath.Dir(furlBin), "relayd")
+		out, err := exec.Command("go", "build", "-o", relaydBin, "github.com/furl-dev/furl/e2e/internal/relay/relayd").CombinedOutput()
+		if err != nil {
+			relaydErr = fmt.Errorf("building relayd: %v\n%s", err, out)
+		}
+	})
+	if relaydErr != nil {
+		b.Fatal(relaydErr)
+	}
+	names := map[relay.Mode]string{relay.URL: "url", relay.Stream: "stream", relay.Invoke: "invoke", relay.InvokeStream: "invokestream"}
+	args := []string{"-bootstrap", bootstrap, "-n", strconv.Itoa(n), "-mode", names[mode]}
+	for _, e := range env {
+		args = append(args, "-env", e)
+	}
+	cmd := exec.Command(relaydBin, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("relayd did not say where it listens: %v", err)
+	}
+	return relayURL{"http://" + strings.TrimSpace(addr)}
+}
+
+// startRelayInProcess starts a relay in the benchmark's own process.
+func startRelayInProcess(b *testing.B, bootstrap string, n int, mode relay.Mode, env ...string) relayURL {
 	r, err := relay.Start(bootstrap, n, mode, env...)
 	if err != nil {
 		b.Fatal(err)
@@ -177,8 +248,14 @@ func startRelay(b *testing.B, bootstrap string, n int, mode relay.Mode, env ...s
 		srv.Close()
 		r.Close()
 	})
-	return srv
+	return relayURL{srv.URL}
 }
+
+var (
+	relaydOnce sync.Once
+	relaydBin  string
+	relaydErr  error
+)
 
 // postCheck is a target's request: POST body to u, want 200 and want in
 // the body, and no function error.
@@ -224,9 +301,11 @@ func BenchmarkFloorURL(b *testing.B) {
 	for _, conc := range []int{1, 8} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			rl := startRelay(b, bin, conc, relay.URL)
+			inproc := startRelayInProcess(b, bin, conc, relay.URL)
 			floorCompare(b, conc, []floorTarget{
 				{"furl", postCheck(f.url("/lambda-url/"+id+"/echo?x=1"), payload, `"rawPath":"/echo"`)},
 				{"relay", postCheck(rl.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
+				{"relay-inproc", postCheck(inproc.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
 				{"plain", postCheck(plain.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
 			}, false)
 		})
@@ -257,9 +336,11 @@ func BenchmarkFloorInvoke(b *testing.B) {
 	for _, conc := range []int{1, 8} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			rl := startRelay(b, bin, conc, relay.Invoke)
+			inproc := startRelayInProcess(b, bin, conc, relay.Invoke)
 			floorCompare(b, conc, []floorTarget{
 				{"furl", postCheck(f.url("/2015-03-31/functions/floorinvoke/invocations"), payload, `"value":"hello"`)},
 				{"relay", postCheck(rl.URL, payload, `"value":"hello"`)},
+				{"relay-inproc", postCheck(inproc.URL, payload, `"value":"hello"`)},
 				{"plain", postCheck(plain.URL, payload, `"value":"hello"`)},
 			}, false)
 		})
@@ -557,7 +638,8 @@ func floorThroughput(b *testing.B, targets [][2]string, size int, one func(url s
 // output goes to the null device: furl still formats and writes every
 // line, but no reader in the benchmark's own process (which also runs the
 // load generator and the relay) wakes up for each one. The file is in the
-// test's log when the benchmark fails.
+// test's log when the benchmark fails. FURL_BENCH_FURL names another furl
+// executable to measure instead of the one built from this tree.
 func startFurlForBench(b *testing.B, extra ...string) *furl {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -572,7 +654,12 @@ func startFurlForBench(b *testing.B, extra ...string) *furl {
 		b.Fatal(err)
 	}
 	args := append([]string{"serve", "--listen", addr, "--listen-tls", "", "--data-dir", filepath.Join(dir, "data"), "--sandbox", "process"}, extra...)
-	cmd := exec.Command(furlBin, args...)
+	bin := furlBin
+	if other := os.Getenv("FURL_BENCH_FURL"); other != "" {
+		// Another build of furl, to compare two builds run by run.
+		bin = other
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = output, output
 	f := &furl{t: b, cmd: cmd, addr: addr, dataDir: filepath.Join(dir, "data"), logs: &syncBuffer{changed: make(chan struct{})},
 		out: &syncBuffer{changed: make(chan struct{})}, exited: make(chan struct{})}
@@ -593,4 +680,86 @@ func startFurlForBench(b *testing.B, extra ...string) *furl {
 	})
 	f.waitHealthy()
 	return f
+}
+
+// machineBusy is the CPU time the whole machine has spent outside idle
+// since boot (/proc/stat), or 0 where there is none: a round's share of it
+// per request is what serving one request costs everything involved (the
+// load generator, the gateway, the function), on a machine otherwise
+// quiet.
+func machineBusy() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, f := range fields[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(busy) * 10 * time.Millisecond
+}
+
+// processCPU is the CPU time used so far by this process ("self"), by
+// every process named furl ("furl"), and by every other descendant of
+// either ("functions"), from /proc.
+func processCPU() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	entries, _ := os.ReadDir("/proc")
+	type proc struct {
+		ppid int
+		comm string
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		open, close := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		f := strings.Fields(string(raw[close+2:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		procs[pid] = proc{ppid, string(raw[open+1 : close]), time.Duration(ut+st) * 10 * time.Millisecond}
+	}
+	self := os.Getpid()
+	for pid, p := range procs {
+		switch {
+		case pid == self:
+			out["self"] += p.cpu
+		case strings.HasPrefix(p.comm, "furl"):
+			out["furl"] += p.cpu
+		default:
+			for a := p.ppid; a > 1; a = procs[a].ppid {
+				if a == self || strings.HasPrefix(procs[a].comm, "furl") {
+					out["functions"] += p.cpu
+					break
+				}
+				if _, ok := procs[a]; !ok {
+					break
+				}
+			}
+		}
+	}
+	return out
 }
