@@ -299,14 +299,30 @@ func traceID(incoming string) string {
 	}
 	var parent [8]byte
 	rand.Read(parent[:])
-	return "Root=" + root + ";Parent=" + hex.EncodeToString(parent[:]) + ";Sampled=0"
+	b := make([]byte, 0, len("Root=")+len(root)+len(";Parent=")+16+len(";Sampled=0"))
+	b = append(b, "Root="...)
+	b = append(b, root...)
+	b = append(b, ";Parent="...)
+	b = hex.AppendEncode(b, parent[:])
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }
 
-// newTraceRoot is a new X-Ray trace root: the time, then 96 random bits.
+// newTraceRoot is a new X-Ray trace root: "1-", the time in seconds as 8
+// hex digits, "-", then 96 random bits.
 func newTraceRoot() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+	var r [12]byte
+	rand.Read(r[:])
+	b := make([]byte, 0, 2+8+1+24)
+	b = append(b, "1-"...)
+	secs := strconv.AppendUint(nil, uint64(time.Now().Unix()), 16)
+	for range 8 - len(secs) {
+		b = append(b, '0')
+	}
+	b = append(b, secs...)
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[:])
+	return string(b)
 }
 
 func plural(n int) string {

@@ -130,14 +130,26 @@ func renderError(w http.ResponseWriter, status int, typ, msg string) {
 	}{msg, typ})
 }
 
+// flush sends what w holds: net/http's writers are Flushers, and the
+// Runtime API's handlers get them unwrapped.
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // accepted is the body of every 202 the Runtime API answers, as
 // renderJSON would encode it: it is the same each time, so it is made once.
 var accepted = []byte("{\"status\":\"OK\"}\n")
 
+// acceptedHeader holds the 202's header values, made once: net/http
+// copies a handler's header when it writes it, and never changes them.
+var acceptedHeader = struct{ contentType, contentLength []string }{[]string{"application/json"}, []string{strconv.Itoa(len(accepted))}}
+
 func renderAccepted(w http.ResponseWriter) {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{strconv.Itoa(len(accepted))}
+	h["Content-Type"] = acceptedHeader.contentType
+	h["Content-Length"] = acceptedHeader.contentLength
 	w.WriteHeader(http.StatusAccepted)
 	w.Write(accepted)
 }
@@ -149,12 +161,14 @@ func renderInvalidState(w http.ResponseWriter, msg string) {
 // next is the runtime's long poll for its next event. The first call ends
 // init; every call returns the environment to its pool.
 func (e *env) next(w http.ResponseWriter, r *http.Request) {
-	if !e.onePoll(r.Context()) {
+	release, ok := e.onePoll(r.Context())
+	if !ok {
 		// One runtime, one event at a time: a second poll would take a
 		// second event, whose caller would wait in vain.
 		renderInvalidState(w, "State transition from Ready to Ready failed for runtime. Error: State transition is not allowed")
 		return
 	}
+	defer release()
 	// A runtime still sending the body of its response (past the cap, say)
 	// is still busy with its invocation, whose timeout goes on: it is not
 	// ready until that handler is done.
@@ -221,7 +235,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.Write(inv.Payload)
 		// The event goes out now; the START line follows it.
-		http.NewResponseController(w).Flush()
+		flush(w)
 		e.open(c)
 	case <-r.Context().Done():
 		// The runtime stopped waiting: no event for it until it polls again.
@@ -236,11 +250,11 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 // while the server has yet to notice the first one's connection closed.
 const pollGrace = 250 * time.Millisecond
 
-// onePoll makes the caller the environment's only /next until its handler
-// returns; it reports false when another stays under way.
-func (e *env) onePoll(ctx context.Context) bool {
-	timer := time.NewTimer(pollGrace)
-	defer timer.Stop()
+// onePoll makes the caller the environment's only /next until it calls
+// release, as its handler returns (which a poll whose runtime went away
+// soon does); it reports false when another stays under way.
+func (e *env) onePoll(ctx context.Context) (release func(), ok bool) {
+	var timer *time.Timer
 	for {
 		e.mu.Lock()
 		other := e.polled
@@ -248,23 +262,30 @@ func (e *env) onePoll(ctx context.Context) bool {
 			mine := make(chan struct{})
 			e.polled = mine
 			e.mu.Unlock()
-			context.AfterFunc(ctx, func() {
+			if timer != nil {
+				timer.Stop()
+			}
+			return func() {
 				e.mu.Lock()
 				if e.polled == mine {
 					e.polled = nil
 				}
 				e.mu.Unlock()
 				close(mine)
-			})
-			return true
+			}, true
 		}
 		e.mu.Unlock()
+		if timer == nil {
+			// Only a second poll waits, and only so long.
+			timer = time.NewTimer(pollGrace)
+			defer timer.Stop()
+		}
 		select {
 		case <-other:
 		case <-timer.C:
-			return false
+			return nil, false
 		case <-ctx.Done():
-			return false
+			return nil, false
 		}
 	}
 }
@@ -567,7 +588,7 @@ func (e *env) finishAccepted(w http.ResponseWriter, c *call, fe *FunctionError) 
 	acked := false
 	e.finishCallAck(c, fe, func() {
 		renderAccepted(w)
-		http.NewResponseController(w).Flush()
+		flush(w)
 		acked = true
 	})
 	if !acked {

@@ -567,7 +567,12 @@ func (m *Manager) Close() error {
 
 // emit writes function log lines to furl's output, in one write.
 func (m *Manager) emit(fn Function, requestID string, lines ...[]byte) {
+	size := 0
+	for _, line := range lines {
+		size += len(fn.Name) + len(fn.Version) + len(requestID) + len(line) + 6
+	}
 	var b bytes.Buffer
+	b.Grow(size)
 	for _, line := range lines {
 		b.WriteByte('[')
 		b.WriteString(fn.Name)
