@@ -112,7 +112,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"URL config without AuthType", "POST", "/2021-10-31/functions/alpha/url?Qualifier=nope", []byte(`{}`), 400, "ValidationException", "1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null", true},
 		{"policy with a bad action", "POST", "/2015-03-31/functions/alpha/policy", []byte(`{"StatementId":"x","Action":"s3:GetObject","Principal":"*"}`), 400, "ValidationException", "1 validation error detected: Value 's3:GetObject' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])", true},
 		{"unsupported operation", "POST", "/2015-03-31/event-source-mappings", []byte(`{}`), 501, "NotImplementedException", "furl does not support the Lambda operation CreateEventSourceMapping yet.", true},
-		{"query-selected unsupported operation", "GET", "/2018-10-31/layers?find=LayerVersion&Arn=x", nil, 501, "NotImplementedException", "furl does not support the Lambda operation GetLayerVersionByArn yet.", true},
+		{"query-selected unsupported operation", "GET", "/2019-09-30/functions/alpha/provisioned-concurrency?List=ALL", nil, 501, "NotImplementedException", "furl does not support the Lambda operation ListProvisionedConcurrencyConfigs yet.", true},
 		{"unknown path", "GET", "/2099-01-01/wormholes", nil, 404, "UnknownOperationException", "No Lambda API operation answers GET /2099-01-01/wormholes.", false},
 	}
 	for _, tc := range cases {
@@ -160,8 +160,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	}
 
 	// The SDK sees the same errors, typed.
-	_, err := c.ListLayers(ctx(t), &lambda.ListLayersInput{})
-	apiErr(t, err, "NotImplementedException", "furl does not support the Lambda operation ListLayers yet.")
+	_, err := c.ListCodeSigningConfigs(ctx(t), &lambda.ListCodeSigningConfigsInput{})
+	apiErr(t, err, "NotImplementedException", "furl does not support the Lambda operation ListCodeSigningConfigs yet.")
 	_, err = c.CreateFunction(ctx(t), &lambda.CreateFunctionInput{FunctionName: aws.String("alpha"), Runtime: types.RuntimeNodejs20x,
 		Role: aws.String(testRole), Handler: aws.String("index.handler"), Code: &types.FunctionCode{ZipFile: good}})
 	var conflict *types.ResourceConflictException

@@ -42,7 +42,7 @@ func (s *Server) operations() []operation {
 	const fn = "/2015-03-31/functions/{FunctionName}"
 	const urlPath = "/2021-10-31/functions/{FunctionName}/url"
 	const eventConfig = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
-	return []operation{
+	ops := []operation{
 		{"CreateFunction", "POST", "/2015-03-31/functions", maxCodeRequestBytes, s.createFunction},
 		{"ListFunctions", "GET", "/2015-03-31/functions", 0, s.listFunctions},
 		{"GetFunction", "GET", fn, 0, s.getFunction},
@@ -81,6 +81,7 @@ func (s *Server) operations() []operation {
 		{"UntagResource", "DELETE", "/2017-03-31/tags/{Resource}", 0, s.untagResource},
 		{"ListTags", "GET", "/2017-03-31/tags/{Resource}", 0, s.listTags},
 	}
+	return append(ops, s.layerOperations()...)
 }
 
 // serveAPI adapts an operation to HTTP: it bounds the body, runs the

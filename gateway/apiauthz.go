@@ -102,6 +102,19 @@ var apiAccessByOperation = map[string]apiAccess{
 	"UpdateFunctionEventInvokeConfig": {action: "lambda:UpdateFunctionEventInvokeConfig", on: onFunction, qualifier: true},
 	"DeleteFunctionEventInvokeConfig": {action: "lambda:DeleteFunctionEventInvokeConfig", on: onFunction, qualifier: true},
 	"ListFunctionEventInvokeConfigs":  {action: "lambda:ListFunctionEventInvokeConfigs", on: onFunction},
+
+	// Layers: furl checks the identity's policy against the account
+	// ("*"); layer version policies grant other accounts, which furl
+	// does not emulate.
+	"PublishLayerVersion":          {action: "lambda:PublishLayerVersion", on: onAccount},
+	"ListLayerVersions":            {action: "lambda:ListLayerVersions", on: onAccount},
+	"GetLayerVersion":              {action: "lambda:GetLayerVersion", on: onAccount},
+	"DeleteLayerVersion":           {action: "lambda:DeleteLayerVersion", on: onAccount},
+	"ListLayers":                   {action: "lambda:ListLayers", on: onAccount, byHandler: true},
+	"GetLayerVersionByArn":         {action: "lambda:GetLayerVersion", on: onAccount, byHandler: true},
+	"AddLayerVersionPermission":    {action: "lambda:AddLayerVersionPermission", on: onAccount},
+	"GetLayerVersionPolicy":        {action: "lambda:GetLayerVersionPolicy", on: onAccount},
+	"RemoveLayerVersionPermission": {action: "lambda:RemoveLayerVersionPermission", on: onAccount},
 }
 
 // apiTarget is the resource a request names, as IAM sees it.

@@ -245,6 +245,9 @@ func (s *Server) function(v *urlconfig.Version) runtimeapi.Function {
 	} else {
 		fn.Runtime, fn.Handler = c.Runtime, c.Handler
 		fn.CodeHash, fn.CodePath, fn.CodeDir = v.CodeHash, v.CodePath, v.CodeDir
+		for _, l := range v.Layers {
+			fn.Layers = append(fn.Layers, runtimeapi.Layer{ARN: l.ARN, CodeHash: l.CodeHash, CodePath: l.CodePath})
+		}
 		if c.RuntimeVersionConfig != nil {
 			fn.RuntimeVersionARN = c.RuntimeVersionConfig.RuntimeVersionArn
 		}

@@ -11,7 +11,6 @@ import (
 var unsupportedOperations = []struct {
 	name, method, path string
 }{
-	{"AddLayerVersionPermission", "POST", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy"},
 	{"CheckpointDurableExecution", "POST", "/2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint"},
 	{"CreateCapacityProvider", "POST", "/2025-11-30/capacity-providers"},
 	{"CreateCodeSigningConfig", "POST", "/2020-04-22/code-signing-configs"},
@@ -20,7 +19,6 @@ var unsupportedOperations = []struct {
 	{"DeleteCodeSigningConfig", "DELETE", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}"},
 	{"DeleteEventSourceMapping", "DELETE", "/2015-03-31/event-source-mappings/{UUID}"},
 	{"DeleteFunctionCodeSigningConfig", "DELETE", "/2020-06-30/functions/{FunctionName}/code-signing-config"},
-	{"DeleteLayerVersion", "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"},
 	{"DeleteProvisionedConcurrencyConfig", "DELETE", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
 	{"GetCapacityProvider", "GET", "/2025-11-30/capacity-providers/{CapacityProviderName}"},
 	{"GetCodeSigningConfig", "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}"},
@@ -29,9 +27,6 @@ var unsupportedOperations = []struct {
 	{"GetDurableExecutionState", "GET", "/2025-12-01/durable-executions/{DurableExecutionArn}/state"},
 	{"GetEventSourceMapping", "GET", "/2015-03-31/event-source-mappings/{UUID}"},
 	{"GetFunctionScalingConfig", "GET", "/2025-11-30/functions/{FunctionName}/function-scaling-config"},
-	{"GetLayerVersion", "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"},
-	{"GetLayerVersionByArn", "GET", "/2018-10-31/layers?find=LayerVersion"},
-	{"GetLayerVersionPolicy", "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy"},
 	{"GetProvisionedConcurrencyConfig", "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
 	{"Invoke", "POST", "/2015-03-31/functions/{FunctionName}/invocations"}, // until an invoker is configured
 	{"InvokeAsync", "POST", "/2014-11-13/functions/{FunctionName}/invoke-async"},
@@ -42,16 +37,12 @@ var unsupportedOperations = []struct {
 	{"ListEventSourceMappings", "GET", "/2015-03-31/event-source-mappings"},
 	{"ListFunctionVersionsByCapacityProvider", "GET", "/2025-11-30/capacity-providers/{CapacityProviderName}/function-versions"},
 	{"ListFunctionsByCodeSigningConfig", "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions"},
-	{"ListLayerVersions", "GET", "/2018-10-31/layers/{LayerName}/versions"},
-	{"ListLayers", "GET", "/2018-10-31/layers"},
 	{"ListProvisionedConcurrencyConfigs", "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL"},
-	{"PublishLayerVersion", "POST", "/2018-10-31/layers/{LayerName}/versions"},
 	{"PutFunctionCodeSigningConfig", "PUT", "/2020-06-30/functions/{FunctionName}/code-signing-config"},
 	{"PutFunctionRecursionConfig", "PUT", "/2024-08-31/functions/{FunctionName}/recursion-config"},
 	{"PutFunctionScalingConfig", "PUT", "/2025-11-30/functions/{FunctionName}/function-scaling-config"},
 	{"PutProvisionedConcurrencyConfig", "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"},
 	{"PutRuntimeManagementConfig", "PUT", "/2021-07-20/functions/{FunctionName}/runtime-management-config"},
-	{"RemoveLayerVersionPermission", "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}"},
 	{"SendDurableExecutionCallbackFailure", "POST", "/2025-12-01/durable-execution-callbacks/{CallbackId}/fail"},
 	{"SendDurableExecutionCallbackHeartbeat", "POST", "/2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat"},
 	{"SendDurableExecutionCallbackSuccess", "POST", "/2025-12-01/durable-execution-callbacks/{CallbackId}/succeed"},

@@ -214,7 +214,6 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 			KMSKeyArn:         deref(in.KMSKeyArn),
 			TracingConfig:     &TracingConfig{Mode: "PassThrough"},
 			RevisionId:        newRevisionID(),
-			Layers:            layerRefs(in.Layers),
 			State:             "Active",
 			LastUpdateStatus:  "Successful",
 			FileSystemConfigs: in.FileSystemConfigs,
@@ -281,6 +280,12 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 				return err
 			}
 		}
+		if err := s.functionLayers(t.Tx, cfg, in.Layers); err != nil {
+			return err
+		}
+		if err := t.refLayers(cfg, 1); err != nil {
+			return err
+		}
 		if err := f.putLatest(cfg); err != nil {
 			return err
 		}
@@ -295,7 +300,7 @@ func (s *Store) CreateFunction(ctx context.Context, in *CreateFunctionInput) (*F
 	if err != nil {
 		return nil, err
 	}
-	s.warnUnsupported(name, in.Layers, in.FileSystemConfigs, in.VpcConfig)
+	s.warnUnsupported(name, in.FileSystemConfigs, in.VpcConfig)
 	resp := out.FunctionConfiguration
 	// AWS answers a create before the function is set up; furl has finished
 	// by now, so only this answer shows the pending state. Even a create
@@ -472,7 +477,19 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 			c.TracingConfig = &TracingConfig{Mode: in.TracingConfig.Mode}
 		}
 		if in.Layers != nil {
-			c.Layers = layerRefs(in.Layers)
+			// The new list replaces the old whole; an empty one removes
+			// the layers. References to the new are added before those
+			// to the old are dropped, so that content both use stays.
+			before := *c
+			if err := s.functionLayers(t.Tx, c, in.Layers); err != nil {
+				return err
+			}
+			if err := t.refLayers(c, 1); err != nil {
+				return err
+			}
+			if err := t.refLayers(&before, -1); err != nil {
+				return err
+			}
 		}
 		if in.FileSystemConfigs != nil {
 			c.FileSystemConfigs = in.FileSystemConfigs
@@ -497,7 +514,7 @@ func (s *Store) UpdateFunctionConfiguration(ctx context.Context, in *UpdateFunct
 	if err != nil {
 		return nil, err
 	}
-	s.warnUnsupported(ref.Name, in.Layers, in.FileSystemConfigs, in.VpcConfig)
+	s.warnUnsupported(ref.Name, in.FileSystemConfigs, in.VpcConfig)
 	return updating(out), nil
 }
 
@@ -612,6 +629,9 @@ func (s *Store) UpdateFunctionCode(ctx context.Context, in *UpdateFunctionCodeIn
 			return err
 		}
 		if archive != nil {
+			if err := checkCombinedSize(archive.unzipped, c.LayersUnzippedSize); err != nil {
+				return err
+			}
 			if err := t.refCode(archive); err != nil {
 				return err
 			}
@@ -719,12 +739,18 @@ func (s *Store) deleteWholeFunction(t *txn, f *fnBucket) error {
 	if err := t.dropCodeRef(c.CodeHash); err != nil {
 		return err
 	}
+	if err := t.refLayers(c, -1); err != nil {
+		return err
+	}
 	vs, err := f.versions()
 	if err != nil {
 		return err
 	}
 	for _, v := range vs {
 		if err := t.dropCodeRef(v.CodeHash); err != nil {
+			return err
+		}
+		if err := t.refLayers(v, -1); err != nil {
 			return err
 		}
 	}
@@ -762,6 +788,9 @@ func (s *Store) deleteVersion(t *txn, f *fnBucket, q string) error {
 		return conflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(users, ", "))
 	}
 	if err := t.dropCodeRef(c.CodeHash); err != nil {
+		return err
+	}
+	if err := t.refLayers(c, -1); err != nil {
 		return err
 	}
 	if err := f.b.Bucket(bucketPolicies).Delete([]byte(q)); err != nil {
@@ -920,17 +949,6 @@ func environmentResponse(in *Environment) *EnvironmentResponse {
 	return &EnvironmentResponse{Variables: vars}
 }
 
-func layerRefs(arns []string) []LayerReference {
-	if len(arns) == 0 {
-		return nil
-	}
-	out := make([]LayerReference, len(arns))
-	for i, a := range arns {
-		out[i] = LayerReference{Arn: a}
-	}
-	return out
-}
-
 func applyLogging(c *storedConfig, in *LoggingConfig) {
 	if in == nil {
 		return
@@ -964,10 +982,7 @@ func (s *Store) runtimeVersion(runtime string) *RuntimeVersionConfig {
 }
 
 // warnUnsupported logs the configuration furl stores but does not act on.
-func (s *Store) warnUnsupported(name string, layers []string, fs []FileSystemConfig, vpc *VpcConfig) {
-	if len(layers) > 0 {
-		s.log.Warn("function has layers; furl stores them but provides nothing under /opt", "function", name, "layers", layers)
-	}
+func (s *Store) warnUnsupported(name string, fs []FileSystemConfig, vpc *VpcConfig) {
 	if len(fs) > 0 {
 		s.log.Warn("function has a file system config; furl stores it but mounts nothing", "function", name)
 	}

@@ -37,6 +37,9 @@ type Version struct {
 	// HotReloadBucket), which it runs its code from as it is at each
 	// invocation; "" for a zip or an image.
 	CodeDir string
+	// Layers are the version's layers in the order they are merged into
+	// /opt.
+	Layers []VersionLayer
 	// ImageURI is an Image function's image as its ImageUri names it, and
 	// ResolvedImageURI the same pinned to the digest it had when it was
 	// set (<repository>@sha256:<hex>); both are empty for a Zip function.
@@ -158,7 +161,20 @@ func (s *Store) version(cfg *storedConfig, name, invokedARN string) *Version {
 	if cfg.CodeHash != "" {
 		v.CodePath = s.code.path(cfg.CodeHash)
 	}
+	for i, l := range cfg.Layers {
+		if i < len(cfg.LayerHashes) {
+			v.Layers = append(v.Layers, VersionLayer{ARN: l.Arn, CodeHash: cfg.LayerHashes[i], CodePath: s.code.path(cfg.LayerHashes[i])})
+		}
+	}
 	return v
+}
+
+// VersionLayer is one layer a version uses: its version ARN and its zip,
+// named by its hex SHA-256.
+type VersionLayer struct {
+	ARN      string
+	CodeHash string
+	CodePath string
 }
 
 // pickWeighted returns one of the extra versions of a routing
@@ -201,7 +217,10 @@ func fingerprint(c *storedConfig) string {
 		// A hot-reload function's folder; what is in it is the
 		// runtime's business (runtimeapi fingerprints it per call).
 		CodeDir string `json:",omitempty"`
-	}{c.CodeHash, c.Runtime, c.Handler, c.MemorySize, c.Timeout, nil, c.Architectures, c.EphemeralStorage, c.LoggingConfig, c.Version, "", c.ImageConfigResponse, c.HotReloadDir}
+		// The layers' content, in merge order; empty for a function
+		// without layers, which keeps its fingerprint as it was.
+		Layers []string `json:",omitempty"`
+	}{c.CodeHash, c.Runtime, c.Handler, c.MemorySize, c.Timeout, nil, c.Architectures, c.EphemeralStorage, c.LoggingConfig, c.Version, "", c.ImageConfigResponse, c.HotReloadDir, c.LayerHashes}
 	if c.isImage() {
 		key.Image = c.ImageUri + "\x00" + c.ResolvedImageUri
 	}

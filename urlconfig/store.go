@@ -203,7 +203,7 @@ func (s *Store) Events() *EventQueue { return s.events }
 
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketFunctions, bucketURLIDs, bucketCodeRefs, bucketMeta} {
+		for _, name := range [][]byte{bucketFunctions, bucketURLIDs, bucketCodeRefs, bucketMeta, bucketLayers} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

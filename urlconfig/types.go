@@ -60,6 +60,11 @@ type storedConfig struct {
 	// HotReloadDir is the absolute host folder a hot-reload function runs
 	// its code from (see HotReloadBucket), "" for a zip or an image.
 	HotReloadDir string `json:"furl:HotReloadDir,omitempty"`
+	// LayerHashes are the hex SHA-256s of the zips of Layers, in order;
+	// the configuration holds a code reference on each. LayersUnzippedSize
+	// is their total unzipped size.
+	LayerHashes        []string `json:"furl:LayerHashes,omitempty"`
+	LayersUnzippedSize int64    `json:"furl:LayersUnzippedSize,omitempty"`
 }
 
 type VpcConfig struct {

@@ -78,6 +78,9 @@ func (s *Store) publish(t *txn, f *fnBucket, latest *storedConfig, description *
 	if err := t.addCodeRef(ver.CodeHash); err != nil {
 		return nil, false, err
 	}
+	if err := t.refLayers(&ver, 1); err != nil {
+		return nil, false, err
+	}
 	if err := f.putVersion(n, &ver); err != nil {
 		return nil, false, err
 	}
