@@ -4,7 +4,11 @@
 # relay (e2e/internal/relay: a payload-2.0 event handed to the same
 # aws-lambda-go bootstrap over a minimal Runtime API, the result mapped
 # back) and a plain net/http server, with the same function and the same Go
-# load generator. Each benchmark alternates its targets round by round
+# load generator. The relay runs as a process of its own (relayd), as furl
+# does; the buffered benchmarks also measure it inside the benchmark's own
+# process, beside its load generator (relay-inproc), which spares it the
+# wake-ups across processes that furl cannot avoid. Each benchmark
+# alternates its targets round by round
 # (7 rounds) and reports medians; furl/relay is the median of the rounds'
 # ratios. Then AWS's Runtime Interface Emulator against furl's Invoke API
 # on the same bootstrap, and the load figures. The raw `go test` output
@@ -57,6 +61,7 @@ awk '
   }
   function v(k) { return (k in m) ? m[k] : "-" }
   function rq(n, t) { return sprintf("%s req/s, p50 %s ms", v(n "|" t "-req/s"), v(n "|" t "-p50-ms")) }
+  function cpu(n, t, gw) { return sprintf("%s + %s functions (%s)", v(n "|" t "-" gw "-cpu-us/req"), v(n "|" t "-functions-cpu-us/req"), v(n "|" t "-machine-cpu-us/req")) }
   END {
     printf "\n%-22s | %-34s | %-34s\n", "", "concurrency 1", "concurrency 8"
     for (k = 0; k < 2; k++) {
@@ -64,9 +69,14 @@ awk '
       label = k == 0 ? "function URL" : "Invoke API"
       printf "%-22s | %-34s | %-34s\n", "furl " label, rq(door "/c1", "furl"), rq(door "/c8", "furl")
       printf "%-22s | %-34s | %-34s\n", "relay " label, rq(door "/c1", "relay"), rq(door "/c8", "relay")
+      printf "%-22s | %-34s | %-34s\n", "relay, in-process", rq(door "/c1", "relay-inproc"), rq(door "/c8", "relay-inproc")
       printf "%-22s | %-34s | %-34s\n", "plain Go server", rq(door "/c1", "plain"), rq(door "/c8", "plain")
       printf "%-22s | %-34s | %-34s\n", "furl / relay", v(door "/c1|furl/relay"), v(door "/c8|furl/relay")
+      printf "%-22s | %-34s | %-34s\n", "furl / in-process", v(door "/c1|furl/relay-inproc"), v(door "/c8|furl/relay-inproc")
+      printf "%-22s | %-34s | %-34s\n", "CPU us/req furl", cpu(door "/c1", "furl", "furl"), cpu(door "/c8", "furl", "furl")
+      printf "%-22s | %-34s | %-34s\n", "CPU us/req relay", cpu(door "/c1", "relay", "relayd"), cpu(door "/c8", "relay", "relayd")
     }
+    print "(CPU us/req: the gateway process, its functions, the whole machine)"
     printf "\nstreaming 64 MiB (lambdaurl): furl %s MiB/s, relay %s MiB/s, plain %s MiB/s, furl/relay %s\n", \
       v("StreamThroughput|furl-MiB/s"), v("StreamThroughput|relay-MiB/s"), v("StreamThroughput|plain-MiB/s"), v("StreamThroughput|furl/relay")
     printf "InvokeWithResponseStream 64 MiB: furl %s MiB/s, relay %s MiB/s, furl/relay %s\n", \
