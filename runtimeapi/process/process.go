@@ -53,6 +53,13 @@ type Sandbox struct {
 	// noReadOnly is set once a read-only task root turned out to be
 	// impossible here (no right to make a mount namespace).
 	noReadOnly atomic.Bool
+	// optWarned is set once the layers of a function could not be
+	// mounted at /opt, and that was logged.
+	optWarned atomic.Bool
+	// optOK says whether /opt can take the mount of a function's layers
+	// (Linux, as root), as optOnce found once.
+	optOnce sync.Once
+	optOK   bool
 }
 
 var _ runtimeapi.Sandbox = (*Sandbox)(nil)
