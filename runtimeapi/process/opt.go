@@ -19,7 +19,7 @@ func (s *Sandbox) layersEnv(spec runtimeapi.Spec, env []string, mounted bool) []
 		return env
 	}
 	if mounted {
-		s.log.Debug("the function's layers are mounted read-only at /opt in its mount namespace", "function", spec.Function.Name)
+		// start says so once the mount is made.
 		return optEnv(spec.Function, env, optRoot)
 	}
 	if !s.optWarned.Swap(true) {

@@ -26,6 +26,9 @@ const supervisorStartTimeout = 30 * time.Second
 func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error) {
 	readOnly := os.Geteuid() == 0 && !s.noReadOnly.Load()
 	p, err := s.startSupervised(spec, argv, env, readOnly)
+	if err == nil && readOnly && spec.Opt != "" && s.optMountPoint() {
+		s.log.Debug("the function's layers are mounted read-only at /opt in its mount namespace", "function", spec.Function.Name)
+	}
 	if err != nil && readOnly && errors.Is(err, syscall.EPERM) {
 		// Root without CAP_SYS_ADMIN (as in many containers): the file
 		// modes alone keep the code read-only, for non-root functions.
