@@ -55,6 +55,13 @@ func newCodeCache(dir string, referenced func(string) bool) (*codeCache, error) 
 // acquire returns the directory holding the extracted code, extracting it
 // on first use, for one environment; release gives it back.
 func (c *codeCache) acquire(hash, zipPath string) (dir string, release func(), err error) {
+	return c.acquireFilled(hash, func(dir string) error { return extractZip(zipPath, dir) })
+}
+
+// acquireFilled is acquire for a directory that fill makes, in an empty
+// directory, the first time key is asked for: one zip's code, or layers
+// merged.
+func (c *codeCache) acquireFilled(hash string, fill func(dir string) error) (dir string, release func(), err error) {
 	c.mu.Lock()
 	ent := c.entries[hash]
 	if ent == nil {
@@ -67,26 +74,30 @@ func (c *codeCache) acquire(hash, zipPath string) (dir string, release func(), e
 	release = func() { once.Do(func() { c.release(hash, ent) }) }
 
 	ent.mu.Lock()
-	defer ent.mu.Unlock()
 	dest := filepath.Join(c.dir, hash)
 	if _, err := os.Stat(dest); err == nil {
+		ent.mu.Unlock()
 		return dest, release, nil
 	}
-	if err := extractInto(c.dir, hash, zipPath); err != nil {
+	err = extractInto(c.dir, hash, fill)
+	// Unlocked before the release: for an unreferenced key, it removes the
+	// entry under the same lock.
+	ent.mu.Unlock()
+	if err != nil {
 		release()
 		return "", nil, err
 	}
 	return dest, release, nil
 }
 
-// extractInto extracts a zip beside its final place, then renames it
-// there: an environment never sees half of it.
-func extractInto(cacheDir, hash, zipPath string) error {
+// extractInto fills a directory beside its final place, seals it, then
+// renames it there: an environment never sees half of it.
+func extractInto(cacheDir, hash string, fill func(dir string) error) error {
 	tmp, err := os.MkdirTemp(cacheDir, hash+".tmp-")
 	if err != nil {
 		return fmt.Errorf("extract code: %w", err)
 	}
-	if err := extractZip(zipPath, tmp); err != nil {
+	if err := fill(tmp); err != nil {
 		removeTree(tmp)
 		return err
 	}
@@ -269,9 +280,26 @@ func extractZip(zipPath, dir string) error {
 				return fmt.Errorf("extract code: %w", err)
 			}
 		}
+		if err := replaceable(root, name); err != nil {
+			return err
+		}
 		if err := root.Symlink(string(target), name); err != nil {
 			return fmt.Errorf("extract code: link %s: %w", f.Name, err)
 		}
+	}
+	return nil
+}
+
+// replaceable removes what an earlier archive extracted into the same
+// directory (a layer merged before) at name, unless it is a directory: a
+// file or link is replaced, never written through.
+func replaceable(root *os.Root, name string) error {
+	fi, err := root.Lstat(name)
+	if err != nil || fi.IsDir() {
+		return nil
+	}
+	if err := root.Remove(name); err != nil {
+		return fmt.Errorf("extract code: replace %s: %w", name, err)
 	}
 	return nil
 }
@@ -281,6 +309,9 @@ func extractFile(root *os.Root, f *zip.File, name string, mode fs.FileMode) erro
 		if err := root.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("extract code: %w", err)
 		}
+	}
+	if err := replaceable(root, name); err != nil {
+		return err
 	}
 	// The executable bits are what sealTree keeps of the archive's mode.
 	perm := fs.FileMode(0o600) | mode.Perm()&0o111

@@ -28,7 +28,8 @@ type env struct {
 	srv  *http.Server
 	proc Process
 	out  *lineWriter
-	// releaseCode gives back the extracted code once the process is gone.
+	// releaseCode gives back the extracted code and merged layers once the
+	// process is gone.
 	releaseCode func()
 	// codeDir is the extracted code ("" for an image), read for hints.
 	codeDir string

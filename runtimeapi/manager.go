@@ -71,6 +71,7 @@ type Manager struct {
 	starting    context.Context
 	stopStarts  context.CancelFunc
 	code        *codeCache
+	opt         *codeCache // functions' layers, merged
 	idleTimeout time.Duration
 	maxEnvs     int
 	streamCap   int64
@@ -117,8 +118,13 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	opt, err := newOptCache(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	starting, stopStarts := context.WithCancel(context.Background())
 	return &Manager{
+		opt:         opt,
 		starting:    starting,
 		stopStarts:  stopStarts,
 		sandbox:     cfg.Sandbox,
@@ -299,6 +305,13 @@ func (m *Manager) boot(e *env) error {
 			return fmt.Errorf("prepare code of %s: %w", fn.Name, err)
 		}
 	}
+	optDir, releaseOpt, err := acquireOpt(m.opt, fn)
+	if err != nil {
+		releaseCode()
+		return fmt.Errorf("prepare layers of %s: %w", fn.Name, err)
+	}
+	withoutOpt := releaseCode
+	releaseCode = func() { withoutOpt(); releaseOpt() }
 	e.releaseCode, e.codeDir = releaseCode, codeDir
 	ln, err := m.listenRuntimeAPI()
 	if err != nil {
@@ -309,7 +322,7 @@ func (m *Manager) boot(e *env) error {
 	e.mu.Lock()
 	e.initStart = time.Now()
 	e.mu.Unlock()
-	spec := Spec{Function: fn, Code: codeDir, RuntimeAPI: ln.Addr().String(), Endpoint: m.endpoint,
+	spec := Spec{Function: fn, Code: codeDir, Opt: optDir, RuntimeAPI: ln.Addr().String(), Endpoint: m.endpoint,
 		LogStream: NewLogStream(fn, e.initStart), Output: e.out, InitNote: e.writeInitStart}
 	proc, err := m.sandbox.Start(m.starting, spec)
 	// The sandbox wrote INIT_START with its note, or the runtime's first
@@ -405,6 +418,7 @@ func (m *Manager) Retire(functionName string) {
 	// Code the change left unreferenced goes now, or when the last
 	// environment running it ends.
 	m.code.sweep()
+	m.opt.sweep()
 }
 
 // memoryBudget is the memory furl may give execution environments, in

@@ -35,6 +35,10 @@ type Spec struct {
 	// same code. Empty for PackageType Image functions, whose code is
 	// their image.
 	Code string
+	// Opt is the host directory that holds the function's layers merged
+	// in order, which the runtime sees as /opt: read-only and shared like
+	// Code. Empty when the function has no layers.
+	Opt string
 	// RuntimeAPI is the host:port the environment's Runtime API listens
 	// on, as furl sees it. The sandbox tells the runtime how to reach it
 	// (AWS_LAMBDA_RUNTIME_API).

@@ -1,7 +1,7 @@
 // Package docker is furl's container sandbox: it runs each execution
 // environment's runtime in a Docker container, on AWS's base image for the
 // function's runtime (or the function's own image), with the code mounted
-// read-only at /var/task. furl's Runtime API stays outside the container:
+// read-only at /var/task and its layers, merged, at /opt. furl's Runtime API stays outside the container:
 // the runtime is pointed at it with AWS_LAMBDA_RUNTIME_API, which makes
 // AWS's /lambda-entrypoint.sh run the runtime directly instead of the
 // emulator, so responses stream as they do in the process sandbox.

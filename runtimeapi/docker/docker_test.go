@@ -372,6 +372,8 @@ type probe struct {
 	WriteTask string            `json:"write_task"`
 	WriteRoot string            `json:"write_root"`
 	WriteTmp  string            `json:"write_tmp"`
+	WriteOpt  string            `json:"write_opt"`
+	Exe       string            `json:"exe"`
 	MemLimit  string            `json:"mem_limit"`
 	UID       int               `json:"uid"`
 	GID       int               `json:"gid"`

@@ -20,6 +20,7 @@ import (
 const (
 	taskRoot   = "/var/task"
 	runtimeDir = "/var/runtime"
+	optDir     = "/opt"
 	// outPath is the FIFO the runtime's stdout and stderr go to.
 	outPath = "/furl/out"
 )
@@ -122,6 +123,11 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	}
 	if spec.Code != "" {
 		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: spec.Code, Target: taskRoot, ReadOnly: true})
+	}
+	if spec.Opt != "" && fn.PackageType != "Image" {
+		// The function's layers, where Lambda puts them; an image has
+		// none (it is the whole filesystem).
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: spec.Opt, Target: optDir, ReadOnly: true})
 	}
 
 	c := newContainer(s, name, spec.Output)

@@ -2,8 +2,10 @@
 // environment's runtime as a process on the host, under a supervisor that
 // ends everything the runtime starts when the environment ends. It is not
 // isolated: a function can read and write whatever furl's user can, except
-// its own code, which it sees read-only. Its Runtime API answers only the
-// runtime and the processes the runtime started.
+// its own code, which it sees read-only. Its layers, merged, are at /opt
+// where furl can make mount namespaces (as root); elsewhere only the
+// search paths of Lambda's runtimes reach them. Its Runtime API answers
+// only the runtime and the processes the runtime started.
 package process
 
 import (
@@ -53,6 +55,13 @@ type Sandbox struct {
 	// noReadOnly is set once a read-only task root turned out to be
 	// impossible here (no right to make a mount namespace).
 	noReadOnly atomic.Bool
+	// optWarned is set once the layers of a function could not be
+	// mounted at /opt, and that was logged.
+	optWarned atomic.Bool
+	// optOK says whether /opt can take the mount of a function's layers
+	// (Linux, as root), as optOnce found once.
+	optOnce sync.Once
+	optOK   bool
 }
 
 var _ runtimeapi.Sandbox = (*Sandbox)(nil)

@@ -3,6 +3,8 @@ package process
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -19,10 +21,14 @@ const supervisorStartTimeout = 30 * time.Second
 
 // start runs the runtime under a supervisor (see RunSupervisorIfAsked),
 // in a process group of its own, in the code directory, which it sees read-only
-// where furl may make mount namespaces (as root).
+// where furl may make mount namespaces (as root); there it sees its layers
+// at /opt, read-only, too.
 func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error) {
 	readOnly := os.Geteuid() == 0 && !s.noReadOnly.Load()
 	p, err := s.startSupervised(spec, argv, env, readOnly)
+	if err == nil && readOnly && spec.Opt != "" && s.optMountPoint() {
+		s.log.Debug("the function's layers are mounted read-only at /opt in its mount namespace", "function", spec.Function.Name)
+	}
 	if err != nil && readOnly && errors.Is(err, syscall.EPERM) {
 		// Root without CAP_SYS_ADMIN (as in many containers): the file
 		// modes alone keep the code read-only, for non-root functions.
@@ -39,6 +45,11 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 	if readOnly {
 		args = append(args, "-readonly", spec.Code, "-readonly", s.clientsDir)
 	}
+	optMounted := spec.Opt != "" && readOnly && s.optMountPoint()
+	if optMounted {
+		args = append(args, "-opt", spec.Opt)
+	}
+	env = s.layersEnv(spec, env, optMounted)
 	args = append(append(args, "--"), argv...)
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
@@ -182,4 +193,31 @@ func (p *proc) Kill() {
 	default:
 		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
+}
+
+// optMountPoint says whether the host has a directory at /opt for the
+// environments' mount namespaces to mount layers over, making an empty
+// one if there is nothing there; it looks once. A link or a file there is
+// left alone: a mount would follow the link, and a file cannot take one.
+func (s *Sandbox) optMountPoint() bool {
+	s.optOnce.Do(func() { s.optOK = findOptMountPoint(s.log) })
+	return s.optOK
+}
+
+func findOptMountPoint(log *slog.Logger) bool {
+	fi, err := os.Lstat(optRoot)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Mkdir, not MkdirAll: it fails rather than follow whatever
+		// appeared there meanwhile.
+		if err := os.Mkdir(optRoot, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			log.Warn("furl cannot make /opt to mount functions' layers over", "err", err)
+			return false
+		}
+		fi, err = os.Lstat(optRoot)
+	}
+	if err != nil || !fi.IsDir() {
+		log.Warn("/opt on this host is not a directory: functions' layers are not mounted there", "err", err)
+		return false
+	}
+	return true
 }

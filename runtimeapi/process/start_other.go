@@ -16,7 +16,7 @@ import (
 func RunSupervisorIfAsked() {}
 
 // start runs the runtime directly, in a process group of its own, in the
-// code directory.
+// code directory; its layers are reached through its search paths alone.
 func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error) {
 	p := &proc{done: make(chan struct{})}
 	outW, err := startPump(p, spec.Output)
@@ -25,7 +25,7 @@ func (s *Sandbox) start(spec runtimeapi.Spec, argv, env []string) (*proc, error)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = spec.Code
-	cmd.Env = env
+	cmd.Env = s.layersEnv(spec, env, false)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()

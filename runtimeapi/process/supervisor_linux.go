@@ -68,6 +68,7 @@ func supervise(args []string) int {
 		readOnly = append(readOnly, dir)
 		return nil
 	})
+	opt := fs.String("opt", "", "bind this directory read-only at /opt, in the mount namespace furl made")
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		fmt.Fprintf(status, "%s the supervisor was started without a runtime to run\n", reportFailed)
 		return 2
@@ -84,10 +85,18 @@ func supervise(args []string) int {
 		report(reportFailed, "the supervisor cannot tell its working directory: "+err.Error())
 		return 2
 	}
-	if len(readOnly) > 0 {
+	if len(readOnly) > 0 || *opt != "" {
 		for _, d := range readOnly {
 			if err := bindReadOnly(d); err != nil {
 				report(reportWarning, d+" is writable to the function: "+err.Error())
+			}
+		}
+		if *opt != "" {
+			// Without its layers the function would see the host's /opt:
+			// it does not start.
+			if err := bindReadOnlyAt(*opt, "/opt"); err != nil {
+				report(reportFailed, "furl cannot mount the function's layers at /opt: "+err.Error())
+				return 2
 			}
 		}
 		// The working directory still names the writable mount below the
@@ -208,13 +217,16 @@ func killChildren(runtimePid int, runtimeGroup bool) {
 // descendants: furl started the supervisor in a mount namespace of its
 // own, with every mount private (Go does that with CLONE_NEWNS), so a bind
 // mount of dir over itself, remounted read-only, is seen by them alone.
-func bindReadOnly(dir string) error {
-	if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s: %w", dir, err)
+func bindReadOnly(dir string) error { return bindReadOnlyAt(dir, dir) }
+
+// bindReadOnlyAt binds dir read-only at target, in the same namespace.
+func bindReadOnlyAt(dir, target string) error {
+	if err := unix.Mount(dir, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s at %s: %w", dir, target, err)
 	}
 	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
-	if err := unix.Mount("", dir, "", flags, ""); err != nil {
-		return fmt.Errorf("remount %s read-only: %w", dir, err)
+	if err := unix.Mount("", target, "", flags, ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", target, err)
 	}
 	return nil
 }

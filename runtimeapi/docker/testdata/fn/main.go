@@ -31,10 +31,13 @@ type result struct {
 	WriteTask string            `json:"write_task,omitempty"`
 	WriteRoot string            `json:"write_root,omitempty"`
 	WriteTmp  string            `json:"write_tmp,omitempty"`
-	MemLimit  string            `json:"mem_limit,omitempty"`
-	UID       int               `json:"uid"`
-	GID       int               `json:"gid"`
-	Cwd       string            `json:"cwd,omitempty"`
+	WriteOpt  string            `json:"write_opt,omitempty"`
+	// Exe is the function's own executable, as it sees it.
+	Exe      string `json:"exe,omitempty"`
+	MemLimit string `json:"mem_limit,omitempty"`
+	UID      int    `json:"uid"`
+	GID      int    `json:"gid"`
+	Cwd      string `json:"cwd,omitempty"`
 	// OwnAPI is the status the runtime's own Runtime API answers a
 	// second connection of the runtime with (a bad path: 404 means it was
 	// let in).
@@ -67,6 +70,10 @@ func handle(ctx context.Context, ev event) (result, error) {
 		r.WriteTask = try(os.WriteFile("/var/task/probe", []byte("x"), 0o644))
 		r.WriteRoot = try(os.WriteFile("/probe", []byte("x"), 0o644))
 		r.WriteTmp = try(os.WriteFile("/tmp/probe", []byte("x"), 0o644))
+		r.WriteOpt = try(os.WriteFile("/opt/probe", []byte("x"), 0o644))
+		if exe, err := os.Executable(); err == nil {
+			r.Exe = exe
+		}
 		for _, p := range []string{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"} {
 			if b, err := os.ReadFile(p); err == nil {
 				r.MemLimit = strings.TrimSpace(string(b))
