@@ -179,6 +179,13 @@ def load_handler(client):
         init_error(client, "Runtime.BuiltInModuleConflict", f"Cannot use built-in module {module_name} as a handler module")
     if TASK_ROOT not in sys.path:
         sys.path.insert(0, TASK_ROOT)
+    # Lambda's Python runtimes search the layers in /opt after the task
+    # root: the version's site directory, then python/.
+    at = sys.path.index(TASK_ROOT) + 1
+    for layer_path in (f"/opt/python/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages", "/opt/python"):
+        if layer_path not in sys.path:
+            sys.path.insert(at, layer_path)
+            at += 1
     # Lambda names the module as the handler does (a/b, not a.b), reports a
     # module it cannot find or parse as its own error with no frames but the
     # syntax error's place, and any other exception the module raises as
