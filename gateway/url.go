@@ -108,11 +108,6 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	var function, why string
 	var target *urlconfig.URLTarget
 	defer func() {
-		if rec.status != 0 {
-			// The answer goes out before its log line and metrics are
-			// made: they are furl's bookkeeping, not the client's wait.
-			http.NewResponseController(rec).Flush()
-		}
 		if s.observe != nil && target != nil {
 			s.observe(runtimeapi.Event{Kind: runtimeapi.EventURL, Time: time.Now(), Function: target.FunctionName,
 				Version: target.Qualifier, Status: strconv.Itoa(rec.status), Duration: time.Since(start), ResponseBytes: rec.written})
@@ -274,6 +269,11 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		return
 	}
 	resp.write(w)
+	// The answer goes out before its log line and metrics are made (in
+	// the deferred function above): they are furl's bookkeeping, not the
+	// client's wait. Only here: a stream furl cuts must not wait on a
+	// client that does not read.
+	http.NewResponseController(w).Flush()
 }
 
 // sourceIP is the TCP peer's address.
