@@ -149,7 +149,7 @@ func buildURLEvent(r *urlRequest) ([]byte, error) {
 	b = append(b, `,"http":{"method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"path":`...)
-	b = appendJSONString(b, rawPath)
+	b = appendJSONString(b, normalizedPath(rawPath))
 	b = append(b, `,"protocol":"HTTP/1.1","sourceIp":`...)
 	b = appendJSONString(b, r.SourceIP)
 	b = append(b, `,"userAgent":`...)
@@ -340,3 +340,45 @@ func appendJSONStringOrNull(b []byte, s *string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// normalizedPath is requestContext.http.path: the raw path with repeated
+// slashes merged and its percent-escapes decoded, as Lambda gives it
+// (//a%25b/1 → /a%b/1); an escape that is not one (%zz, a lone %) stays
+// as it was sent. rawPath keeps what was sent.
+func normalizedPath(raw string) string {
+	if !strings.Contains(raw, "//") && !strings.Contains(raw, "%") {
+		return raw
+	}
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '/' && len(b) > 0 && b[len(b)-1] == '/' {
+			continue
+		}
+		b = append(b, raw[i])
+	}
+	merged := b
+	b = make([]byte, 0, len(merged))
+	for i := 0; i < len(merged); i++ {
+		if merged[i] == '%' && i+2 < len(merged) && isHex(merged[i+1]) && isHex(merged[i+2]) {
+			b = append(b, unhex(merged[i+1])<<4|unhex(merged[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, merged[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}

@@ -76,7 +76,7 @@ func referenceURLEvent(t *testing.T, r *urlRequest) []byte {
 		Version: "2.0", RouteKey: "$default", RawPath: r.RawPath, RawQueryString: r.RawQuery, Headers: eventHeaders(r),
 		RequestContext: refURLRequestContext{
 			AccountID: "anonymous", APIID: r.URLID, DomainName: r.Host, DomainPrefix: r.URLID,
-			HTTP:      refURLHTTP{Method: r.Method, Path: r.RawPath, Protocol: "HTTP/1.1", SourceIP: r.SourceIP, UserAgent: r.Header.Get("User-Agent")},
+			HTTP:      refURLHTTP{Method: r.Method, Path: normalizedPath(r.RawPath), Protocol: "HTTP/1.1", SourceIP: r.SourceIP, UserAgent: r.Header.Get("User-Agent")},
 			RequestID: r.RequestID, RouteKey: "$default", Stage: "$default",
 			Time: r.Time.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: r.Time.UnixMilli(),
 		},
@@ -179,4 +179,25 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("appendJSONString([]byte(%q)) = %s; encoding/json gives %s", s, got, want)
 		}
 	})
+}
+
+// requestContext.http.path merges repeated slashes and decodes
+// percent-escapes, leaving what is not an escape as sent.
+func TestNormalizedPath(t *testing.T) {
+	for raw, want := range map[string]string{
+		"/":               "/",
+		"//a%25b/1":       "/a%b/1",
+		"/pa2%2Fth/1/":    "/pa2/th/1/",
+		"/pa2%Fth/1":      "/pa2%Fth/1",
+		"///x//y///":      "/x/y/",
+		"/100%":           "/100%",
+		"/%4":             "/%4",
+		"/caf%C3%A9":      "/café",
+		"/a%20b%2520":     "/a b%20",
+		"/plain/path.txt": "/plain/path.txt",
+	} {
+		if got := normalizedPath(raw); got != want {
+			t.Errorf("normalizedPath(%q) = %q, want %q", raw, got, want)
+		}
+	}
 }
