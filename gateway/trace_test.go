@@ -21,7 +21,7 @@ func TestTraceID(t *testing.T) {
 	if d := time.Since(time.Unix(secs, 0)); d < 0 || d > time.Minute {
 		t.Errorf("the root's time %s is not now", m[1])
 	}
-	if traceID("") == traceID("") {
+	if first, second := traceID(""), traceID(""); first == second {
 		t.Error("two new trace ids are the same")
 	}
 	got := traceID("Self=1-x;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
