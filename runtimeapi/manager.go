@@ -345,6 +345,12 @@ func (m *Manager) boot(e *env) error {
 		return fmt.Errorf("start %s: %w", fn.Name, err)
 	}
 	e.srv = &http.Server{Handler: e.guard(e.routes()), ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeerCheck}
+	if xs, ok := proc.(extensionStarter); ok {
+		// Init waits for the external extensions the sandbox started.
+		e.ext.mu.Lock()
+		e.ext.expected = len(xs.Extensions())
+		e.ext.mu.Unlock()
+	}
 	e.setProc(proc)
 	go e.srv.Serve(ln)
 	go e.watch()

@@ -351,7 +351,14 @@ type proc struct {
 	done       chan struct{}
 	err        error
 	mem        procmem.Meter
+	// extensions are the names of the external extensions started with
+	// the runtime.
+	extensions []string
 }
+
+// Extensions names the external extensions started beside the runtime:
+// the environment's init waits for each to register.
+func (p *proc) Extensions() []string { return p.extensions }
 
 func (p *proc) Done() <-chan struct{} { return p.done }
 

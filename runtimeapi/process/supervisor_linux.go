@@ -51,6 +51,9 @@ const (
 	reportFailed  = "failed"
 	reportExited  = "exited"
 	reportWarning = "warning"
+	// reportExtension is "failed" for an external extension that could
+	// not be started: Lambda fails init with Extension.LaunchError.
+	reportExtension = "extfailed"
 )
 
 func supervise(args []string) int {
@@ -69,6 +72,11 @@ func supervise(args []string) int {
 		return nil
 	})
 	opt := fs.String("opt", "", "bind this directory read-only at /opt, in the mount namespace furl made")
+	var extensions []string
+	fs.Func("extension", "start this external extension before the runtime (repeatable)", func(path string) error {
+		extensions = append(extensions, path)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		fmt.Fprintf(status, "%s the supervisor was started without a runtime to run\n", reportFailed)
 		return 2
@@ -116,6 +124,25 @@ func supervise(args []string) int {
 	if err != nil {
 		report(reportFailed, "the supervisor cannot open "+os.DevNull+": "+err.Error())
 		return 2
+	}
+	// External extensions start first, as on Lambda, in the same
+	// environment as the runtime: its variables, its directory, its
+	// output. Each is a child of the supervisor, which kills it with the
+	// environment.
+	for _, path := range extensions {
+		ext, err := os.StartProcess(path, []string{path}, &os.ProcAttr{
+			Dir:   dir,
+			Env:   os.Environ(),
+			Files: []*os.File{devNull, os.Stdout, os.Stderr},
+			Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		})
+		if err != nil {
+			devNull.Close()
+			report(reportExtension, err.Error())
+			killChildren(0, false)
+			return 0
+		}
+		ext.Release()
 	}
 	rt, err := os.StartProcess(argv[0], argv, &os.ProcAttr{
 		Dir:   dir,
