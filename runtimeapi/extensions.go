@@ -245,9 +245,9 @@ func (e *env) shutdownExtensions(reason string) {
 
 // How killFor goes about a kill.
 const (
-	killNow          = iota // no extension waits for SHUTDOWN
-	killAfterShutdown       // SHUTDOWN goes out first
-	killUnderWay            // a SHUTDOWN already under way ends with the kill
+	killNow           = iota // no extension waits for SHUTDOWN
+	killAfterShutdown        // SHUTDOWN goes out first
+	killUnderWay             // a SHUTDOWN already under way ends with the kill
 )
 
 // beginShutdown says how a kill goes, and marks a SHUTDOWN under way.
