@@ -647,16 +647,18 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		if ack != nil {
 			ack()
 		}
+		// The call is over once its extensions are done with it too, and
+		// what they printed for it is part of its log.
+		if status != "timeout" && !e.waitExtensions(c) {
+			status = "timeout"
+		}
 		if quiet {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			e.proc.Quiet(ctx)
 			cancel()
 		}
-		c.responded.Store(true)
-		if status != "timeout" && !e.waitExtensions(c) {
-			status = "timeout"
-		}
 		e.out.flushPartial()
+		c.responded.Store(true)
 		c.mu.Lock()
 		d := time.Since(c.deliveredAt)
 		c.mu.Unlock()
