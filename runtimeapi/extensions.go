@@ -3,9 +3,13 @@ package runtimeapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -442,4 +446,31 @@ func (e *env) extError(w http.ResponseWriter, r *http.Request, atInit bool) {
 	e.m.emit(e.fn, "", line)
 	e.m.log.Warn("an extension reported an exit error", "function", e.fn.Name, "env", e.id, "extension", ext.name, "error_type", typ)
 	renderAccepted(w)
+}
+
+// ExtensionNames lists the external extensions among a function's layers,
+// given their merged directory (Spec.Opt): the executable files in its
+// extensions/, in name order, as Lambda starts them. Anything else there
+// is skipped.
+func ExtensionNames(opt string) ([]string, error) {
+	if opt == "" {
+		return nil, nil
+	}
+	dir := filepath.Join(opt, "extensions")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list extensions: %w", err)
+	}
+	var names []string
+	for _, de := range entries {
+		fi, err := os.Stat(filepath.Join(dir, de.Name()))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		names = append(names, de.Name())
+	}
+	return names, nil
 }

@@ -1,11 +1,7 @@
 package process
 
 import (
-	"errors"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/furl-dev/furl/runtimeapi"
@@ -79,27 +75,12 @@ func optEnv(fn runtimeapi.Function, env []string, root string) []string {
 	return env
 }
 
-// extensionNames lists the external extensions among a function's layers:
-// the executable files in extensions/ of their merged directory, in name
-// order, as Lambda starts them. Anything else there is skipped.
+// extensionNames lists the external extensions among a function's
+// layers, logging why when it cannot.
 func extensionNames(opt string, log *slog.Logger) []string {
-	if opt == "" {
-		return nil
-	}
-	entries, err := os.ReadDir(filepath.Join(opt, "extensions"))
+	names, err := runtimeapi.ExtensionNames(opt)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			log.Warn("furl cannot list the function's extensions", "dir", opt, "err", err)
-		}
-		return nil
-	}
-	var names []string
-	for _, de := range entries {
-		fi, err := os.Stat(filepath.Join(opt, "extensions", de.Name()))
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			continue
-		}
-		names = append(names, de.Name())
+		log.Warn("furl cannot list the function's extensions", "dir", opt, "err", err)
 	}
 	return names
 }
