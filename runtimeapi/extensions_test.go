@@ -318,3 +318,34 @@ func TestExtensionInitError(t *testing.T) {
 		}
 	})
 }
+
+// An extension still busy with an INVOKE at the function's deadline times
+// the invocation out, though its caller had the runtime's answer, and
+// ends the environment.
+func TestExtensionPastTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		sb.extensions = []string{"stuck"}
+		m := newExtManager(t, sb)
+		body, logs := invokeSeen(m, testFunction(t, 2*time.Second))
+		spec := specOf(t, sb)
+		ext := extClient(t, sb, spec)
+		rt := &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(0)}
+		id := register(t, ext, "stuck", `["INVOKE"]`)
+		invoked := extNext(ext, id)
+		go func() {
+			resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil)
+			rt.do("POST", "/runtime/invocation/"+resp.Header.Get("Lambda-Runtime-Aws-Request-Id")+"/response", strings.NewReader("ok"), nil)
+		}()
+		<-invoked
+		start := time.Now()
+		if got := <-body; got != "ok" {
+			t.Fatalf("invoker got %q", got)
+		}
+		l := <-logs
+		if time.Since(start) != 2*time.Second || !strings.Contains(l, "Task timed out after 2.00 seconds") || !strings.Contains(l, "\tStatus: timeout") {
+			t.Fatalf("after %s, log:\n%s", time.Since(start), l)
+		}
+		<-sb.procs[0].done
+	})
+}
