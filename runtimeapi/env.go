@@ -219,6 +219,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 	e.cur = nil
 	e.mu.Unlock()
 	if first {
+		e.logExtensionsReady()
 		close(e.initDone)
 	}
 	e.p.ready(e)

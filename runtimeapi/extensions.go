@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,6 +269,33 @@ func (x *extensions) beginShutdown() int {
 		}
 	}
 	return killNow
+}
+
+// logExtensionsReady writes Lambda's EXTENSION line for each extension
+// registered when init ended, into the init's log.
+func (e *env) logExtensionsReady() {
+	e.ext.mu.Lock()
+	var lines [][]byte
+	for _, ext := range e.ext.all {
+		var events []string
+		if ext.invoke {
+			events = append(events, "INVOKE")
+		}
+		if ext.shutdown {
+			events = append(events, "SHUTDOWN")
+		}
+		lines = append(lines, []byte("EXTENSION\tName: "+ext.name+"\tState: Ready\tEvents: ["+strings.Join(events, ",")+"]"))
+	}
+	e.ext.mu.Unlock()
+	if len(lines) == 0 {
+		return
+	}
+	e.mu.Lock()
+	for _, l := range lines {
+		e.initLog.add(l)
+	}
+	e.mu.Unlock()
+	e.m.emit(e.fn, "", lines...)
 }
 
 // extensionRoutes adds the Extensions API to mux.

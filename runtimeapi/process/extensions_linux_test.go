@@ -111,6 +111,9 @@ func TestExternalExtension(t *testing.T) {
 				}
 			}
 			m.Close()
+			if !strings.Contains(out.String(), "EXTENSION\tName: logger\tState: Ready\tEvents: [INVOKE,SHUTDOWN]\n") {
+				t.Errorf("no EXTENSION line for the extension at init:\n%s", out.String())
+			}
 			if !strings.Contains(out.String(), "extension: SHUTDOWN spindown") {
 				t.Fatalf("no SHUTDOWN in the function's output:\n%s", out.String())
 			}
