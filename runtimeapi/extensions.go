@@ -41,6 +41,13 @@ type extensionStarter interface {
 	Extensions() []string
 }
 
+// extensionWatcher is a Process that tells when its external extensions
+// have all exited: a SHUTDOWN is over then, whether or not they called
+// /event/next again.
+type extensionWatcher interface {
+	ExtensionsGone() <-chan struct{}
+}
+
 // extensions are the extensions registered in one environment.
 type extensions struct {
 	mu sync.Mutex
@@ -57,6 +64,9 @@ type extensions struct {
 	// shuttingDown is set once SHUTDOWN went out: the environment is
 	// killed when the extensions are done with it.
 	shuttingDown bool
+	// gone is closed once the external extensions have all exited, where
+	// the sandbox tells; nil otherwise.
+	gone <-chan struct{}
 }
 
 // extension is one registered extension.
@@ -160,7 +170,7 @@ func (e *env) waitExtensions(c *call) bool {
 	c.mu.Lock()
 	deadline := c.deadline
 	c.mu.Unlock()
-	if e.settleUntil(deadline) {
+	if e.settleUntil(deadline, nil) {
 		return true
 	}
 	select {
@@ -174,8 +184,9 @@ func (e *env) waitExtensions(c *call) bool {
 	return false
 }
 
-// settleUntil is settle bounded by a deadline.
-func (e *env) settleUntil(deadline time.Time) bool {
+// settleUntil is settle bounded by a deadline. It also ends, reporting
+// false, when gone (if not nil) closes.
+func (e *env) settleUntil(deadline time.Time, gone <-chan struct{}) bool {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	for {
@@ -189,6 +200,8 @@ func (e *env) settleUntil(deadline time.Time) bool {
 		select {
 		case <-ch:
 		case <-e.dying:
+			return false
+		case <-gone:
 			return false
 		case <-ctx.Done():
 			return false
@@ -242,9 +255,11 @@ func (e *env) shutdownExtensions(reason string) {
 	// No registration after a shutdown.
 	e.ext.closed = true
 	e.ext.broadcastLocked()
+	gone := e.ext.gone
 	e.ext.mu.Unlock()
 	if sent {
-		e.settleUntil(deadline)
+		// Extensions most often exit on SHUTDOWN rather than ask for more.
+		e.settleUntil(deadline, gone)
 	}
 }
 

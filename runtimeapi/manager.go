@@ -349,6 +349,9 @@ func (m *Manager) boot(e *env) error {
 		// Init waits for the external extensions the sandbox started.
 		e.ext.mu.Lock()
 		e.ext.expected = len(xs.Extensions())
+		if w, ok := proc.(extensionWatcher); ok && e.ext.expected > 0 {
+			e.ext.gone = w.ExtensionsGone()
+		}
 		e.ext.mu.Unlock()
 	}
 	e.setProc(proc)

@@ -110,7 +110,13 @@ func TestExternalExtension(t *testing.T) {
 					at += i + len(w)
 				}
 			}
+			// The extension exits on SHUTDOWN: furl need not wait out its
+			// deadline.
+			closing := time.Now()
 			m.Close()
+			if d := time.Since(closing); d >= 1500*time.Millisecond {
+				t.Errorf("Close took %s though the extension exited on SHUTDOWN", d)
+			}
 			if !strings.Contains(out.String(), "EXTENSION\tName: logger\tState: Ready\tEvents: [INVOKE,SHUTDOWN]\n") {
 				t.Errorf("no EXTENSION line for the extension at init:\n%s", out.String())
 			}

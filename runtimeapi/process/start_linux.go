@@ -64,7 +64,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 	if err != nil {
 		return nil, fmt.Errorf("status pipe: %w", err)
 	}
-	p := &proc{done: make(chan struct{}), extensions: names}
+	p := &proc{done: make(chan struct{}), extensions: names, extGone: make(chan struct{})}
 	outW, err := startPump(p, spec.Output)
 	if err != nil {
 		statusR.Close()
@@ -120,6 +120,8 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 					ws := syscall.WaitStatus(n)
 					end(runtimeExit(&ws))
 				}
+			case reportExtensionsGone:
+				p.extGoneOnce.Do(func() { close(p.extGone) })
 			case reportWarning:
 				s.log.Warn("execution environment: "+r.arg, "function", spec.Function.Name)
 			}

@@ -54,6 +54,8 @@ const (
 	// reportExtension is "failed" for an external extension that could
 	// not be started: Lambda fails init with Extension.LaunchError.
 	reportExtension = "extfailed"
+	// reportExtensionsGone says every external extension has exited.
+	reportExtensionsGone = "extgone"
 )
 
 func supervise(args []string) int {
@@ -129,6 +131,7 @@ func supervise(args []string) int {
 	// environment as the runtime: its variables, its directory, its
 	// output. Each is a child of the supervisor, which kills it with the
 	// environment.
+	extPids := map[int]bool{}
 	for _, path := range extensions {
 		ext, err := os.StartProcess(path, []string{path}, &os.ProcAttr{
 			Dir:   dir,
@@ -142,6 +145,7 @@ func supervise(args []string) int {
 			killChildren(0, false)
 			return 0
 		}
+		extPids[ext.Pid] = true
 		ext.Release()
 	}
 	rt, err := os.StartProcess(argv[0], argv, &os.ProcAttr{
@@ -158,7 +162,7 @@ func supervise(args []string) int {
 		return 0
 	}
 	report(reportStarted, strconv.Itoa(rt.Pid))
-	return reap(rt.Pid, sigs, func(ws syscall.WaitStatus) {
+	return reap(rt.Pid, extPids, sigs, func() { report(reportExtensionsGone, "") }, func(ws syscall.WaitStatus) {
 		report(reportExited, strconv.FormatUint(uint64(ws), 10))
 	})
 }
@@ -171,7 +175,10 @@ func supervise(args []string) int {
 // and reaps never overlap: so every process id and group id killed is
 // still held by an environment process (a zombie holds its own), never
 // one the kernel gave to another process meanwhile.
-func reap(runtimePid int, sigs <-chan os.Signal, exited func(syscall.WaitStatus)) int {
+//
+// extPids are the external extensions: extGone runs once the last of
+// them is reaped.
+func reap(runtimePid int, extPids map[int]bool, sigs <-chan os.Signal, extGone func(), exited func(syscall.WaitStatus)) int {
 	var mu sync.Mutex // held for each kill and each reap
 	ending, runtimeReaped := false, false
 	end := func() {
@@ -206,8 +213,16 @@ func reap(runtimePid int, sigs <-chan os.Signal, exited func(syscall.WaitStatus)
 			end()
 		}
 		var ws syscall.WaitStatus
-		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && got == pid && pid == runtimePid {
-			runtimeStatus, runtimeReaped = ws, true
+		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && got == pid {
+			if pid == runtimePid {
+				runtimeStatus, runtimeReaped = ws, true
+			}
+			if extPids[pid] {
+				delete(extPids, pid)
+				if len(extPids) == 0 {
+					extGone()
+				}
+			}
 		}
 		mu.Unlock()
 	}
