@@ -209,6 +209,26 @@ func (e *env) settleUntil(deadline time.Time, gone <-chan struct{}) bool {
 	}
 }
 
+// watchExtensionsInit fails init, as Lambda does, when the external
+// extensions have all exited before it ended.
+func (e *env) watchExtensionsInit() {
+	select {
+	case <-e.ext.gone:
+	case <-e.initDone:
+		return
+	case <-e.dying:
+		return
+	}
+	e.ext.mu.Lock()
+	over := e.ext.closed
+	e.ext.mu.Unlock()
+	if !over && e.failInit(&initFailure{typ: "Extension.Crash", exit: "Extension exited before completing init"}) {
+		e.ext.mu.Lock()
+		e.ext.broadcastLocked()
+		e.ext.mu.Unlock()
+	}
+}
+
 // closeRegistration ends registration: init is over.
 func (x *extensions) closeRegistration() {
 	x.mu.Lock()

@@ -351,6 +351,7 @@ func (m *Manager) boot(e *env) error {
 		e.ext.expected = len(xs.Extensions())
 		if w, ok := proc.(extensionWatcher); ok && e.ext.expected > 0 {
 			e.ext.gone = w.ExtensionsGone()
+			go e.watchExtensionsInit()
 		}
 		e.ext.mu.Unlock()
 	}

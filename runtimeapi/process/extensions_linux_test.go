@@ -126,3 +126,43 @@ func TestExternalExtension(t *testing.T) {
 		})
 	}
 }
+
+// An extension that exits during init fails it with Extension.Crash.
+func TestExternalExtensionCrash(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 on the PATH")
+	}
+	layer := extensionLayer(t)
+	sb := New(Options{ClientsDir: filepath.Join(t.TempDir(), "clients"), Logger: slog.New(slog.DiscardHandler)})
+	m, err := runtimeapi.New(runtimeapi.Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler), FunctionOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.py"), []byte("def handler(event, context):\n    return 'hi'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fn := runtimeapi.Function{Name: "ext-crash", Version: "$LATEST", Region: "us-east-1", AccountID: "000000000000",
+		PackageType: "Zip", Runtime: "python3.12", Handler: "index.handler", MemoryMB: 128, Timeout: 30 * time.Second,
+		CodeDir: dir, Layers: []runtimeapi.Layer{layer}, Fingerprint: "ext-crash", Environment: map[string]string{"EXTENSION_CRASH": "1"}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	res, err := m.Invoke(ctx, &runtimeapi.Invocation{Function: fn, RequestID: "11111111-2222-3333-4444-555555555555", Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(res.Body)
+	fe := res.Wait()
+	if fe == nil || fe.Type != "Extension.Crash" ||
+		string(fe.Payload) != `{"errorMessage":"RequestId: 11111111-2222-3333-4444-555555555555 Error: Extension exited before completing init","errorType":"Extension.Crash"}` {
+		t.Fatalf("got %v, want Extension.Crash", fe)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the crash took %s to fail init", time.Since(start))
+	}
+	if tail := string(res.LogTail(4096)); !strings.Contains(tail, "Status: error\tError Type: Extension.Crash") {
+		t.Errorf("log tail:\n%s", tail)
+	}
+}

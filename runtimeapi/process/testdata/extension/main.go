@@ -1,6 +1,7 @@
 // Command extension is an external extension for furl's tests: it
 // registers for INVOKE and SHUTDOWN, logs each event, takes half a second
 // over each INVOKE before it asks for the next, and exits on SHUTDOWN.
+// With EXTENSION_CRASH set, it exits at once instead.
 package main
 
 import (
@@ -14,6 +15,10 @@ import (
 )
 
 func main() {
+	if os.Getenv("EXTENSION_CRASH") != "" {
+		fmt.Println("extension: crashing")
+		os.Exit(1)
+	}
 	base := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2020-01-01/extension"
 	req, _ := http.NewRequest("POST", base+"/register", strings.NewReader(`{"events":["INVOKE","SHUTDOWN"]}`))
 	req.Header.Set("Lambda-Extension-Name", filepath.Base(os.Args[0]))
