@@ -402,12 +402,19 @@ func (e *env) extRegister(w http.ResponseWriter, r *http.Request) {
 	x.all = append(x.all, ext)
 	x.broadcastLocked()
 	x.mu.Unlock()
+	var accountID string
+	for _, f := range strings.Split(r.Header.Get("Lambda-Extension-Accept-Feature"), ",") {
+		if strings.TrimSpace(f) == "accountId" {
+			accountID = e.fn.AccountID
+		}
+	}
 	w.Header().Set(extIDHeader, ext.id)
 	renderJSON(w, http.StatusOK, struct {
 		FunctionName    string `json:"functionName"`
 		FunctionVersion string `json:"functionVersion"`
 		Handler         string `json:"handler"`
-	}{e.fn.Name, e.fn.Version, e.fn.Handler})
+		AccountID       string `json:"accountId,omitempty"`
+	}{e.fn.Name, e.fn.Version, e.fn.Handler, accountID})
 }
 
 // extensionFor finds the extension a request names, answering for it when

@@ -123,6 +123,21 @@ func TestExtensionRegistration(t *testing.T) {
 		id := register(t, ext, "logger", `["INVOKE"]`)
 		resp, got := ext.do("POST", "/register", strings.NewReader(`{"events":[]}`), map[string]string{"Lambda-Extension-Name": "logger"})
 		assertAPIError(t, resp, got, 403, "Extension.AlreadyRegistered")
+		// The account id only when asked for.
+		resp, got = ext.do("POST", "/register", strings.NewReader(`{"events":[]}`),
+			map[string]string{"Lambda-Extension-Name": "accounted", "Lambda-Extension-Accept-Feature": "accountId"})
+		if resp.StatusCode != 200 || got != "{\"functionName\":\"fn\",\"functionVersion\":\"$LATEST\",\"handler\":\"bootstrap\",\"accountId\":\"000000000000\"}\n" {
+			t.Fatalf("register with accountId: %d %q", resp.StatusCode, got)
+		}
+		other := resp.Header.Get("Lambda-Extension-Identifier")
+		// An exit error needs its type; it is logged, and accepted.
+		resp, got = ext.do("POST", "/exit/error", nil, map[string]string{"Lambda-Extension-Identifier": other})
+		assertAPIError(t, resp, got, 403, "Extension.MissingHeader")
+		resp, _ = ext.do("POST", "/exit/error", nil, map[string]string{"Lambda-Extension-Identifier": other, "Lambda-Extension-Function-Error-Type": "Extension.Bye"})
+		if resp.StatusCode != 202 {
+			t.Fatalf("/exit/error: %d", resp.StatusCode)
+		}
+		extNext(ext, other)
 
 		// The extension waits in next; the runtime's first next ends init.
 		evs := extNext(ext, id)
