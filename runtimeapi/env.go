@@ -78,6 +78,9 @@ type env struct {
 	suppressed time.Time
 	killed     bool
 	polled     chan struct{} // a /next is under way until it closes
+
+	// ext are the extensions registered through the Extensions API.
+	ext extensions
 }
 
 // initFailure is why an environment never became ready.
@@ -107,6 +110,7 @@ func (e *env) routes() http.Handler {
 	mux.HandleFunc("POST "+apiPrefix+"/runtime/invocation/{id}/response", e.response)
 	mux.HandleFunc("POST "+apiPrefix+"/runtime/invocation/{id}/error", e.invocationError)
 	mux.HandleFunc("POST "+apiPrefix+"/runtime/init/error", e.initError)
+	e.extensionRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusNotFound, "NotFound", "No Runtime API route answers "+r.Method+" "+r.URL.Path)
 	})
@@ -183,6 +187,11 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Init ends, and an invocation is over, only once every extension
+	// waits for its next event too.
+	if !e.settle(r.Context()) {
+		return
+	}
 	e.mu.Lock()
 	if e.cur != nil && !e.cur.responded.Load() {
 		e.mu.Unlock()
@@ -197,6 +206,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 	first := false
 	e.initOnce.Do(func() {
 		first = true
+		e.ext.closeRegistration()
 		e.initDuration = time.Since(e.initStart)
 		// A suppressed init is not reported apart: its time is the
 		// invocation's.
@@ -209,6 +219,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 	e.cur = nil
 	e.mu.Unlock()
 	if first {
+		e.logExtensionsReady()
 		close(e.initDone)
 	}
 	e.p.ready(e)
@@ -307,6 +318,7 @@ func (e *env) start(c *call) {
 	c.deadline = began.Add(c.inv.Function.Timeout)
 	c.timer = time.AfterFunc(time.Until(c.deadline), func() { e.timeout(c) })
 	c.mu.Unlock()
+	e.deliverInvoke(c)
 	e.mu.Lock()
 	// What init printed (INIT_START first) went to the log stream; as on
 	// Lambda, it is no part of the invocation's tail, which starts at
@@ -566,7 +578,7 @@ func (e *env) timeout(c *call) {
 	secs := c.inv.Function.Timeout.Seconds()
 	fe := newFunctionError("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs))
 	if e.finishCallStatus(c, fe, "timeout", false, nil) {
-		e.proc.Kill()
+		e.killFor("timeout")
 		return
 	}
 	e.mu.Lock()
@@ -635,6 +647,11 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 	won := c.finish(fe, func() {
 		if ack != nil {
 			ack()
+		}
+		// The call is over once its extensions are done with it too, and
+		// what they printed for it is part of its log.
+		if status != "timeout" && !e.waitExtensions(c) {
+			status = "timeout"
 		}
 		if quiet {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -794,14 +811,27 @@ func describeExit(err error) string {
 }
 
 // kill ends the environment; its watch tears it down. Killing one still
-// booting takes effect as soon as its process exists.
-func (e *env) kill() {
+// booting takes effect as soon as its process exists. Extensions
+// registered for SHUTDOWN hear of it first, and have shutdownDeadline.
+func (e *env) kill() { e.killFor("spindown") }
+
+// killFor is kill, telling extensions why: spindown, timeout or failure.
+func (e *env) killFor(reason string) {
 	e.mu.Lock()
 	e.killed = true
 	p := e.proc
 	e.mu.Unlock()
-	if p != nil {
+	if p == nil {
+		return
+	}
+	switch e.ext.beginShutdown() {
+	case killNow:
 		p.Kill()
+	case killAfterShutdown:
+		go func() {
+			e.shutdownExtensions(reason)
+			p.Kill()
+		}()
 	}
 }
 

@@ -345,6 +345,16 @@ func (m *Manager) boot(e *env) error {
 		return fmt.Errorf("start %s: %w", fn.Name, err)
 	}
 	e.srv = &http.Server{Handler: e.guard(e.routes()), ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeerCheck}
+	if xs, ok := proc.(extensionStarter); ok {
+		// Init waits for the external extensions the sandbox started.
+		e.ext.mu.Lock()
+		e.ext.expected = len(xs.Extensions())
+		if w, ok := proc.(extensionWatcher); ok && e.ext.expected > 0 {
+			e.ext.gone = w.ExtensionsGone()
+			go e.watchExtensionsInit()
+		}
+		e.ext.mu.Unlock()
+	}
 	e.setProc(proc)
 	go e.srv.Serve(ln)
 	go e.watch()

@@ -299,7 +299,7 @@ func (p *pool) spawnAttempt(fn Function, owner *waiter, suppressed time.Time) {
 	p.initFailedLocked(e, fail)
 	p.spawnLocked()
 	p.mu.Unlock()
-	e.kill()
+	e.killFor("failure")
 }
 
 // retryInit replaces an environment whose init ran past initLimit with a

@@ -28,6 +28,9 @@ type fakeSandbox struct {
 	net    *memNet
 	// quiet, if set, is what its processes' Quiet does.
 	quiet func(context.Context)
+	// extensions are the external extensions its processes say they
+	// started (the test plays them).
+	extensions []string
 }
 
 func newFakeSandbox() *fakeSandbox { return &fakeSandbox{specs: make(chan Spec, 16), net: newMemNet()} }
@@ -40,7 +43,7 @@ func (s *fakeSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
 	if s.startE != nil {
 		return nil, s.startE
 	}
-	p := &fakeProcess{done: make(chan struct{}), quiet: s.quiet}
+	p := &fakeProcess{done: make(chan struct{}), quiet: s.quiet, extensions: s.extensions}
 	s.mu.Lock()
 	s.procs = append(s.procs, p)
 	s.mu.Unlock()
@@ -53,9 +56,12 @@ type fakeProcess struct {
 	done chan struct{}
 	err  error
 	// stranger makes Peer refuse every connection.
-	stranger bool
-	quiet    func(context.Context)
+	stranger   bool
+	quiet      func(context.Context)
+	extensions []string
 }
+
+func (p *fakeProcess) Extensions() []string { return p.extensions }
 
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
 func (p *fakeProcess) Err() error            { return p.err }

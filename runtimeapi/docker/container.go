@@ -50,7 +50,15 @@ type container struct {
 	err        error
 	killOnce   sync.Once
 	removeOnce sync.Once
+
+	// extensions are the names of the external extensions started before
+	// the runtime.
+	extensions []string
 }
+
+// Extensions names the external extensions started beside the runtime:
+// the environment's init waits for each to register.
+func (c *container) Extensions() []string { return c.extensions }
 
 var _ runtimeapi.Process = (*container)(nil)
 

@@ -35,6 +35,14 @@ const (
 // it, then becomes the runtime.
 var shellWrapper = []string{"/bin/sh", "-c", `exec "$@" >` + outPath + ` 2>&1`, "sh"}
 
+// extensionsWrapper is shellWrapper that first starts the external
+// extensions named before a "--" argument, in the background, their
+// output going where the runtime's does.
+var extensionsWrapper = []string{"/bin/sh", "-c", `exec >` + outPath + ` 2>&1
+while [ "$1" != -- ]; do "$1" & shift; done
+shift
+exec "$@"`, "sh"}
+
 // pullTimeout bounds finding (and pulling) a function's image.
 const pullTimeout = 30 * time.Minute
 
@@ -131,6 +139,13 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	}
 
 	c := newContainer(s, name, spec.Output)
+	if spec.Opt != "" && fn.PackageType != "Image" {
+		names, err := runtimeapi.ExtensionNames(spec.Opt)
+		if err != nil {
+			s.log.Warn("furl cannot list the function's extensions", "function", fn.Name, "err", err)
+		}
+		c.extensions = names
+	}
 	shell, known := s.cache.hasShell(info.id)
 	if !known || shell {
 		// Most images have a shell (all of AWS's do): try the exact way
@@ -149,6 +164,11 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 		s.cache.setShell(info.id, false)
 		s.log.Info("image has no /bin/sh: its runtime's output comes through Docker's attach stream, and the last lines of an invocation may come after its REPORT",
 			"image", ref)
+	}
+	if len(c.extensions) > 0 {
+		// Only a shell starts them.
+		s.log.Warn("the function's image has no /bin/sh: its layers' extensions are not started", "function", fn.Name, "image", ref)
+		c.extensions = nil
 	}
 	cfg.Entrypoint = argv
 	cfg.AttachStdout, cfg.AttachStderr = true, true
@@ -174,6 +194,13 @@ func (s *Sandbox) createWithShell(ctx context.Context, c *container, ref string,
 		return "", err
 	}
 	cfg.Entrypoint = append(append([]string(nil), shellWrapper...), argv...)
+	if len(c.extensions) > 0 {
+		cfg.Entrypoint = append([]string(nil), extensionsWrapper...)
+		for _, name := range c.extensions {
+			cfg.Entrypoint = append(cfg.Entrypoint, optDir+"/extensions/"+name)
+		}
+		cfg.Entrypoint = append(append(cfg.Entrypoint, "--"), argv...)
+	}
 	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: fifo, Target: outPath})
 	id, err := s.create(ctx, ref, c.name, cfg, host)
 	host.Mounts = host.Mounts[:len(host.Mounts)-1]

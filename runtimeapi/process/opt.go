@@ -1,6 +1,7 @@
 package process
 
 import (
+	"log/slog"
 	"strings"
 
 	"github.com/furl-dev/furl/runtimeapi"
@@ -72,4 +73,14 @@ func optEnv(fn runtimeapi.Function, env []string, root string) []string {
 		})
 	}
 	return env
+}
+
+// extensionNames lists the external extensions among a function's
+// layers, logging why when it cannot.
+func extensionNames(opt string, log *slog.Logger) []string {
+	names, err := runtimeapi.ExtensionNames(opt)
+	if err != nil {
+		log.Warn("furl cannot list the function's extensions", "dir", opt, "err", err)
+	}
+	return names
 }

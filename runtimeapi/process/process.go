@@ -351,7 +351,22 @@ type proc struct {
 	done       chan struct{}
 	err        error
 	mem        procmem.Meter
+	// extensions are the names of the external extensions started with
+	// the runtime.
+	extensions []string
+	// extGone is closed once every external extension has exited.
+	extGone     chan struct{}
+	extGoneOnce sync.Once
 }
+
+// Extensions names the external extensions started beside the runtime:
+// the environment's init waits for each to register.
+func (p *proc) Extensions() []string { return p.extensions }
+
+// ExtensionsGone is closed once every external extension has exited: a
+// SHUTDOWN need not wait for them any longer. Nil (never) where furl
+// cannot tell.
+func (p *proc) ExtensionsGone() <-chan struct{} { return p.extGone }
 
 func (p *proc) Done() <-chan struct{} { return p.done }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -50,12 +51,20 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 		args = append(args, "-opt", spec.Opt)
 	}
 	env = s.layersEnv(spec, env, optMounted)
+	names := extensionNames(spec.Opt, s.log)
+	for _, name := range names {
+		root := spec.Opt
+		if optMounted {
+			root = optRoot
+		}
+		args = append(args, "-extension", filepath.Join(root, "extensions", name))
+	}
 	args = append(append(args, "--"), argv...)
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("status pipe: %w", err)
 	}
-	p := &proc{done: make(chan struct{})}
+	p := &proc{done: make(chan struct{}), extensions: names, extGone: make(chan struct{})}
 	outW, err := startPump(p, spec.Output)
 	if err != nil {
 		statusR.Close()
@@ -101,7 +110,7 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 		}
 		report := func(r supervisorReport) {
 			switch r.kind {
-			case reportStarted, reportFailed:
+			case reportStarted, reportFailed, reportExtension:
 				select {
 				case started <- r:
 				default:
@@ -111,6 +120,8 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 					ws := syscall.WaitStatus(n)
 					end(runtimeExit(&ws))
 				}
+			case reportExtensionsGone:
+				p.extGoneOnce.Do(func() { close(p.extGone) })
 			case reportWarning:
 				s.log.Warn("execution environment: "+r.arg, "function", spec.Function.Name)
 			}
@@ -137,9 +148,13 @@ func (s *Sandbox) startSupervised(spec runtimeapi.Spec, argv, env []string, read
 	defer timer.Stop()
 	select {
 	case r := <-started:
-		if r.kind == reportFailed {
+		switch r.kind {
+		case reportFailed:
 			<-p.done
 			return nil, &runtimeapi.StartError{Type: "Runtime.InvalidEntrypoint", Message: r.arg + runtimeapi.ExecHint(r.arg)}
+		case reportExtension:
+			<-p.done
+			return nil, &runtimeapi.StartError{Type: "Extension.LaunchError", Message: r.arg}
 		}
 		pid, err := strconv.Atoi(r.arg)
 		if err != nil {

@@ -51,6 +51,11 @@ const (
 	reportFailed  = "failed"
 	reportExited  = "exited"
 	reportWarning = "warning"
+	// reportExtension is "failed" for an external extension that could
+	// not be started: Lambda fails init with Extension.LaunchError.
+	reportExtension = "extfailed"
+	// reportExtensionsGone says every external extension has exited.
+	reportExtensionsGone = "extgone"
 )
 
 func supervise(args []string) int {
@@ -69,6 +74,11 @@ func supervise(args []string) int {
 		return nil
 	})
 	opt := fs.String("opt", "", "bind this directory read-only at /opt, in the mount namespace furl made")
+	var extensions []string
+	fs.Func("extension", "start this external extension before the runtime (repeatable)", func(path string) error {
+		extensions = append(extensions, path)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		fmt.Fprintf(status, "%s the supervisor was started without a runtime to run\n", reportFailed)
 		return 2
@@ -117,6 +127,27 @@ func supervise(args []string) int {
 		report(reportFailed, "the supervisor cannot open "+os.DevNull+": "+err.Error())
 		return 2
 	}
+	// External extensions start first, as on Lambda, in the same
+	// environment as the runtime: its variables, its directory, its
+	// output. Each is a child of the supervisor, which kills it with the
+	// environment.
+	extPids := map[int]bool{}
+	for _, path := range extensions {
+		ext, err := os.StartProcess(path, []string{path}, &os.ProcAttr{
+			Dir:   dir,
+			Env:   os.Environ(),
+			Files: []*os.File{devNull, os.Stdout, os.Stderr},
+			Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		})
+		if err != nil {
+			devNull.Close()
+			report(reportExtension, err.Error())
+			killChildren(0, false)
+			return 0
+		}
+		extPids[ext.Pid] = true
+		ext.Release()
+	}
 	rt, err := os.StartProcess(argv[0], argv, &os.ProcAttr{
 		Dir:   dir,
 		Env:   os.Environ(),
@@ -131,7 +162,7 @@ func supervise(args []string) int {
 		return 0
 	}
 	report(reportStarted, strconv.Itoa(rt.Pid))
-	return reap(rt.Pid, sigs, func(ws syscall.WaitStatus) {
+	return reap(rt.Pid, extPids, sigs, func() { report(reportExtensionsGone, "") }, func(ws syscall.WaitStatus) {
 		report(reportExited, strconv.FormatUint(uint64(ws), 10))
 	})
 }
@@ -144,7 +175,10 @@ func supervise(args []string) int {
 // and reaps never overlap: so every process id and group id killed is
 // still held by an environment process (a zombie holds its own), never
 // one the kernel gave to another process meanwhile.
-func reap(runtimePid int, sigs <-chan os.Signal, exited func(syscall.WaitStatus)) int {
+//
+// extPids are the external extensions: extGone runs once the last of
+// them is reaped.
+func reap(runtimePid int, extPids map[int]bool, sigs <-chan os.Signal, extGone func(), exited func(syscall.WaitStatus)) int {
 	var mu sync.Mutex // held for each kill and each reap
 	ending, runtimeReaped := false, false
 	end := func() {
@@ -179,8 +213,16 @@ func reap(runtimePid int, sigs <-chan os.Signal, exited func(syscall.WaitStatus)
 			end()
 		}
 		var ws syscall.WaitStatus
-		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && got == pid && pid == runtimePid {
-			runtimeStatus, runtimeReaped = ws, true
+		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && got == pid {
+			if pid == runtimePid {
+				runtimeStatus, runtimeReaped = ws, true
+			}
+			if extPids[pid] {
+				delete(extPids, pid)
+				if len(extPids) == 0 {
+					extGone()
+				}
+			}
 		}
 		mu.Unlock()
 	}
