@@ -461,22 +461,13 @@ func newFloorStream(b *testing.B) *floorStream {
 	id := u[len("http://"):strings.Index(u, ".")]
 	rl := startRelay(b, functionBinary(b, streamFunction(b)), 1, relay.Stream, "MODE=url")
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
 		if r.URL.Path == "/clock" {
 			w.Header().Set("Content-Type", "text/plain")
 			fmt.Fprintf(w, "%d\n", time.Now().UnixNano())
 			return
 		}
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		w.Header().Set("Content-Type", "application/octet-stream")
-		buf := make([]byte, 64<<10)
-		for left := n; left > 0; left -= len(buf) {
-			if left < len(buf) {
-				buf = buf[:left]
-			}
-			w.Write(buf)
-			rc.Flush()
-		}
+		writePieces(w, n)
 	}))
 	b.Cleanup(plain.Close)
 	return &floorStream{furl: f.url("/lambda-url/" + id + "/"), relay: rl.URL + "/", plain: plain.URL + "/"}

@@ -40,15 +40,7 @@ func newStreamBench(b *testing.B) *streamBench {
 			return
 		}
 		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
-		w.Header().Set("Content-Type", "application/octet-stream")
-		buf := make([]byte, 64<<10)
-		for left := n; left > 0; left -= len(buf) {
-			if left < len(buf) {
-				buf = buf[:left]
-			}
-			w.Write(buf)
-			rc.Flush()
-		}
+		writePieces(w, n)
 	}))
 	b.Cleanup(plain.Close)
 	return &streamBench{
@@ -191,5 +183,21 @@ func drain(r io.Reader, events bool) (int64, error) {
 			}
 			return n, nil
 		}
+	}
+}
+
+// writePieces is the plain server's stream: n zero bytes as an
+// octet-stream, written and flushed 64 KiB at a time, as the test
+// functions send theirs.
+func writePieces(w http.ResponseWriter, n int) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	buf := make([]byte, 64<<10)
+	for left := n; left > 0; left -= len(buf) {
+		if left < len(buf) {
+			buf = buf[:left]
+		}
+		w.Write(buf)
+		rc.Flush()
 	}
 }
