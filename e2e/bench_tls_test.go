@@ -167,16 +167,7 @@ func BenchmarkTLSStreamThroughput(b *testing.B) {
 	vs := tb.variants(b, streamingURL(b, c, "tlsbytes"))
 	bytesHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
-		w.Header().Set("Content-Type", "application/octet-stream")
-		rc := http.NewResponseController(w)
-		buf := make([]byte, 64<<10)
-		for left := n; left > 0; left -= len(buf) {
-			if left < len(buf) {
-				buf = buf[:left]
-			}
-			w.Write(buf)
-			rc.Flush()
-		}
+		writePieces(w, n)
 	})
 	goH1 := httptest.NewServer(bytesHandler)
 	b.Cleanup(goH1.Close)

@@ -183,6 +183,15 @@ function sse() {
   });
 }
 
+// cookies has the function set cookies on a credentialed fetch, then
+// returns the cookies the function is sent on the next one.
+async function cookies() {
+  const set = await fetch(cfg.echo + 'cookies/cross-site', {credentials: 'include'});
+  await set.text();
+  const r = await fetch(cfg.echo + 'echo?from=cookies', {credentials: 'include'});
+  return {setStatus: set.status, status: r.status, cookies: JSON.parse(await r.text()).cookies || []};
+}
+
 // refused calls a URL whose Cors config does not name this page's origin.
 async function refused() {
   try {
@@ -267,6 +276,8 @@ type netLog struct {
 	requests  map[network.RequestID]*network.EventRequestWillBeSent
 	responses map[network.RequestID]*network.EventResponseReceived
 	failures  map[network.RequestID]*network.EventLoadingFailed
+	// cookieNotes says why Chromium refused to store or send a cookie.
+	cookieNotes []string
 }
 
 // listenNet starts recording the tab's network events; it opens the tab.
@@ -284,6 +295,16 @@ func listenNet(t *testing.T, tab context.Context) *netLog {
 			nl.responses[ev.RequestID] = ev
 		case *network.EventLoadingFailed:
 			nl.failures[ev.RequestID] = ev
+		case *network.EventResponseReceivedExtraInfo:
+			for _, b := range ev.BlockedCookies {
+				nl.cookieNotes = append(nl.cookieNotes, fmt.Sprintf("not stored: %q: %v", b.CookieLine, b.BlockedReasons))
+			}
+		case *network.EventRequestWillBeSentExtraInfo:
+			for _, a := range ev.AssociatedCookies {
+				if len(a.BlockedReasons) > 0 {
+					nl.cookieNotes = append(nl.cookieNotes, fmt.Sprintf("not sent: %s: %v", a.Cookie.Name, a.BlockedReasons))
+				}
+			}
 		}
 	})
 	if err != nil {
@@ -557,6 +578,41 @@ func TestBrowserTLSFrontEnd(t *testing.T) {
 	if got := fe.gatesOpened(); !slices.Equal(got, want) {
 		t.Errorf("gates opened %q, want %q", got, want)
 	}
+
+	// The page and the URL are different sites, as a front end and
+	// lambda-url.<region>.on.aws are: with third-party cookies allowed (a
+	// regular Chrome window's default; this headless one restricts them,
+	// as Incognito does), the function's cookies come back on the page's
+	// credentialed fetches only when Secure and SameSite=None.
+	t.Run("cross-site cookies", func(t *testing.T) {
+		profile := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(`{"profile": {"cookie_controls_mode": 0, "block_third_party_cookies": false}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tab := browser(t, chromedp.Env("HOME="+home), chromedp.UserDataDir(profile))()
+		nl := listenNet(t, tab)
+		if err := chromedp.Do(tab, chromedp.Navigate(fe.origin+"/")); err != nil {
+			t.Fatalf("the page: %v", err)
+		}
+		type result struct {
+			SetStatus int      `json:"setStatus"`
+			Status    int      `json:"status"`
+			Cookies   []string `json:"cookies"`
+		}
+		got, err := chromedp.Run(tab, chromedp.Evaluate[result](`cookies()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("the page's fetches: %v", err)
+		}
+		if got.SetStatus != 200 || got.Status != 200 || !slices.Equal(got.Cookies, []string{"both=1"}) {
+			nl.mu.Lock()
+			notes := slices.Clone(nl.cookieNotes)
+			nl.mu.Unlock()
+			t.Errorf("the page's fetches answered %d, %d; the function was sent cookies %q, want only [both=1]; Chromium: %q", got.SetStatus, got.Status, got.Cookies, notes)
+		}
+	})
 
 	t.Run("refused origin", func(t *testing.T) {
 		got, err := chromedp.Run(tab, chromedp.Evaluate[string](`refused()`, chromedp.EvalAwaitPromise))

@@ -110,6 +110,24 @@ func TestEnvironmentSetsDefaults(t *testing.T) {
 	}
 }
 
+// The README's commands rest on these defaults: the API and URLs on
+// 127.0.0.1:4580 and HTTPS on 127.0.0.1:4443, loopback only.
+func TestListenDefaults(t *testing.T) {
+	for _, env := range []string{"FURL_LISTEN", "FURL_LISTEN_TLS"} {
+		if v, ok := os.LookupEnv(env); ok {
+			t.Setenv(env, v) // restored after the test
+			os.Unsetenv(env)
+		}
+	}
+	var cfg serveConfig
+	if err := flagSet(&cfg, &bytes.Buffer{}).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:4580" || cfg.ListenTLS != "127.0.0.1:4443" {
+		t.Errorf("defaults: --listen %q, --listen-tls %q; want 127.0.0.1:4580 and 127.0.0.1:4443", cfg.Listen, cfg.ListenTLS)
+	}
+}
+
 // --runtime-path repeats, and FURL_RUNTIME_PATH lists its values
 // separated by commas.
 func TestRuntimePaths(t *testing.T) {

@@ -35,6 +35,11 @@ func handle(ctx context.Context, req events.LambdaFunctionURLRequest) (events.La
 			Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true}, nil
 	case path == "/cookies":
 		return events.LambdaFunctionURLResponse{StatusCode: 200, Cookies: []string{"session=abc; HttpOnly", "theme=dark"}, Body: "cookies set"}, nil
+	case path == "/cookies/cross-site":
+		// What a front end on another site can keep: only a cookie that is
+		// both Secure and SameSite=None comes back on its fetches.
+		return events.LambdaFunctionURLResponse{StatusCode: 200, Cookies: []string{"both=1; Secure; SameSite=None; Path=/",
+			"lax=1; Path=/", "insecure=1; SameSite=None; Path=/"}, Body: "cookies set"}, nil
 	case strings.HasPrefix(path, "/status/"):
 		code, _ := strconv.Atoi(strings.TrimPrefix(path, "/status/"))
 		return events.LambdaFunctionURLResponse{StatusCode: code, Headers: map[string]string{"Content-Type": "text/plain"}, Body: "status " + strconv.Itoa(code)}, nil

@@ -76,15 +76,17 @@ type Config struct {
 	// CORSOrigins are the URL's allowed origins; empty leaves the URL's
 	// CORS as it is.
 	CORSOrigins []string `json:"corsOrigins,omitempty"`
+	// CORS is the URL's whole CORS config (credentials, headers, methods,
+	// max age besides the origins), sent whole on every deploy; nil leaves
+	// it to CORSOrigins. CORSOrigins, when set by a flag, replaces its
+	// AllowOrigins.
+	CORS *CORS `json:"cors,omitempty"`
 
 	// The rest come from a SAM template only.
 
 	// Architectures is the function's one architecture; nil means
 	// Lambda's default (x86_64) on create and no change on update.
 	Architectures []string `json:"-"`
-	// CORS is the URL's whole CORS config; nil leaves it to CORSOrigins.
-	// CORSOrigins, when set by a flag, replaces its AllowOrigins.
-	CORS *CORS `json:"-"`
 	// NoURL makes no URL: the template has no FunctionUrlConfig.
 	NoURL bool `json:"-"`
 }
@@ -144,7 +146,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 Make a folder (default ".") or a zip a function with a URL on a running furl,
 creating it or updating it in place. A %[1]s in the folder may give the
-same settings as the flags (flags win); a %[2]s leaves files out.
+same settings as the flags (flags win), and "cors", the URL's whole CORS
+config ({"allowOrigins": [...], "allowCredentials": true, ...}); a %[2]s
+leaves files out.
 
 A SAM template (template.yaml or template.yml) in the folder makes deploy
 deploy each AWS::Serverless::Function in it instead, with its code from
@@ -331,6 +335,11 @@ func merge(file, flags Config, set map[string]bool) Config {
 	}
 	if set["cors-origin"] {
 		c.CORSOrigins = flags.CORSOrigins
+		if c.CORS != nil {
+			cors := *c.CORS
+			cors.AllowOrigins = flags.CORSOrigins
+			c.CORS = &cors
+		}
 	}
 	return c
 }
@@ -464,11 +473,6 @@ func deployTemplate(ctx context.Context, client *lambda.Client, tmpl, endpoint, 
 			return fmt.Errorf("%s (CodeUri of %s): %w", code, fn.LogicalID, err)
 		}
 		c := merge(fn.Config, flags, set)
-		if c.CORS != nil && set["cors-origin"] {
-			cors := *c.CORS
-			cors.AllowOrigins = flags.CORSOrigins
-			c.CORS = &cors
-		}
 		if err := deployOne(ctx, client, endpoint, region, c, p, stdout); err != nil {
 			return fmt.Errorf("%s: %w", fn.LogicalID, err)
 		}
@@ -689,7 +693,7 @@ func (d *deployer) url(ctx context.Context) (string, error) {
 	if cur.Cors != nil {
 		curOrigins = cur.Cors.AllowOrigins
 	}
-	// A template's CORS config is the whole of it, so it is always sent.
+	// A whole CORS config (a template's, furl.json's cors) is always sent.
 	if string(cur.AuthType) == c.Auth && curMode == mode && c.CORS == nil && (cors == nil || slices.Equal(curOrigins, c.CORSOrigins)) {
 		return aws.ToString(cur.FunctionUrl), nil
 	}
