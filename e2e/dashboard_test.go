@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,31 @@ func TestDashboardInChromium(t *testing.T) {
 	// The streamed invocation is live too, as a stream.
 	if err := chromedp.Do(tab, chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('#invocations tr.end[data-function="streamer"] td.kind')).some(td => td.textContent === 'stream')`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("the streamed invocation did not appear as a stream: %v", err)
+	}
+
+	// Both functions have run: a fresh page says which sandbox each one's
+	// environments run in (this furl runs --sandbox process), as
+	// GET /_furl/environments does.
+	tab2 := newTab()
+	type sandboxView struct {
+		Sandbox      string   `json:"sandbox"`
+		Environments []string `json:"environments"`
+	}
+	if err := chromedp.Do(tab2, chromedp.Navigate(dash+"/_furl/"), chromedp.WaitVisible(`article[data-function="counter"]`)); err != nil {
+		t.Fatalf("the dashboard in a new tab: %v", err)
+	}
+	for _, name := range []string{"counter", "streamer"} {
+		v, err := chromedp.Run(tab2, chromedp.Evaluate[sandboxView](fmt.Sprintf(`(() => {
+  const a = document.querySelector('article[data-function=%q]');
+  const dd = a.querySelector('dd.sandbox');
+  return {sandbox: dd ? dd.textContent : '', environments: Array.from(a.querySelectorAll('li.environment .tag.sandbox')).map(s => s.textContent)};
+})()`, name)))
+		if err != nil {
+			t.Fatalf("reading %s's sandbox on the page: %v", name, err)
+		}
+		if v.Sandbox != "process" || len(v.Environments) == 0 || slices.ContainsFunc(v.Environments, func(s string) bool { return s != "process" }) {
+			t.Errorf("%s on the page: sandbox %q, environments %q; want process for each", name, v.Sandbox, v.Environments)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestFixtureImages(t *testing.T) {
 		family := strings.TrimPrefix(ref[:strings.LastIndex(ref, ":")], "public.ecr.aws/lambda/")
 		kinds[family] = append(kinds[family], ref)
 	}
-	for _, family := range []string{"provided", "nodejs", "python"} {
+	for _, family := range []string{"provided", "nodejs", "python", "java", "ruby", "dotnet"} {
 		if len(kinds[family]) == 0 {
 			fixtureFail(t)("no furl test image public.ecr.aws/lambda/%s:* (scripts/test-images.sh builds them); have %q", family, refs)
 		}
@@ -146,6 +147,8 @@ func TestFixtureImages(t *testing.T) {
 			checkFixtureLayout(t, ref)
 			checkFixtureEntrypoint(t, ref, family)
 			switch family {
+			case "java", "ruby", "dotnet":
+				checkFixtureStandin(t, ref, family, tag)
 			case "nodejs":
 				checkFixtureNode(t, ref, tag)
 			case "python":
@@ -192,6 +195,11 @@ func checkFixtureConfig(t *testing.T, ref, family string) {
 		want["LD_LIBRARY_PATH"] = lang
 		want["PYTHONPATH"] = "/var/runtime"
 		cmd = []string{"lambda_function.handler"}
+	case "java", "ruby", "dotnet":
+		// AWS's images of these runtimes have no default handler either.
+		want["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+		want["LD_LIBRARY_PATH"] = lang
+		want["FURL_STANDIN_IMAGE"] = strings.TrimPrefix(ref, "public.ecr.aws/lambda/")
 	}
 	env := map[string]string{}
 	for _, kv := range c.Env {
@@ -225,8 +233,9 @@ exit 0`
 
 func checkFixtureEntrypoint(t *testing.T, ref, family string) {
 	var handler []string
-	if family == "provided" {
-		// AWS's OS-only image has no CMD: the handler comes from the caller.
+	if family != "nodejs" && family != "python" {
+		// The OS-only image, and the stand-ins, have no CMD: the handler
+		// comes from the caller.
 		handler = []string{"function.handler"}
 	}
 	t.Run("no-runtime-api", func(t *testing.T) {
@@ -263,12 +272,35 @@ func checkFixtureEntrypoint(t *testing.T, ref, family string) {
 		// The image's own bootstrap runs furl's runtime client, which finds
 		// nothing listening at the Runtime API address (there is no network)
 		// and says so.
-		r := runFixture(t, fixtureRun([]string{"-e", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9"}, ref)...)
+		r := runFixture(t, fixtureRun([]string{"-e", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9"}, ref, handler...)...)
 		want := map[string]string{"nodejs": "ECONNREFUSED 127.0.0.1:9", "python": "ConnectionRefusedError"}[family]
+		if want == "" {
+			want = "standin-runtime: next invocation: Get \"http://127.0.0.1:9/2018-06-01/runtime/invocation/next\""
+		}
 		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, want) {
 			t.Errorf("exit %d, output %q: want non-zero and %q", r.code, r.stdout+r.stderr, want)
 		}
 	})
+}
+
+// checkFixtureStandin: a stand-in image (java, ruby, dotnet) carries no
+// language runtime, only the stand-in client, a static program that needs
+// no library: the image stays small.
+func checkFixtureStandin(t *testing.T, ref, family, tag string) {
+	r := runFixture(t, fixtureRun([]string{"--entrypoint", "/bin/sh"}, ref, "-c", "ls -A /var/lang/lib; ls -A /var/runtime; echo $FURL_STANDIN_IMAGE")...)
+	if want := "bootstrap\n" + family + ":" + tag + "\n"; r.stdout != want || r.code != 0 {
+		t.Errorf("printed %q (stderr %q, exit %d), want %q", r.stdout, r.stderr, r.code, want)
+	}
+	// A bound, with room: the stand-in is a few MB; a real runtime would be hundreds.
+	out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", ref).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	t.Logf("%s: %d bytes", ref, size)
+	if err != nil || size > 40<<20 {
+		t.Errorf("image size %q (%v), want at most 40 MiB", out, err)
+	}
 }
 
 func checkFixtureNode(t *testing.T, ref, major string) {
@@ -289,31 +321,39 @@ func checkFixturePython(t *testing.T, ref, version string) {
 }
 
 // TestFixtureImagesRebuildOnlyOnChange runs scripts/test-images.sh twice
-// for the small provided image: whatever the first run does, the second
-// finds the image up to date and leaves it as it is.
+// for the small provided and java images: whatever the first run does, the
+// second finds them up to date and leaves them as they are. The java
+// stand-in's bootstrap is compiled on each run, so this also proves that
+// build is reproducible.
 func TestFixtureImagesRebuildOnlyOnChange(t *testing.T) {
 	fixtureImages(t) // an engine answers
 	if out, err := exec.Command("ldd", "/bin/busybox").CombinedOutput(); err == nil || !strings.Contains(string(out), "not a dynamic executable") {
 		fixtureFail(t)("/bin/busybox is not busybox-static (%v: %s); scripts/test.sh installs it", err, out)
 	}
-	const ref = "public.ecr.aws/lambda/provided:al2023"
-	run := func() (string, string) {
-		out, err := exec.Command("../scripts/test-images.sh", "provided").CombinedOutput()
+	refs := []string{"public.ecr.aws/lambda/provided:al2023", "public.ecr.aws/lambda/java:21"}
+	run := func() (string, []string) {
+		out, err := exec.Command("../scripts/test-images.sh", "provided", "java").CombinedOutput()
 		if err != nil {
-			t.Fatalf("scripts/test-images.sh provided: %v\n%s", err, out)
+			t.Fatalf("scripts/test-images.sh provided java: %v\n%s", err, out)
 		}
-		return string(out), dockerImageID(t, ref)
+		var ids []string
+		for _, ref := range refs {
+			ids = append(ids, dockerImageID(t, ref))
+		}
+		return string(out), ids
 	}
 	_, first := run()
 	out, second := run()
-	if !strings.Contains(out, ref+" is up to date") {
-		t.Errorf("second run did not find %s up to date:\n%s", ref, out)
+	for _, ref := range refs {
+		if !strings.Contains(out, ref+" is up to date") {
+			t.Errorf("second run did not find %s up to date:\n%s", ref, out)
+		}
 	}
 	if strings.Contains(out, "imported") {
 		t.Errorf("second run imported again:\n%s", out)
 	}
-	if first != second {
-		t.Errorf("image id changed from %s to %s on a run with the same inputs", first, second)
+	if !slices.Equal(first, second) {
+		t.Errorf("image ids changed from %s to %s on a run with the same inputs", first, second)
 	}
 }
 

@@ -5,6 +5,7 @@
 #   public.ecr.aws/lambda/provided:al2023
 #   public.ecr.aws/lambda/nodejs:<major of the host's node>
 #   public.ecr.aws/lambda/python:<X.Y of the host's python3>
+#   public.ecr.aws/lambda/java:21, ruby:3.3, dotnet:8 (stand-ins, below)
 #
 # Each is a root filesystem assembled in a temporary directory from this
 # host's busybox-static, node and python3 (with the shared libraries their
@@ -13,13 +14,21 @@
 # with `docker import`: nothing is pulled. furl's own runtime clients serve
 # as the images' runtime interface clients.
 #
+# There is no JVM, Ruby or .NET here, so the java, ruby and dotnet images
+# hold no language runtime: their /var/runtime/bootstrap is
+# scripts/standin-runtime, a small static Go program that speaks the
+# Runtime API and answers with the handler and files it was given. They
+# prove furl's side (the image it picks for the runtime, the mounts, the
+# entry point and the handler it passes), not the languages.
+#
 # Every image carries the labels dev.furl.test-image=1 (it is furl's
 # stand-in, not AWS's image) and dev.furl.inputs=<sha256 of everything it is
 # built from: the files' contents, names and modes, and the image's
 # settings>; an image whose label matches is left alone, so a rerun with
 # unchanged inputs imports nothing.
 #
-# Usage: scripts/test-images.sh [provided] [nodejs] [python]   (default: all)
+# Usage: scripts/test-images.sh [provided] [nodejs] [python] [java] [ruby] [dotnet]
+#        (default: all; the last three need go on PATH to build their bootstrap)
 # FURL_TEST_NODE and FURL_TEST_PYTHON name other interpreters to package.
 # An image under one of these names that is not furl's (AWS's own, pulled)
 # stops the script, unless FURL_TEST_IMAGES_REPLACE=1.
@@ -295,6 +304,43 @@ EOF
     'CMD ["lambda_function.handler"]'
 }
 
+# standin_bootstrap: scripts/standin-runtime, built once per run, static and
+# reproducibly (no paths, no build id), so that an unchanged source gives
+# the same bytes. It lives at a fixed path outside $work, because the
+# inputs hash names each host file's path: a path that changed every run
+# would rebuild the images every run.
+standin_bootstrap() {
+  local dir=${XDG_CACHE_HOME:-${HOME:-${TMPDIR:-/tmp}}/.cache}/furl-test-images
+  if [ ! -e "$work/standin-built" ]; then
+    command -v go >/dev/null || die "no go on PATH (the java, ruby and dotnet stand-ins run scripts/standin-runtime)"
+    mkdir -p "$dir"
+    # Built aside and renamed, so that a concurrent run never packs half a file.
+    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid=' -o "$dir/standin-runtime.$$" ./scripts/standin-runtime ||
+      die "go build ./scripts/standin-runtime failed"
+    mv -f "$dir/standin-runtime.$$" "$dir/standin-runtime"
+    : >"$work/standin-built"
+  fi
+  echo "$dir/standin-runtime"
+}
+
+# --- java:21, ruby:3.3, dotnet:8: AWS's names and layout, with the
+# stand-in runtime client as /var/runtime/bootstrap (see the top: no
+# language runtime is inside).
+plan_standin() { # plan_standin FAMILY TAG
+  local bin
+  name=public.ecr.aws/lambda/$1:$2
+  bin=$(standin_bootstrap)
+  new_plan "$1"
+  common_layout
+  add_file "$bin" /var/runtime/bootstrap
+  change "ENV FURL_STANDIN_IMAGE=$1:$2" \
+    'ENV PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin' \
+    'ENV LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib'
+}
+plan_java() { plan_standin java 21; }
+plan_ruby() { plan_standin ruby 3.3; }
+plan_dotnet() { plan_standin dotnet 8; }
+
 # inputs_hash: the sha256 of the plan and the recipe: the code that
 # assembles and imports it, the instructions, the
 # directories, links and written files (modes, paths, contents), and the
@@ -346,7 +392,7 @@ assemble() {
   chmod 1777 "$root/tmp"
 }
 
-build() { # build provided|nodejs|python
+build() { # build provided|nodejs|python|java|ruby|dotnet
   local t0=$EPOCHREALTIME hash have old new args=() c size
   "plan_$1"
   hash=$(inputs_hash)
@@ -394,12 +440,12 @@ since() { # since T0: seconds since EPOCHREALTIME T0, without a process
 
 [ -n "${EPOCHREALTIME:-}" ] || die "bash 5 or later is needed (EPOCHREALTIME)"
 images=("$@")
-[ ${#images[@]} -gt 0 ] || images=(provided nodejs python)
+[ ${#images[@]} -gt 0 ] || images=(provided nodejs python java ruby dotnet)
 start=$EPOCHREALTIME
 for i in "${images[@]}"; do
   case "$i" in
-  provided | nodejs | python) build "$i" ;;
-  *) die "unknown image $i (want provided, nodejs or python)" ;;
+  provided | nodejs | python | java | ruby | dotnet) build "$i" ;;
+  *) die "unknown image $i (want provided, nodejs, python, java, ruby or dotnet)" ;;
   esac
 done
 log "done in $(since "$start")"

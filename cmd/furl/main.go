@@ -614,7 +614,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		SpoolDir: cfg.DataDir, AllowedHosts: allowedHosts, Dashboard: dash,
 		Observe: observe, Feed: recent, Metrics: lambdaMetrics.Handler(), RuntimeAdvice: runtimeAdvice(sandbox, cfg.Images),
 		Events: gateway.EventDispatch{Workers: cfg.EventWorkers, TimeScale: cfg.EventTimeScale}})
-	dashCfg := dashboard.Config{Store: store, URLs: gw.URLHandler(), Feed: recent, Logger: log}
+	dashCfg := dashboard.Config{Store: store, URLs: gw.URLHandler(), Feed: recent, Logger: log, Environments: runtimes.Environments}
 	if cfg.VerifyAPI {
 		dashCfg.Disabled = "furl runs with --verify-api-signatures: every request to it must be signed, and a browser cannot sign. Use the AWS CLI or an SDK, or start furl without that flag to use the dashboard."
 	}

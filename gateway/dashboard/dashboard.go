@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -58,6 +59,10 @@ type Config struct {
 	Disabled string
 	// Logger receives the dashboard's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// Environments lists the live execution environments, each with the
+	// sandbox it runs in; the page shows them under their function, as
+	// GET /_furl/environments does. Nil means the page shows none.
+	Environments func() []runtimeapi.EnvironmentInfo
 }
 
 // Handler serves the dashboard. Route to it every request whose Host is

@@ -208,6 +208,54 @@ func TestPage(t *testing.T) {
 	}
 }
 
+// The page says which sandbox each function's live environments run in,
+// and lists them; a function with none running shows neither, and another
+// function's environments stay under that function.
+func TestPageShowsSandboxes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		envs []runtimeapi.EnvironmentInfo
+		want []string
+		not  []string
+	}{
+		{name: "none running", not: []string{`class="sandbox"`, `class="environments"`}},
+		{name: "docker and process", envs: []runtimeapi.EnvironmentInfo{
+			{Function: "greeter", Version: "$LATEST", ID: "env-d1", Sandbox: "docker", State: "idle"},
+			{Function: "greeter", Version: "3", ID: "env-p1", Sandbox: "process", State: "busy"},
+			{Function: "greeter", Version: "$LATEST", ID: "env-d2", Sandbox: "docker", State: "initializing"},
+			{Function: "other", Version: "$LATEST", ID: "env-other", Sandbox: "docker", State: "idle"},
+		}, want: []string{
+			`<dt>Sandbox</dt><dd class="sandbox">docker, process</dd>`,
+			`<li class="environment" data-sandbox="docker"><code class="id">env-d1</code> <span class="tag version">$LATEST</span> <span class="tag sandbox">docker</span> <span class="tag state">idle</span></li>`,
+			`<li class="environment" data-sandbox="process"><code class="id">env-p1</code> <span class="tag version">3</span> <span class="tag sandbox">process</span> <span class="tag state">busy</span></li>`,
+			`<code class="id">env-d2</code>`,
+		}, not: []string{"env-other"}},
+		{name: "unnamed sandbox", envs: []runtimeapi.EnvironmentInfo{
+			{Function: "greeter", Version: "$LATEST", ID: "env-x", State: "idle"},
+		}, want: []string{`<dd class="sandbox">unknown</dd>`, `<span class="tag sandbox">unknown</span>`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(Config{Store: fakeStore{}, Logger: slog.New(slog.DiscardHandler),
+				Environments: func() []runtimeapi.EnvironmentInfo { return tc.envs }})
+			r := httptest.NewRequest("GET", "/_furl/", nil)
+			r.Host = "furl.localhost:4580"
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			page := w.Body.String()
+			for _, want := range tc.want {
+				if !strings.Contains(page, want) {
+					t.Errorf("the page lacks %s", want)
+				}
+			}
+			for _, not := range tc.not {
+				if strings.Contains(page, not) {
+					t.Errorf("the page has %s", not)
+				}
+			}
+		})
+	}
+}
+
 func TestDisabled(t *testing.T) {
 	urls := &countingURLs{}
 	h := New(Config{Store: fakeStore{}, URLs: urls, Disabled: "signatures are on", Logger: slog.New(slog.DiscardHandler)})

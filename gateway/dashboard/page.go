@@ -8,9 +8,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/urlconfig"
 )
 
@@ -31,6 +33,11 @@ type function struct {
 	Env                                                                  []envVar
 	Policies                                                             []policy
 	Aliases                                                              []string
+	// Sandboxes names the sandboxes its live environments run in
+	// ("docker", "process"), and Environments lists them; both are empty
+	// when none is running, since a function runs nowhere until it starts.
+	Sandboxes    string
+	Environments []runtimeapi.EnvironmentInfo
 }
 
 type functionURL struct {
@@ -62,6 +69,12 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 // gather reads the functions and what belongs to them.
 func (h *Handler) gather(ctx context.Context) (*pageData, error) {
 	var data pageData
+	envs := map[string][]runtimeapi.EnvironmentInfo{}
+	if h.cfg.Environments != nil {
+		for _, e := range h.cfg.Environments() {
+			envs[e.Function] = append(envs[e.Function], e)
+		}
+	}
 	var marker *string
 	for len(data.Functions) < maxFunctions {
 		out, err := h.cfg.Store.ListFunctions(ctx, &urlconfig.ListFunctionsInput{Marker: marker})
@@ -73,6 +86,8 @@ func (h *Handler) gather(ctx context.Context) (*pageData, error) {
 			if err != nil {
 				return nil, err
 			}
+			fn.Environments = envs[fn.Name]
+			fn.Sandboxes = sandboxes(fn.Environments)
 			data.Functions = append(data.Functions, fn)
 		}
 		if out.NextMarker == nil {
@@ -149,6 +164,23 @@ func (h *Handler) function(ctx context.Context, fc *urlconfig.FunctionConfigurat
 	return fn, nil
 }
 
+// sandboxes names the sandboxes of envs, each once, in order; a sandbox
+// that does not say its name is "unknown".
+func sandboxes(envs []runtimeapi.EnvironmentInfo) string {
+	var names []string
+	for _, e := range envs {
+		name := e.Sandbox
+		if name == "" {
+			name = "unknown"
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
 // sendTarget is the value of the send form's choice of URL.
 func sendTarget(fn, qualifier string) string {
 	return url.Values{"fn": {fn}, "q": {qualifier}}.Encode()
@@ -176,9 +208,14 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"ta
 <dt>Timeout</dt><dd class="timeout">{{.Timeout}} s</dd>
 <dt>Architecture</dt><dd>{{.Arch}}</dd>
 <dt>Reserved concurrency</dt><dd class="reserved">{{.Reserved}}</dd>
+{{if .Sandboxes}}<dt>Sandbox</dt><dd class="sandbox">{{.Sandboxes}}</dd>{{end}}
 <dt>Last modified</dt><dd>{{.LastModified}}</dd>
 {{if .Aliases}}<dt>Aliases</dt><dd class="aliases">{{range .Aliases}}<span>{{.}}</span> {{end}}</dd>{{end}}
 </dl>
+{{if .Environments}}<h4>Environments</h4>
+<ul class="environments">{{range .Environments}}
+<li class="environment" data-sandbox="{{.Sandbox}}"><code class="id">{{.ID}}</code> <span class="tag version">{{.Version}}</span> <span class="tag sandbox">{{if .Sandbox}}{{.Sandbox}}{{else}}unknown{{end}}</span> <span class="tag state">{{.State}}</span></li>{{end}}
+</ul>{{end}}
 <h4>URLs</h4>
 {{if not .URLs}}<p class="empty">No function URL.</p>{{end}}
 <ul class="urls">{{range .URLs}}
