@@ -314,6 +314,10 @@ func TestExtensionInitError(t *testing.T) {
 			resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil)
 			polled <- resp.StatusCode
 		}()
+		// The runtime waits in /next before the extension fails init: it
+		// is answered 403, where a poll made after the environment ended
+		// would find no Runtime API.
+		synctest.Wait()
 		id := register(t, ext, "broken", `["INVOKE"]`)
 		resp, got := ext.do("POST", "/init/error", strings.NewReader(`{"errorMessage":"no API key","errorType":"Extension.APIKeyNotFound"}`), map[string]string{"Lambda-Extension-Identifier": id})
 		assertAPIError(t, resp, got, 403, "Extension.MissingHeader")

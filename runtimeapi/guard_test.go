@@ -209,3 +209,49 @@ func testMemoryGoesToTheLongestWaiting(t *testing.T) {
 		t.Fatalf("large: %q", got)
 	}
 }
+
+// A function whose last waiting invocation was served by one of its own
+// environments waits for memory no more: another function that then
+// waits is given the memory of its environments as they finish, not
+// left until they are reaped as idle.
+func TestMemoryWaitEndsWithTheLastWaiter(t *testing.T) {
+	synctest.Test(t, testMemoryWaitEndsWithTheLastWaiter)
+}
+
+func testMemoryWaitEndsWithTheLastWaiter(t *testing.T) {
+	sb := newFakeSandbox()
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxMemoryMB: 256, IdleTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	serveRuntimes(t, sb, 100*time.Millisecond)
+	slow, other := testFunction(t, 5*time.Second), testFunction(t, 5*time.Second)
+	slow.Name, other.Name = "slow", "other"
+
+	// Four of slow's invocations in room for two environments: the last
+	// two wait for memory, then are served by the first two as they
+	// finish (at 100 ms), which stay busy until 200 ms.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			invokeOnce(t, m, slow, fmt.Sprint(i))
+		}()
+	}
+	time.Sleep(150 * time.Millisecond)
+	synctest.Wait()
+	if total, idle := m.Stats("slow", "$LATEST"); total != 2 || idle != 0 {
+		t.Fatalf("slow has %d environments, %d idle; want 2 busy", total, idle)
+	}
+	// other waits for memory; slow's environments give theirs when done.
+	start := time.Now()
+	if got := invokeOnce(t, m, other, "x"); got != "f1:x" {
+		t.Fatalf("other: %q", got)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("other waited %v for memory, past the 50 ms slow's environments were still busy", waited)
+	}
+	wg.Wait()
+}

@@ -410,6 +410,14 @@ func (p *pool) offerLocked(e *env) bool {
 		p.waiters = p.waiters[1:]
 		e.claimed = true
 		w.ch <- acquired{env: e}
+		if p.coming() >= len(p.waiters) {
+			// Every waiter left has a start coming, or there is none: the
+			// pool no longer waits for memory. Staying at the head of the
+			// queue would keep its environments, as they finish, from
+			// giving their memory to a pool that queued behind it.
+			p.setBlockedLocked("")
+			return false
+		}
 		// Served by an environment of its own, a pool waiting for memory
 		// takes its turn again at the end of the queue.
 		p.m.mem.requeue(p)
