@@ -718,3 +718,50 @@ func descendantsRSS(pid int) int64 {
 	}
 	return sum
 }
+
+// Callers of a runtime that hangs without ever polling (finding 15: 20 of
+// them once started 21 environments) start environments for themselves
+// only: every caller gets the init's timeout, one init each times out,
+// no more runtimes start than those inits and their one retry each, none
+// after the last caller is answered, and none is left running.
+func TestNeverPollingRuntimeStartsOneEnvironmentPerCaller(t *testing.T) {
+	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
+	c := f.client()
+	marks := t.TempDir()
+	createBad(t, c, "mute", "neverpoll", marks, 1)
+	const callers = 20
+	var wg sync.WaitGroup
+	answers := make(chan string, callers)
+	for range callers {
+		wg.Go(func() {
+			out, err := c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("mute")})
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			answers <- aws.ToString(out.FunctionError) + " " + string(out.Payload)
+		})
+	}
+	wg.Wait()
+	close(answers)
+	for a := range answers {
+		if !strings.Contains(a, "Sandbox.Timedout") {
+			t.Fatalf("a caller got %s", a)
+		}
+	}
+	started := marked(t, marks, "runtime")
+	inits := strings.Count(f.out.String(), "INIT_START")
+	initTimeouts := strings.Count(f.out.String(), "Phase: init\tStatus: timeout")
+	t.Logf("%d callers: %d runtimes started, %d INIT_START lines, %d inits timed out", callers, len(started), inits, initTimeouts)
+	// Each caller starts one environment, whose init times out at 10 s,
+	// and, as Lambda does, tries the init once more for its invocation.
+	if initTimeouts != callers || len(started) != inits || inits > 2*callers {
+		t.Fatalf("%d callers started %d runtimes (%d INIT_START), %d inits timed out", callers, len(started), inits, initTimeouts)
+	}
+	waitGone(t, "runtimes that never polled", started, 10*time.Second)
+	// A start made for nobody would come after the last answer.
+	time.Sleep(2 * time.Second)
+	if n := len(marked(t, marks, "runtime")); n != len(started) {
+		t.Fatalf("%d more runtimes started after the last caller was answered", n-len(started))
+	}
+}
