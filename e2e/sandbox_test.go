@@ -417,6 +417,20 @@ func TestNoProcessOutlivesItsEnvironment(t *testing.T) {
 		f.kill()
 		waitGone(t, "after furl was killed", []int{rt, orphan}, 10*time.Second)
 	})
+	t.Run("furl killed while the runtime is busy", func(t *testing.T) {
+		f, c, marks := start(t)
+		// The runtime takes the event, starts its daemon and works on,
+		// far from its timeout, when furl is killed.
+		createBad(t, c, "busy", "setsid-hang", marks, 60)
+		go c.Invoke(ctx(t), &lambda.InvokeInput{FunctionName: aws.String("busy")})
+		orphans := waitMarks(t, marks, "orphan", 1)
+		runtimes := waitMarks(t, marks, "runtime", 1)
+		if !alive(orphans[0]) || !alive(runtimes[0]) {
+			t.Fatal("the busy runtime or its daemon is not running")
+		}
+		f.kill()
+		waitGone(t, "after furl was killed in the middle of an invocation", append(runtimes, orphans...), 10*time.Second)
+	})
 }
 
 // A stream past --stream-max-bytes ends at the cap for its caller; its
