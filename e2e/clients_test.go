@@ -201,10 +201,10 @@ resource "aws_lambda_function" "tf" {
 }
 `
 
-// Terraform's AWS provider goes through the trust boundary. Its apply
-// stops at GetFunctionCodeSigningConfig, which furl does not implement yet
-// (issue 12): what matters here is that its CreateFunction went through
-// and furl refused none of its requests.
+// Terraform's AWS provider goes through the trust boundary: its apply
+// completes (CreateFunction, then the reads it makes after, such as
+// GetFunctionCodeSigningConfig, which furl answers with AWS's defaults),
+// the function is as configured, and furl refused none of its requests.
 func TestTerraformPassesTheTrustBoundary(t *testing.T) {
 	terraform, mirror := terraformMirror(t)
 	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
@@ -240,6 +240,9 @@ func TestTerraformPassesTheTrustBoundary(t *testing.T) {
 	}
 	out, err := tf("apply", "-auto-approve", "-no-color")
 	t.Logf("terraform apply (%v):\n%s", err, out)
+	if err != nil {
+		t.Fatalf("terraform apply: %v", err)
+	}
 
 	fn, err := f.client().GetFunction(ctx(t), &lambda.GetFunctionInput{FunctionName: aws.String("tf")})
 	if err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,7 +209,8 @@ const floodRSSBound = 256 << 20
 
 // Sixteen concurrent CreateFunction uploads of 67 MB: furl's memory stays
 // bounded (the bodies stream to disk, four at a time), it answers its
-// health check throughout, and every function gets its own code.
+// health check and an invoke of a function created before the flood
+// throughout, and every function gets its own code.
 func TestUploadFloodStaysBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends 1 GB of uploads")
@@ -216,6 +219,8 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 	pid := f.cmd.Process.Pid
 	const uploads = 16
 	code := newFloodCode()
+	c := f.client()
+	createGo(t, c, "echo", 30, nil)
 
 	// Sample RSS while the flood runs; the kernel's VmHWM is the exact peak.
 	stop := make(chan struct{})
@@ -234,12 +239,13 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 			}
 		}
 	})
-	// Ask for health until the last upload is answered.
-	var healthOK, healthBad atomic.Int64
+	// Ask for health, and invoke echo, until the last upload is answered.
+	var healthOK, healthBad, invokeOK atomic.Int64
+	invokeBad := make(chan string, 1)
 	var healthDone sync.WaitGroup
 	healthDone.Go(func() {
 		client := &http.Client{Timeout: 10 * time.Second}
-		for {
+		for n := 0; ; n++ {
 			select {
 			case <-stop:
 				return
@@ -253,6 +259,24 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 				healthOK.Add(1)
 			} else {
 				healthBad.Add(1)
+			}
+			value := strconv.Itoa(n)
+			cctx, cancel := context.WithTimeout(ctx(t), 10*time.Second)
+			out, err := c.Invoke(cctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte(`{"action":"echo","value":"` + value + `"}`)})
+			cancel()
+			switch {
+			case err != nil:
+				select {
+				case invokeBad <- err.Error():
+				default:
+				}
+			case out.FunctionError != nil || !bytes.Contains(out.Payload, []byte(`"value":"`+value+`"`)):
+				select {
+				case invokeBad <- string(out.Payload):
+				default:
+				}
+			default:
+				invokeOK.Add(1)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -302,19 +326,22 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 		t.Fatal("furl's /proc status has no VmHWM")
 	}
 	peak <<= 10
-	t.Logf("%d uploads, each a request of over %d bytes, in %s: furl's peak RSS %d MB (VmHWM; highest VmRSS sampled %d MB); %d health checks answered, %d not",
-		uploads, len(code.b64), elapsed.Round(time.Millisecond), peak>>20, sampled.Load()>>20, healthOK.Load(), healthBad.Load())
+	t.Logf("%d uploads, each a request of over %d bytes, in %s: furl's peak RSS %d MB (VmHWM; highest VmRSS sampled %d MB); %d health checks answered, %d not; %d invokes of echo answered",
+		uploads, len(code.b64), elapsed.Round(time.Millisecond), peak>>20, sampled.Load()>>20, healthOK.Load(), healthBad.Load(), invokeOK.Load())
 	if peak > floodRSSBound {
 		t.Errorf("furl's peak RSS was %d MB; the bound is %d MB", peak>>20, floodRSSBound>>20)
 	}
 	if healthBad.Load() > 0 || healthOK.Load() < 2 {
 		t.Errorf("during the flood, %d health checks were answered and %d were not", healthOK.Load(), healthBad.Load())
 	}
+	close(invokeBad)
+	if msg, bad := <-invokeBad; bad || invokeOK.Load() < 2 {
+		t.Errorf("during the flood, %d invokes of echo were answered; a failed one: %s", invokeOK.Load(), msg)
+	}
 	if t.Failed() {
 		return
 	}
 
-	c := f.client()
 	for i, want := range sums {
 		name := fmt.Sprintf("flood-%02d", i)
 		out, err := c.GetFunctionConfiguration(ctx(t), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
@@ -331,7 +358,7 @@ func TestUploadFloodStaysBounded(t *testing.T) {
 			t.Errorf("temporary file %s left in the code store", name)
 		}
 	}
-	if len(files) != uploads {
-		t.Errorf("code store holds %d files, want %d: %v", len(files), uploads, files)
+	if len(files) != uploads+1 { // and echo's
+		t.Errorf("code store holds %d files, want %d: %v", len(files), uploads+1, files)
 	}
 }

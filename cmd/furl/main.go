@@ -62,6 +62,14 @@ const (
 	maxHeaderBytes = 1 << 20
 )
 
+// connLimits bounds how long and how much a client may take on one of
+// furl's listeners. serve gives every listener, plain and TLS, the
+// constants above; a test gives short ones, to see them act.
+type connLimits struct {
+	readHeader, idle time.Duration
+	maxHeaderBytes   int
+}
+
 const usage = `furl: a local AWS Lambda function URL gateway with real response streaming.
 
 Usage:
@@ -620,7 +628,8 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	}
 	dash.h = dashboard.New(dashCfg)
 	log.Info("dashboard", "url", "http://"+net.JoinHostPort(dashboard.Host, portOf(ln.Addr().String()))+"/_furl/")
-	srv := newHTTPServer(gw, &protocols, conns, log)
+	limits := connLimits{readHeader: readHeaderTimeout, idle: idleConnTimeout, maxHeaderBytes: maxHeaderBytes}
+	srv := newHTTPServer(gw, &protocols, conns, limits, log)
 	servers := []*http.Server{srv}
 	var srvTLS *http.Server
 	var connsTLS *connlimit.Listener
@@ -635,7 +644,7 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 		tlsProtocols.SetHTTP1(true)
 		tlsProtocols.SetHTTP2(true)
 		connsTLS = conns.Share(lnTLS)
-		srvTLS = newHTTPServer(gw, &tlsProtocols, connsTLS, log)
+		srvTLS = newHTTPServer(gw, &tlsProtocols, connsTLS, limits, log)
 		srvTLS.TLSConfig = certs.TLSConfig()
 		servers = append(servers, srvTLS)
 		tlsAddr = lnTLS.Addr().String()
@@ -709,15 +718,15 @@ func runServer(ctx context.Context, stop func(), cfg serveConfig, identities *au
 	return nil
 }
 
-// newHTTPServer is one of furl's listeners' servers: the gateway with
+// newHTTPServer is one of furl's listeners' servers: the gateway (h) with
 // bounds on how long and how much a client may take.
-func newHTTPServer(gw *gateway.Server, protocols *http.Protocols, conns *connlimit.Listener, log *slog.Logger) *http.Server {
+func newHTTPServer(h http.Handler, protocols *http.Protocols, conns *connlimit.Listener, limits connLimits, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           gw,
+		Handler:           h,
 		Protocols:         protocols,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleConnTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: limits.readHeader,
+		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    limits.maxHeaderBytes,
 		ConnState:         conns.ConnState,
 		ErrorLog:          serverErrorLog(log),
 		HTTP2: &http.HTTP2Config{
