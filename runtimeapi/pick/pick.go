@@ -112,7 +112,7 @@ func (s *Sandbox) Start(ctx context.Context, spec runtimeapi.Spec) (runtimeapi.P
 	if err != nil {
 		return nil, err
 	}
-	return placed{Process: p, kind: kind}, nil
+	return place(p, kind), nil
 }
 
 // place decides where a function's environment runs, and why.
@@ -251,3 +251,41 @@ type placed struct {
 
 // Sandbox names the sandbox the runtime runs in.
 func (p placed) Sandbox() string { return p.kind }
+
+// The optional methods a sandbox's Process may have, which runtimeapi
+// looks for: a wrapper that embeds only runtimeapi.Process hides them,
+// and init would then neither wait for the external extensions nor see
+// them crash.
+type (
+	extensionStarter interface{ Extensions() []string }
+	extensionWatcher interface{ ExtensionsGone() <-chan struct{} }
+)
+
+// placedExtensions is placed for a runtime started with external
+// extensions; placedWatched, for one whose sandbox also tells when they
+// have all exited.
+type (
+	placedExtensions struct {
+		placed
+		extensionStarter
+	}
+	placedWatched struct {
+		placed
+		extensionStarter
+		extensionWatcher
+	}
+)
+
+// place wraps p with its sandbox's name, keeping the optional methods it
+// has, and only those.
+func place(p runtimeapi.Process, kind string) runtimeapi.Process {
+	pl := placed{Process: p, kind: kind}
+	xs, starts := p.(extensionStarter)
+	if !starts {
+		return pl
+	}
+	if w, ok := p.(extensionWatcher); ok {
+		return placedWatched{pl, xs, w}
+	}
+	return placedExtensions{pl, xs}
+}

@@ -16,11 +16,15 @@ type fakeSandbox struct {
 	name    string
 	host    string
 	started []string
+	proc    runtimeapi.Process // what Start returns; nil: a nopProcess
 }
 
 func (f *fakeSandbox) ListenHost() string { return f.host }
 func (f *fakeSandbox) Start(_ context.Context, spec runtimeapi.Spec) (runtimeapi.Process, error) {
 	f.started = append(f.started, spec.Function.Name)
+	if f.proc != nil {
+		return f.proc, nil
+	}
 	return nopProcess{}, nil
 }
 
@@ -65,6 +69,60 @@ func (nopProcess) Kill()                 {}
 func (nopProcess) MaxMemoryMB() int      { return 0 }
 func (nopProcess) Quiet(context.Context) {}
 func (nopProcess) Peer(net.Conn) error   { return nil }
+
+// extProcess started external extensions; watchedProcess also tells when
+// they have all exited.
+type (
+	extProcess     struct{ nopProcess }
+	watchedProcess struct{ extProcess }
+)
+
+func (extProcess) Extensions() []string { return []string{"logger"} }
+
+var extensionsGone = make(chan struct{})
+
+func (watchedProcess) ExtensionsGone() <-chan struct{} { return extensionsGone }
+
+// The runtime a sandbox started keeps, once placed, the optional methods
+// runtimeapi looks for, and gains none: without them init would neither
+// wait for its external extensions nor see them crash.
+func TestPlacedKeepsExtensionMethods(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		proc           runtimeapi.Process
+		starts, watchs bool
+	}{
+		{"no extensions", nopProcess{}, false, false},
+		{"extensions", extProcess{}, true, false},
+		{"extensions, watched", watchedProcess{}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := &fakeSandbox{host: "127.0.0.1", proc: tc.proc}
+			s, err := New(ModeProcess, proc, nil, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Start(context.Background(), runtimeapi.Spec{Function: runtimeapi.Function{Name: "fn", Runtime: "provided.al2023"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs, starts := p.(interface{ Extensions() []string })
+			w, watchs := p.(interface{ ExtensionsGone() <-chan struct{} })
+			if starts != tc.starts || watchs != tc.watchs {
+				t.Fatalf("placed: Extensions %v, ExtensionsGone %v; want %v, %v", starts, watchs, tc.starts, tc.watchs)
+			}
+			if starts && len(xs.Extensions()) != 1 {
+				t.Errorf("Extensions() = %v", xs.Extensions())
+			}
+			if watchs && w.ExtensionsGone() != extensionsGone {
+				t.Errorf("ExtensionsGone() is not the sandbox's channel")
+			}
+			if got := p.(interface{ Sandbox() string }).Sandbox(); got != "process" {
+				t.Errorf("Sandbox() = %q", got)
+			}
+		})
+	}
+}
 
 func TestPlacement(t *testing.T) {
 	node := runtimeapi.Function{Name: "node", Runtime: "nodejs20.x"}
