@@ -54,16 +54,26 @@ type container struct {
 	// extensions are the names of the external extensions started before
 	// the runtime.
 	extensions []string
+	// gone is closed once the extensions have all exited, as the
+	// container says through the gone FIFO (goneFIFO, goneKeeper; the
+	// reader ends with goneRead).
+	gone       chan struct{}
+	goneFIFO   string
+	goneKeeper *os.File // furl's own write end: the FIFO does not end before the container opens it
+	goneRead   chan struct{}
 }
 
 // Extensions names the external extensions started beside the runtime:
 // the environment's init waits for each to register.
 func (c *container) Extensions() []string { return c.extensions }
 
+// ExtensionsGone is closed once every external extension has exited.
+func (c *container) ExtensionsGone() <-chan struct{} { return c.gone }
+
 var _ runtimeapi.Process = (*container)(nil)
 
 func newContainer(s *Sandbox, name string, out io.Writer) *container {
-	return &container{s: s, name: name, out: out, done: make(chan struct{}), pidfd: -1}
+	return &container{s: s, name: name, out: out, done: make(chan struct{}), pidfd: -1, gone: make(chan struct{})}
 }
 
 func (c *container) Done() <-chan struct{} { return c.done }
@@ -193,6 +203,7 @@ func (c *container) finish() {
 	if c.attached != nil {
 		c.drain(c.attached.done, c.attached.resp.Close)
 	}
+	c.closeGone()
 	c.closePidfd()
 	c.removeContainer()
 }
@@ -227,6 +238,7 @@ func (c *container) drain(done <-chan struct{}, stop func()) {
 // abandon releases what a container that never ran held.
 func (c *container) abandon() {
 	c.closeFIFO()
+	c.closeGone()
 	if c.attached != nil {
 		c.attached.resp.Close()
 		<-c.attached.done
@@ -366,4 +378,54 @@ func (a *attachLog) quiet(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// openGone makes the FIFO through which the container says its
+// extensions have all exited, and starts waiting for that. It returns
+// its host path.
+func (c *container) openGone(dir string) (string, error) {
+	path := filepath.Join(dir, c.name+".gone")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return "", fmt.Errorf("extensions FIFO: %w", err)
+	}
+	// Writable by the container's user, as the output FIFO is.
+	if err := os.Chmod(path, 0o622); err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("extensions FIFO: %w", err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("extensions FIFO: %w", err)
+	}
+	w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		r.Close()
+		os.Remove(path)
+		return "", fmt.Errorf("extensions FIFO: %w", err)
+	}
+	c.goneFIFO, c.goneKeeper, c.goneRead = path, w, make(chan struct{})
+	go func() {
+		defer close(c.goneRead)
+		defer r.Close()
+		// A byte says the extensions are gone. The end of the FIFO (furl
+		// closed its own write end) only says the container is over, which
+		// Done reports: an extension did not crash because the runtime did.
+		if n, _ := r.Read(make([]byte, 1)); n == 1 {
+			close(c.gone)
+		}
+	}()
+	return path, nil
+}
+
+// closeGone ends the wait openGone started: the container has ended, or
+// never ran.
+func (c *container) closeGone() {
+	if c.goneKeeper == nil {
+		return
+	}
+	c.goneKeeper.Close()
+	<-c.goneRead
+	os.Remove(c.goneFIFO)
+	c.goneFIFO, c.goneKeeper = "", nil
 }

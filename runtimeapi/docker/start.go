@@ -23,6 +23,9 @@ const (
 	optDir     = "/opt"
 	// outPath is the FIFO the runtime's stdout and stderr go to.
 	outPath = "/furl/out"
+	// gonePath is where the container writes once its external
+	// extensions have all exited.
+	gonePath = "/furl/extensions-gone"
 )
 
 // The PATH and LD_LIBRARY_PATH of AWS's base images.
@@ -36,10 +39,15 @@ const (
 var shellWrapper = []string{"/bin/sh", "-c", `exec "$@" >` + outPath + ` 2>&1`, "sh"}
 
 // extensionsWrapper is shellWrapper that first starts the external
-// extensions named before a "--" argument, in the background, their
-// output going where the runtime's does.
+// extensions named before a "--" argument, their output going where the
+// runtime's does. A subshell starts them and waits for them all; when
+// they have exited it writes to the gone FIFO, so that furl can tell, as
+// it can for a process sandbox's extensions (an extension that exits
+// during init fails it with Extension.Crash; a SHUTDOWN is over once they
+// are gone).
 var extensionsWrapper = []string{"/bin/sh", "-c", `exec >` + outPath + ` 2>&1
-while [ "$1" != -- ]; do "$1" & shift; done
+(while [ "$1" != -- ]; do "$1" & shift; done; wait; echo >` + gonePath + `) &
+while [ "$1" != -- ]; do shift; done
 shift
 exec "$@"`, "sh"}
 
@@ -194,16 +202,24 @@ func (s *Sandbox) createWithShell(ctx context.Context, c *container, ref string,
 		return "", err
 	}
 	cfg.Entrypoint = append(append([]string(nil), shellWrapper...), argv...)
+	mounts := len(host.Mounts)
+	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: fifo, Target: outPath})
 	if len(c.extensions) > 0 {
+		gone, err := c.openGone(s.fifoDir)
+		if err != nil {
+			c.closeFIFO()
+			host.Mounts = host.Mounts[:mounts]
+			return "", err
+		}
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: gone, Target: gonePath})
 		cfg.Entrypoint = append([]string(nil), extensionsWrapper...)
 		for _, name := range c.extensions {
 			cfg.Entrypoint = append(cfg.Entrypoint, optDir+"/extensions/"+name)
 		}
 		cfg.Entrypoint = append(append(cfg.Entrypoint, "--"), argv...)
 	}
-	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: fifo, Target: outPath})
 	id, err := s.create(ctx, ref, c.name, cfg, host)
-	host.Mounts = host.Mounts[:len(host.Mounts)-1]
+	host.Mounts = host.Mounts[:mounts]
 	if err != nil {
 		return "", err
 	}
@@ -219,6 +235,7 @@ func (s *Sandbox) createWithShell(ctx context.Context, c *container, ref string,
 			return "", err
 		}
 		c.closeFIFO()
+		c.closeGone()
 		return "", nil
 	}
 	return id, nil
