@@ -139,6 +139,10 @@ func TestLayersAPI(t *testing.T) {
 	_, err = c.UpdateFunctionConfiguration(ctx(t), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("uses-layer"),
 		Layers: []string{layerARN + ":2", layerARN + ":2", layerARN + ":2", layerARN + ":2", layerARN + ":2", layerARN + ":2"}})
 	apiErr(t, err, "InvalidParameterValueException", "Cannot reference more than 5 layers.")
+	_, err = c.UpdateFunctionConfiguration(ctx(t), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("uses-layer"),
+		Layers: []string{layerARN + ":2", layerARN + ":2"}})
+	apiErr(t, err, "InvalidParameterValueException", "Two different versions of the same layer are not allowed to be referenced in the same function. "+
+		layerARN+":2 and "+layerARN+":2 are versions of the same layer.")
 	_, err = c.PublishLayerVersion(ctx(t), &lambda.PublishLayerVersionInput{LayerName: aws.String("shared"), Content: &types.LayerVersionContentInput{ZipFile: []byte("not a zip")}})
 	apiErrCode(t, err, "InvalidParameterValueException")
 	_, err = c.PublishLayerVersion(ctx(t), &lambda.PublishLayerVersionInput{LayerName: aws.String("shared"), Content: &types.LayerVersionContentInput{S3Bucket: aws.String("bucket"), S3Key: aws.String("layer.zip")}})

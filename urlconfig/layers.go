@@ -698,6 +698,7 @@ func (s *Store) functionLayers(tx *bolt.Tx, c *storedConfig, arns []string) erro
 		return invalidParam("Cannot reference more than %d layers.", maxFunctionLayers)
 	}
 	c.Layers, c.LayerHashes, c.LayersUnzippedSize = nil, nil, 0
+	seen := map[string]string{} // layer name → the ARN that named it
 	for _, arn := range arns {
 		name, version, ok := s.parseLayerVersionARN(arn)
 		var lv *storedLayerVersion
@@ -710,6 +711,11 @@ func (s *Store) functionLayers(tx *bolt.Tx, c *storedConfig, arns []string) erro
 		if !ok {
 			return invalidParam("Layer version %s does not exist.", arn)
 		}
+		if first, dup := seen[name]; dup {
+			// AWS refuses a layer named twice, even at one version.
+			return invalidParam("Two different versions of the same layer are not allowed to be referenced in the same function. %s and %s are versions of the same layer.", first, arn)
+		}
+		seen[name] = arn
 		c.Layers = append(c.Layers, LayerReference{Arn: arn, CodeSize: lv.Content.CodeSize})
 		c.LayerHashes = append(c.LayerHashes, lv.CodeHash)
 		c.LayersUnzippedSize += lv.UnzippedSize

@@ -248,12 +248,13 @@ func ptrIf(q string) *string {
 	return &q
 }
 
-// Layers on a function: at most 5, each existing, within the unzipped
-// limit with the code; a refused change leaves the function as it was.
+// Layers on a function: at most 5, each existing, no layer twice, within
+// the unzipped limit with the code; a refused change leaves the function as it was.
 func TestFunctionLayersRefused(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t, t.TempDir())
 	lv, _ := mustPublish(t, s, publishIn("libs", "1", t))
+	lv2, _ := mustPublish(t, s, publishIn("libs", "2", t))
 	if _, err := s.CreateFunction(ctx, createIn("fn", buildZip(t, zipEntry{name: "bootstrap", content: "x", mode: 0o755}))); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +269,10 @@ func TestFunctionLayersRefused(t *testing.T) {
 		layers         []string
 	}{
 		{"six", ErrInvalidParameter, "Cannot reference more than 5 layers.", slices.Repeat([]string{lv.LayerVersionArn}, 6)},
+		{"two versions", ErrInvalidParameter, "Two different versions of the same layer are not allowed to be referenced in the same function. " +
+			lv.LayerVersionArn + " and " + lv2.LayerVersionArn + " are versions of the same layer.", []string{lv.LayerVersionArn, lv2.LayerVersionArn}},
+		{"one version twice", ErrInvalidParameter, "Two different versions of the same layer are not allowed to be referenced in the same function. " +
+			lv.LayerVersionArn + " and " + lv.LayerVersionArn + " are versions of the same layer.", []string{lv.LayerVersionArn, lv.LayerVersionArn}},
 		{"missing", ErrInvalidParameter, "Layer version " + missing + " does not exist.", []string{lv.LayerVersionArn, missing}},
 		{"other account", ErrInvalidParameter, "does not exist.", []string{"arn:aws:lambda:us-east-1:999999999999:layer:libs:1"}},
 		{"not an arn", ErrValidation, "layers.member", []string{"libs"}},
@@ -305,7 +310,7 @@ func TestLayersInFingerprintAndVersions(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t, t.TempDir())
 	one, _ := mustPublish(t, s, publishIn("libs", "1", t))
-	two, _ := mustPublish(t, s, publishIn("libs", "2", t))
+	two, _ := mustPublish(t, s, publishIn("tools", "2", t))
 	if _, err := s.CreateFunction(ctx, createIn("fn", buildZip(t, zipEntry{name: "bootstrap", content: "x", mode: 0o755}))); err != nil {
 		t.Fatal(err)
 	}
