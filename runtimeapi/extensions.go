@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,9 +52,10 @@ type extensionWatcher interface {
 // extensions are the extensions registered in one environment.
 type extensions struct {
 	mu sync.Mutex
-	// expected is how many external extensions the sandbox started: init
-	// waits for that many to register.
-	expected int
+	// external names the external extensions the sandbox started: init
+	// waits for each to register. An extension registering under another
+	// name is internal (it runs in the runtime's process).
+	external []string
 	// closed ends registration: init is over.
 	closed bool
 	byID   map[string]*extension
@@ -114,8 +116,12 @@ func (x *extensions) waitChLocked() <-chan struct{} {
 // settledLocked says whether every extension is waiting for its next
 // event, and, during init, whether every extension started has registered.
 func (x *extensions) settledLocked() bool {
-	if !x.closed && len(x.all) < x.expected {
-		return false
+	if !x.closed {
+		for _, name := range x.external {
+			if !slices.ContainsFunc(x.all, func(ext *extension) bool { return ext.name == name }) {
+				return false
+			}
+		}
 	}
 	for _, ext := range x.all {
 		if ext.busy {
@@ -348,50 +354,63 @@ func (e *env) extRegister(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusForbidden, "Extension.InvalidExtensionName", "Empty extension name")
 		return
 	}
+	// The body is JSON, even when empty of events; the errors are worded
+	// as Lambda's runtime words them.
 	var body struct {
-		Events            []string        `json:"events"`
-		ConfigurationKeys json.RawMessage `json:"configurationKeys"`
+		Events            []string `json:"events"`
+		ConfigurationKeys []string `json:"configurationKeys"`
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err == nil && len(raw) > 0 {
+	if err == nil {
 		err = json.Unmarshal(raw, &body)
 	}
+	if err == nil && len(body.ConfigurationKeys) > 0 {
+		err = errors.New("configurationKeys are deprecated; use environment variables instead")
+	}
 	if err != nil {
-		renderError(w, http.StatusForbidden, "InvalidRequestFormat", "The register request body is not valid JSON: "+err.Error())
+		renderError(w, http.StatusForbidden, "InvalidRequestFormat", err.Error())
 		return
 	}
-	if body.ConfigurationKeys != nil {
-		renderError(w, http.StatusForbidden, "InvalidRequestFormat", "configurationKeys are not supported")
-		return
-	}
+	x := &e.ext
+	x.mu.Lock()
+	external := slices.Contains(x.external, name)
+	x.mu.Unlock()
 	ext := &extension{id: uuid.NewString(), name: name, busy: true}
 	for _, ev := range body.Events {
-		switch ev {
-		case "INVOKE":
+		switch {
+		case ev == "INVOKE":
 			ext.invoke = true
-		case "SHUTDOWN":
+		case ev == "SHUTDOWN" && external:
 			ext.shutdown = true
+		case ev == "SHUTDOWN":
+			// An internal extension lives and dies with the runtime's
+			// process: there is no shutting it down on its own.
+			renderError(w, http.StatusForbidden, "Extension.InvalidEventType", ev+": ShutdownEventNotSupportedForInternalExtension")
+			return
 		default:
-			renderError(w, http.StatusBadRequest, "InvalidRequestFormat", "Unknown event type: "+ev+" (INVOKE and SHUTDOWN are)")
+			renderError(w, http.StatusForbidden, "Extension.InvalidEventType", ev+": ErrorInvalidEventType")
 			return
 		}
 	}
-	x := &e.ext
 	x.mu.Lock()
 	switch {
 	case x.closed:
 		x.mu.Unlock()
-		renderError(w, http.StatusForbidden, "Extension.RegistrationClosed", "Extension registration is closed: the environment's init is over")
+		renderError(w, http.StatusForbidden, "Extension.RegistrationClosed", "Extension registration closed already")
 		return
 	case len(x.all) >= maxExtensions:
 		x.mu.Unlock()
-		renderError(w, http.StatusForbidden, "Extension.TooManyExtensions", fmt.Sprintf("At most %d extensions may register", maxExtensions))
+		renderError(w, http.StatusForbidden, "Extension.TooManyExtensions", fmt.Sprintf("Extension limit (%d) reached", maxExtensions))
 		return
 	}
 	for _, other := range x.all {
 		if other.name == name {
 			x.mu.Unlock()
-			renderError(w, http.StatusForbidden, "Extension.AlreadyRegistered", "An extension named "+name+" is already registered")
+			msg := "Extension with this name already registered"
+			if external {
+				msg = "State transition from Registered to Registered failed for extension " + name + ". Error: State transition is not allowed"
+			}
+			renderError(w, http.StatusForbidden, "Extension.InvalidExtensionState", msg)
 			return
 		}
 	}

@@ -103,12 +103,20 @@ func TestExtensionRegistration(t *testing.T) {
 			typ        string
 		}{
 			{"no name", `{"events":["INVOKE"]}`, nil, 403, "Extension.InvalidExtensionName"},
-			{"unknown event", `{"events":["INVOKE","BOOT"]}`, map[string]string{"Lambda-Extension-Name": "x"}, 400, "InvalidRequestFormat"},
+			{"unknown event", `{"events":["INVOKE","BOOT"]}`, map[string]string{"Lambda-Extension-Name": "x"}, 403, "Extension.InvalidEventType"},
 			{"not JSON", `{"events":`, map[string]string{"Lambda-Extension-Name": "x"}, 403, "InvalidRequestFormat"},
+			{"no body", ``, map[string]string{"Lambda-Extension-Name": "x"}, 403, "InvalidRequestFormat"},
 			{"configuration keys", `{"events":[],"configurationKeys":["a"]}`, map[string]string{"Lambda-Extension-Name": "x"}, 403, "InvalidRequestFormat"},
+			// No external extension was started: "x" is internal, in the
+			// runtime's process, and cannot be shut down on its own.
+			{"internal, SHUTDOWN", `{"events":["INVOKE","SHUTDOWN"]}`, map[string]string{"Lambda-Extension-Name": "x"}, 403, "Extension.InvalidEventType"},
 		} {
 			resp, got := ext.do("POST", "/register", strings.NewReader(tc.body), tc.header)
 			assertAPIError(t, resp, got, tc.status, tc.typ)
+		}
+		resp, got := ext.do("POST", "/register", strings.NewReader(`{"events":["SHUTDOWN"]}`), map[string]string{"Lambda-Extension-Name": "x"})
+		if !strings.Contains(got, `"errorMessage":"SHUTDOWN: ShutdownEventNotSupportedForInternalExtension"`) {
+			t.Fatalf("internal extension registering SHUTDOWN: %d %q", resp.StatusCode, got)
 		}
 		for _, tc := range []struct {
 			id, typ string
@@ -121,8 +129,8 @@ func TestExtensionRegistration(t *testing.T) {
 			assertAPIError(t, resp, got, 403, tc.typ)
 		}
 		id := register(t, ext, "logger", `["INVOKE"]`)
-		resp, got := ext.do("POST", "/register", strings.NewReader(`{"events":[]}`), map[string]string{"Lambda-Extension-Name": "logger"})
-		assertAPIError(t, resp, got, 403, "Extension.AlreadyRegistered")
+		resp, got = ext.do("POST", "/register", strings.NewReader(`{"events":[]}`), map[string]string{"Lambda-Extension-Name": "logger"})
+		assertAPIError(t, resp, got, 403, "Extension.InvalidExtensionState")
 		// The account id only when asked for.
 		resp, got = ext.do("POST", "/register", strings.NewReader(`{"events":[]}`),
 			map[string]string{"Lambda-Extension-Name": "accounted", "Lambda-Extension-Accept-Feature": "accountId"})
@@ -185,6 +193,16 @@ func TestExtensionInvocationWaits(t *testing.T) {
 			t.Fatal("the runtime had its event before the extension registered")
 		default:
 		}
+		// An internal extension (one in the runtime's process, under a name
+		// of its own) registering and waiting does not stand in for it.
+		agent := register(t, ext, "agent", `["INVOKE"]`)
+		agentEvents := extNext(ext, agent)
+		synctest.Wait()
+		select {
+		case <-polled:
+			t.Fatal("the runtime had its event when an internal extension registered, before the external one")
+		default:
+		}
 		id := register(t, ext, "slow", `["INVOKE","SHUTDOWN"]`)
 		synctest.Wait()
 		select {
@@ -197,6 +215,10 @@ func TestExtensionInvocationWaits(t *testing.T) {
 		if ev.EventType != "INVOKE" || ev.RequestID != reqID {
 			t.Fatalf("INVOKE event %+v for %s", ev, reqID)
 		}
+		if ev := <-agentEvents; ev.EventType != "INVOKE" || ev.RequestID != reqID {
+			t.Fatalf("the internal extension's INVOKE event %+v for %s", ev, reqID)
+		}
+		extNext(ext, agent) // done with the INVOKE: the invocation waits for it too
 		start := time.Now()
 		resp, _ := rt.do("POST", "/runtime/invocation/"+reqID+"/response", strings.NewReader("answer"), nil)
 		if resp.StatusCode != 202 {

@@ -348,8 +348,8 @@ func (m *Manager) boot(e *env) error {
 	if xs, ok := proc.(extensionStarter); ok {
 		// Init waits for the external extensions the sandbox started.
 		e.ext.mu.Lock()
-		e.ext.expected = len(xs.Extensions())
-		if w, ok := proc.(extensionWatcher); ok && e.ext.expected > 0 {
+		e.ext.external = slices.Clone(xs.Extensions())
+		if w, ok := proc.(extensionWatcher); ok && len(e.ext.external) > 0 {
 			e.ext.gone = w.ExtensionsGone()
 			go e.watchExtensionsInit()
 		}
