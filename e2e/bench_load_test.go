@@ -56,30 +56,48 @@ func BenchmarkFloorLoad(b *testing.B) {
 		pid := f.cmd.Process.Pid
 
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: streams}}
-		// Warm: 500 environments, each having served one stream.
+		// Warm: 500 environments, each having served one stream. The
+		// streams are all held open at once (a gate after their first
+		// token), so that 500 environments start: streams that ran one
+		// after another could share one, and "before" would count fewer
+		// environments than "after".
 		var wg sync.WaitGroup
 		var warmErrs atomic.Int64
+		warmGate := newGate(b)
+		warmed := make(chan struct{}, streams)
 		for range streams {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp, err := client.Get(streamBase + "sse?n=1")
+				var once sync.Once
+				report := func() { once.Do(func() { warmed <- struct{}{} }) }
+				defer report() // a failed stream reports too
+				resp, err := client.Get(streamBase + "sse?n=2&gate=" + warmGate.query())
 				if err != nil {
 					warmErrs.Add(1)
 					return
 				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 201 || string(body) != "data: token 1\n\n" {
+				defer resp.Body.Close()
+				br := bufio.NewReader(resp.Body)
+				if first, err := br.ReadString('\n'); err != nil || resp.StatusCode != 201 || first != "data: token 1\n" {
 					warmErrs.Add(1)
+					return
 				}
+				report()
+				io.Copy(io.Discard, br)
 			}()
 		}
+		// Each stream reports once it holds its first token, or has
+		// failed; the gate opens when all have.
+		for range streams {
+			<-warmed
+		}
+		warmGate.open(b, 1)
 		wg.Wait()
 		if n := warmErrs.Load(); n > 0 {
 			b.Logf("warm-up: %d of %d streams failed", n, streams)
 		}
-		f.out.waitCount(b, "streamfn finished 1 tokens: <nil>", streams-int(warmErrs.Load()), 60*time.Second)
+		f.out.waitCount(b, "streamfn finished 2 tokens: <nil>", streams-int(warmErrs.Load()), 60*time.Second)
 		// And the buffered function's environment, so that "before"
 		// counts every environment "after" will.
 		payload := []byte(`{"order":42}`)
