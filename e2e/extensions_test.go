@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,17 +16,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
-var extensionFn builtFunction
-
-// loggerLayer is a layer holding functions/extension as the external
-// extension extensions/logger.
+// loggerLayer is a layer holding the process sandbox's test extension
+// (runtimeapi/process/testdata/extension) as the external extension
+// extensions/logger.
 func loggerLayer(t testing.TB) []byte {
 	t.Helper()
-	bin, err := os.ReadFile(functionBinary(t, extensionFn.build(t, "extension")))
+	bin := filepath.Join(t.TempDir(), "logger")
+	build := exec.Command("go", "build", "-o", bin, "../runtimeapi/process/testdata/extension")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build the extension: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return makeZipModes(t, map[string]zipFile{"extensions/logger": {bin, 0o755}})
+	return makeZipModes(t, map[string]zipFile{"extensions/logger": {raw, 0o755}})
 }
 
 // crashInitReport is the INIT_REPORT line of an init that an extension's
@@ -32,7 +39,7 @@ func loggerLayer(t testing.TB) []byte {
 // fields, as furl writes all of Lambda's lines).
 var crashInitReport = regexp.MustCompile(`INIT_REPORT Init Duration: [0-9]+\.[0-9]{2} ms\tPhase: init\tStatus: error\tError Type: Extension\.Crash`)
 
-// A Go external extension from a layer (functions/extension as
+// A Go external extension from a layer (runtimeapi/process/testdata/extension as
 // extensions/logger) runs with an aws-lambda-go function, through the
 // real furl binary and the SDK, in the process sandbox and in containers:
 // its init reports it Ready for INVOKE and SHUTDOWN; each invocation's

@@ -21,6 +21,7 @@ func main() {
 	}
 	base := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2020-01-01/extension"
 	req, _ := http.NewRequest("POST", base+"/register", strings.NewReader(`{"events":["INVOKE","SHUTDOWN"]}`))
+	// The name is the file's under /opt/extensions, as AWS's examples do.
 	req.Header.Set("Lambda-Extension-Name", filepath.Base(os.Args[0]))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
@@ -43,11 +44,17 @@ func main() {
 			RequestID      string `json:"requestId"`
 			ShutdownReason string `json:"shutdownReason"`
 		}
-		json.NewDecoder(resp.Body).Decode(&ev)
+		err = json.NewDecoder(resp.Body).Decode(&ev)
 		resp.Body.Close()
+		if err != nil {
+			fmt.Println("extension: bad event:", err)
+			os.Exit(1)
+		}
 		switch ev.EventType {
 		case "INVOKE":
 			fmt.Println("extension: INVOKE " + ev.RequestID)
+			// The invocation must not end before this extension asks
+			// for its next event.
 			time.Sleep(500 * time.Millisecond)
 			fmt.Println("extension: done with " + ev.RequestID)
 		case "SHUTDOWN":
