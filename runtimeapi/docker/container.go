@@ -270,25 +270,9 @@ func exitError(r ctypes.WaitResponse) error {
 // passing what comes through it on. It returns its host path.
 func (c *container) openFIFO(dir string) (string, error) {
 	path := filepath.Join(dir, c.name+".out")
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return "", fmt.Errorf("output FIFO: %w", err)
-	}
-	// Writable by the container's user, whoever that is; no other host
-	// user can reach it inside furl's 0700 directory.
-	if err := os.Chmod(path, 0o622); err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("output FIFO: %w", err)
-	}
-	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	r, w, err := makeFIFO(path, "output FIFO")
 	if err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("output FIFO: %w", err)
-	}
-	w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		r.Close()
-		os.Remove(path)
-		return "", fmt.Errorf("output FIFO: %w", err)
+		return "", err
 	}
 	p, err := pump.Start(r, c.out)
 	if err != nil {
@@ -385,24 +369,9 @@ func (a *attachLog) quiet(ctx context.Context) {
 // its host path.
 func (c *container) openGone(dir string) (string, error) {
 	path := filepath.Join(dir, c.name+".gone")
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return "", fmt.Errorf("extensions FIFO: %w", err)
-	}
-	// Writable by the container's user, as the output FIFO is.
-	if err := os.Chmod(path, 0o622); err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("extensions FIFO: %w", err)
-	}
-	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	r, w, err := makeFIFO(path, "extensions FIFO")
 	if err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("extensions FIFO: %w", err)
-	}
-	w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		r.Close()
-		os.Remove(path)
-		return "", fmt.Errorf("extensions FIFO: %w", err)
+		return "", err
 	}
 	c.goneFIFO, c.goneKeeper, c.goneRead = path, w, make(chan struct{})
 	go func() {
@@ -428,4 +397,29 @@ func (c *container) closeGone() {
 	<-c.goneRead
 	os.Remove(c.goneFIFO)
 	c.goneFIFO, c.goneKeeper = "", nil
+}
+
+// makeFIFO makes a FIFO at path for a container to write to, and opens its
+// read end and furl's own write end (which keeps the FIFO from ending
+// before the container opens it), both non-blocking.
+func makeFIFO(path, what string) (r, w *os.File, err error) {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	// Writable by the container's user, whoever that is; no other host
+	// user can reach it inside furl's 0700 directory.
+	if err := os.Chmod(path, 0o622); err != nil {
+		os.Remove(path)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if r, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err != nil {
+		os.Remove(path)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if w, err = os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err != nil {
+		r.Close()
+		os.Remove(path)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return r, w, nil
 }
