@@ -10,6 +10,7 @@ package relay
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,9 @@ type Relay struct {
 type invocation struct {
 	id      string
 	payload []byte
+	// trace is the X-Ray trace header Lambda's Runtime API always sends
+	// (Lambda-Runtime-Trace-Id), whose root a URL event also carries.
+	trace string
 	// done receives the buffered result; stream receives the streaming
 	// response's body, whose reader closes copied when it is finished.
 	done   chan result
@@ -126,9 +130,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	inv := &invocation{id: strconv.FormatUint(r.seq.Add(1), 10), payload: body}
+	inv := &invocation{id: strconv.FormatUint(r.seq.Add(1), 10), payload: body, trace: traceHeader()}
 	if r.mode == URL || r.mode == Stream {
-		inv.payload = event(req, body)
+		inv.payload = event(req, body, inv.trace)
 	}
 	if r.mode == Stream || r.mode == InvokeStream {
 		inv.stream = make(chan io.ReadCloser, 1)
@@ -184,13 +188,25 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// event builds the payload-2.0 event of a function URL request.
-func event(req *http.Request, body []byte) []byte {
-	headers := make(map[string]string, len(req.Header)+1)
+// event builds the payload-2.0 event of a function URL request, with
+// the fields Lambda always adds (the trace and x-forwarded-* headers, a
+// request id, the 32-character URL id), so that the function decodes and
+// answers as large an event as it would on AWS.
+func event(req *http.Request, body []byte, trace string) []byte {
+	headers := make(map[string]string, len(req.Header)+5)
 	for k, v := range req.Header {
 		headers[strings.ToLower(k)] = strings.Join(v, ",")
 	}
+	host, port, _ := net.SplitHostPort(req.Host)
+	if host == "" {
+		host = req.Host
+	}
+	source, _, _ := net.SplitHostPort(req.RemoteAddr)
 	headers["host"] = req.Host
+	headers["x-amzn-trace-id"], _, _ = strings.Cut(trace, ";")
+	headers["x-forwarded-for"] = source
+	headers["x-forwarded-port"] = port
+	headers["x-forwarded-proto"] = "http"
 	var query map[string]string
 	if req.URL.RawQuery != "" {
 		query = map[string]string{}
@@ -203,15 +219,34 @@ func event(req *http.Request, body []byte) []byte {
 		"headers": headers, "queryStringParameters": query, "isBase64Encoded": true,
 		"body": base64.StdEncoding.EncodeToString(body),
 		"requestContext": map[string]any{
-			"accountId": "anonymous", "apiId": "relay", "domainName": req.Host, "domainPrefix": "relay",
-			"requestId": "relay", "routeKey": "$default", "stage": "$default",
+			"accountId": "anonymous", "apiId": urlID, "domainName": req.Host, "domainPrefix": urlID,
+			"requestId": requestID(), "routeKey": "$default", "stage": "$default",
 			"time": time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"), "timeEpoch": time.Now().UnixMilli(),
 			"http": map[string]any{"method": req.Method, "path": req.URL.Path, "protocol": req.Proto,
-				"sourceIp": strings.Split(req.RemoteAddr, ":")[0], "userAgent": req.UserAgent()},
+				"sourceIp": source, "userAgent": req.UserAgent()},
 		},
 	}
 	raw, _ := json.Marshal(ev)
 	return raw
+}
+
+// urlID stands for a function URL's id, which is 32 characters long.
+const urlID = "relay0relay0relay0relay0relay0re"
+
+// requestID is a random request id in a UUID's form, as Lambda's are.
+func requestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// traceHeader is a new X-Ray trace header as Lambda's Runtime API sends
+// it: a root (1-, the time in 8 hex digits, 96 random bits), a parent, and
+// not sampled.
+func traceHeader() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("Root=1-%08x-%x;Parent=%x;Sampled=0", time.Now().Unix(), b[:12], b[12:])
 }
 
 // writeResult maps a buffered function URL result to the response: a
@@ -360,6 +395,7 @@ func (r *Relay) next(w http.ResponseWriter, req *http.Request) {
 		h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
 		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10))
 		h.Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:relay")
+		h.Set("Lambda-Runtime-Trace-Id", inv.trace)
 		h.Set("Content-Type", "application/json")
 		w.Write(inv.payload)
 	case <-req.Context().Done():
