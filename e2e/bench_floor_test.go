@@ -288,6 +288,16 @@ func BenchmarkFloorURL(b *testing.B) {
 	createURLFunction(b, c, "floorurl", 30)
 	u := publicURL(b, c, "floorurl", nil)
 	id := u[len("http://"):strings.Index(u, ".")]
+	// FURL_BENCH_FURL_B names a second build of furl, measured in the same
+	// rounds as furl-b: two builds compared request for request.
+	var fb *furl
+	var idB string
+	if other := os.Getenv("FURL_BENCH_FURL_B"); other != "" {
+		fb = startFurlBinForBench(b, other, "--log-level", "info")
+		createURLFunction(b, fb.client(), "floorurl", 30)
+		ub := publicURL(b, fb.client(), "floorurl", nil)
+		idB = ub[len("http://"):strings.Index(ub, ".")]
+	}
 	bin := functionBinary(b, urlFunction(b))
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -304,12 +314,16 @@ func BenchmarkFloorURL(b *testing.B) {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			rl := startRelay(b, bin, conc, relay.URL)
 			inproc := startRelayInProcess(b, bin, conc, relay.URL)
-			floorCompare(b, conc, []floorTarget{
+			targets := []floorTarget{
 				{"furl", postCheck(f.url("/lambda-url/"+id+"/echo?x=1"), payload, `"rawPath":"/echo"`)},
 				{"relay", postCheck(rl.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
 				{"relay-inproc", postCheck(inproc.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
 				{"plain", postCheck(plain.URL+"/echo?x=1", payload, `"rawPath":"/echo"`)},
-			}, false)
+			}
+			if fb != nil {
+				targets = append(targets, floorTarget{"furl-b", postCheck(fb.url("/lambda-url/"+idB+"/echo?x=1"), payload, `"rawPath":"/echo"`)})
+			}
+			floorCompare(b, conc, targets, false)
 		})
 	}
 }
@@ -635,6 +649,17 @@ func floorThroughput(b *testing.B, targets [][2]string, size int, one func(url s
 // executable to measure instead of the one built from this tree.
 func startFurlForBench(b *testing.B, extra ...string) *furl {
 	b.Helper()
+	bin := furlBin
+	if other := os.Getenv("FURL_BENCH_FURL"); other != "" {
+		// Another build of furl, to compare two builds run by run.
+		bin = other
+	}
+	return startFurlBinForBench(b, bin, extra...)
+}
+
+// startFurlBinForBench is startFurlForBench with the executable named.
+func startFurlBinForBench(b *testing.B, bin string, extra ...string) *furl {
+	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -647,11 +672,6 @@ func startFurlForBench(b *testing.B, extra ...string) *furl {
 		b.Fatal(err)
 	}
 	args := append([]string{"serve", "--listen", addr, "--listen-tls", "", "--data-dir", filepath.Join(dir, "data"), "--sandbox", "process"}, extra...)
-	bin := furlBin
-	if other := os.Getenv("FURL_BENCH_FURL"); other != "" {
-		// Another build of furl, to compare two builds run by run.
-		bin = other
-	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = output, output
 	f := &furl{t: b, cmd: cmd, addr: addr, dataDir: filepath.Join(dir, "data"), logs: &syncBuffer{changed: make(chan struct{})},

@@ -287,7 +287,11 @@ func sourceIP(r *http.Request) string {
 
 // localPort is the port the client connected to.
 func localPort(r *http.Request) string {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if t, isTCP := a.(*net.TCPAddr); isTCP {
+		return strconv.Itoa(t.Port)
+	}
+	if ok {
 		if _, port, err := net.SplitHostPort(a.String()); err == nil {
 			return port
 		}

@@ -102,6 +102,8 @@ func (f *initFailure) forRequest(requestID string) *FunctionError {
 const (
 	apiPrefix = "/2018-06-01"
 	pathNext  = apiPrefix + "/runtime/invocation/next"
+	// pathInvocation begins the path of an invocation's answer.
+	pathInvocation = apiPrefix + "/runtime/invocation/"
 )
 
 func (e *env) routes() http.Handler {
@@ -114,7 +116,27 @@ func (e *env) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusNotFound, "NotFound", "No Runtime API route answers "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	// A warm invocation is a /next and a /response: those two go straight
+	// to their handlers, matched as the mux would match them (a path the
+	// mux would clean first, with an empty, "." or ".." id, goes to it).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; r.Method {
+		case http.MethodGet:
+			if p == pathNext {
+				e.next(w, r)
+				return
+			}
+		case http.MethodPost:
+			if id, ok := strings.CutPrefix(p, pathInvocation); ok {
+				if id, ok = strings.CutSuffix(id, "/response"); ok && id != "" && id != "." && id != ".." && !strings.Contains(id, "/") {
+					r.SetPathValue("id", id)
+					e.response(w, r)
+					return
+				}
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // renderJSON writes a Runtime API answer as Lambda does: JSON with a

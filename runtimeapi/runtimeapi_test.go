@@ -262,6 +262,14 @@ func testRuntimeAPIHappyPathAndStatusCodes(t *testing.T) {
 	assertAPIError(t, resp, body, 403, "InvalidStateTransition")
 	resp, body = rt.do("GET", "/runtime/nothing", nil, nil)
 	assertAPIError(t, resp, body, 404, "NotFound")
+	// The /next and /response routes taken before the mux match only
+	// what the mux would: a path of more segments, another method.
+	resp, body = rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/x/response", strings.NewReader("x"), nil)
+	assertAPIError(t, resp, body, 404, "NotFound")
+	resp, body = rt.do("GET", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", nil, nil)
+	assertAPIError(t, resp, body, 404, "NotFound")
+	resp, body = rt.do("POST", "/runtime/invocation/next", nil, nil)
+	assertAPIError(t, resp, body, 404, "NotFound")
 }
 
 func assertAPIError(t *testing.T, resp *http.Response, body string, status int, typ string) {

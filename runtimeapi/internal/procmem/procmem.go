@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
 // Meter samples one process' resident size from /proc/<pid>/statm, kept
@@ -52,16 +53,38 @@ func (m *Meter) MaxMB() int {
 	if m.buf == nil {
 		m.buf = make([]byte, 128)
 	}
-	n, _ := m.statm.ReadAt(m.buf, 0)
-	// statm: size resident shared text lib data dt, in pages.
-	fields := bytes.Fields(m.buf[:n])
-	if len(fields) > 1 {
-		pages, _ := strconv.Atoi(string(fields[1]))
+	// One pread: os.File.ReadAt would read again until EOF, a second
+	// system call per invocation for a file this short.
+	n := 0
+	if rc, err := m.statm.SyscallConn(); err == nil {
+		rc.Read(func(fd uintptr) bool {
+			n, _ = syscall.Pread(int(fd), m.buf, 0)
+			return true
+		})
+	}
+	if pages, ok := residentPages(m.buf[:max(n, 0)]); ok {
 		if mb := (pages*pageSize + 1<<20 - 1) >> 20; mb > m.peakMB {
 			m.peakMB = mb
 		}
 	}
 	return m.peakMB
+}
+
+// residentPages is statm's second field (size resident shared text lib
+// data dt, in pages).
+func residentPages(statm []byte) (int, bool) {
+	_, rest, ok := bytes.Cut(statm, []byte{' '})
+	if !ok {
+		return 0, false
+	}
+	if i := bytes.IndexAny(rest, " \n"); i >= 0 {
+		rest = rest[:i]
+	}
+	pages, err := strconv.Atoi(string(rest))
+	if err != nil || pages < 0 {
+		return 0, false
+	}
+	return pages, true
 }
 
 var pageSize = os.Getpagesize()
