@@ -87,9 +87,20 @@ func (iv *invocation) end() {
 	iv.Body.Close()
 }
 
+// wholeReader reads a body to its end into one slice of its size.
+type wholeReader interface {
+	ReadAll() ([]byte, error)
+}
+
 // read reads a buffered result whole and waits for the outcome.
 func (iv *invocation) read() ([]byte, *runtimeapi.FunctionError, error) {
-	body, err := io.ReadAll(iv.Body)
+	var body []byte
+	var err error
+	if wr, ok := iv.Body.(wholeReader); ok {
+		body, err = wr.ReadAll()
+	} else {
+		body, err = io.ReadAll(iv.Body)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

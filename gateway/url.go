@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -102,7 +103,9 @@ func write502(w http.ResponseWriter) {
 func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath string) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
-	log := loggerFrom(r.Context())
+	// The request's logger (which carries its id) is made only for a line
+	// other than the access line below, which names the id itself.
+	log := func() *slog.Logger { return loggerFrom(r.Context()) }
 	// function and why say, when furl knows, whose URL this is and why it
 	// answered as it did, so that a 403 is not a mystery.
 	var function, why string
@@ -112,18 +115,24 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 			s.observe(runtimeapi.Event{Kind: runtimeapi.EventURL, Time: time.Now(), Function: target.FunctionName,
 				Version: target.Qualifier, Status: strconv.Itoa(rec.status), Duration: time.Since(start), ResponseBytes: rec.written})
 		}
-		attrs := []any{"method", r.Method, "url_id", id, "host", r.Host, "path", rawPath,
-			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond)}
+		ctx := r.Context()
+		if !s.log.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs, slog.String("request_id", requestIDFrom(ctx)), slog.String("method", r.Method), slog.String("url_id", id),
+			slog.String("host", r.Host), slog.String("path", rawPath), slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)))
 		if function != "" {
-			attrs = append(attrs, "function", function)
+			attrs = append(attrs, slog.String("function", function))
 		}
 		if why != "" {
-			attrs = append(attrs, "why", why)
+			attrs = append(attrs, slog.String("why", why))
 		}
-		if cut := cutReason(r.Context()); cut != "" {
-			attrs = append(attrs, "cut", cut)
+		if cut := cutReason(ctx); cut != "" {
+			attrs = append(attrs, slog.String("cut", cut))
 		}
-		log.Info("url request", attrs...)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "url request", attrs...)
 	}()
 	w = rec
 
@@ -132,7 +141,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			log.Error("serving a function URL panicked", "panic", p)
+			log().Error("serving a function URL panicked", "panic", p)
 			if rec.status == 0 {
 				write502(w)
 			}
@@ -147,7 +156,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		return
 	case err != nil || !s.urlRegionOK(r):
 		if e, ok := urlconfig.AsError(err); err != nil && (!ok || e.Type != urlconfig.ErrNotFound) {
-			log.Error("resolving a function URL failed", "url_id", id, "err", err)
+			log().Error("resolving a function URL failed", "url_id", id, "err", err)
 			write502(w)
 			return
 		}
@@ -165,7 +174,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	}
 	if c := s.corsFor(t); c != nil {
 		if isPreflight(r) {
-			c.servePreflight(w, r, log)
+			c.servePreflight(w, r, log())
 			return
 		}
 		c.addHeaders(w, r)
@@ -173,7 +182,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	// The event, not the body, has the limit; a larger body cannot fit.
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxURLEvent+1))
 	if err != nil {
-		log.Info("reading a URL request's body failed", "err", err)
+		log().Info("reading a URL request's body failed", "err", err)
 		writeURLError(w, http.StatusBadRequest, "InvalidRequestContentException", `{"Message":"Could not read the request body."}`)
 		return
 	}
@@ -182,7 +191,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		sum := sha256.Sum256(body)
 		id, serr := s.verifier.Verify(r.Context(), r, hex.EncodeToString(sum[:]), s.store.Account().Region, "lambda")
 		if serr != nil {
-			log.Warn("function URL request refused (403): its signature is not accepted", "function", t.FunctionName, "error_type", serr.Code, "why", serr.Reason)
+			log().Warn("function URL request refused (403): its signature is not accepted", "function", t.FunctionName, "error_type", serr.Code, "why", serr.Reason)
 			writeSigError(w, serr, true)
 			return
 		}
@@ -217,7 +226,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	}
 	event, err := buildURLEvent(ev)
 	if err != nil {
-		log.Error("building the URL event failed", "err", err)
+		log().Error("building the URL event failed", "err", err)
 		write502(w)
 		return
 	}
@@ -242,14 +251,14 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
-			log.Error("invoking a URL's function failed", "function", t.FunctionName, "err", err)
+			log().Error("invoking a URL's function failed", "function", t.FunctionName, "err", err)
 		}
 		write502(w)
 		return
 	}
 	defer iv.end()
 	if inv.Streaming {
-		s.serveStream(w, r, resultView{iv.Result}, log.With("function", t.FunctionName))
+		s.serveStream(w, r, resultView{iv.Result}, log().With("function", t.FunctionName))
 		return
 	}
 	result, fe, err := iv.read()
@@ -258,13 +267,13 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		return
 	}
 	if fe != nil {
-		log.Info("the function of a URL failed", "function", t.FunctionName, "error_type", fe.Type)
+		log().Info("the function of a URL failed", "function", t.FunctionName, "error_type", fe.Type)
 		write502(w)
 		return
 	}
 	resp, err := urlResponseFrom(result)
 	if err != nil {
-		log.Info("a URL's function answered something a URL cannot send", "function", t.FunctionName, "err", err)
+		log().Info("a URL's function answered something a URL cannot send", "function", t.FunctionName, "err", err)
 		write502(w)
 		return
 	}

@@ -143,6 +143,33 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// ReadAll reads the response to its end, as io.ReadAll would, but waits
+// for it whole (or for a full buffer) and copies it once into a slice of
+// its size, where io.ReadAll would grow one from 512 bytes.
+func (p *bodyPipe) ReadAll() ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []byte
+	for {
+		for !p.readerGone && !p.writerDone && len(p.buf)-p.off < maxPipeBuffer {
+			p.changed.Wait()
+		}
+		if p.readerGone {
+			return out, io.ErrClosedPipe
+		}
+		if out == nil {
+			out = make([]byte, 0, len(p.buf)-p.off)
+		}
+		out = append(out, p.buf[p.off:]...)
+		p.off = len(p.buf)
+		p.recycleLocked()
+		p.changed.Broadcast()
+		if p.writerDone {
+			return out, nil
+		}
+	}
+}
+
 // Buffered is how many bytes a Read would return at once.
 func (p *bodyPipe) Buffered() int {
 	p.mu.Lock()

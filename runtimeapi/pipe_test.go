@@ -64,6 +64,48 @@ func TestBodyPipeCarriesEverything(t *testing.T) {
 	}
 }
 
+// ReadAll gets everything relayed, in order, whether the pipe wakes its
+// reader at every fill or only when full, for a response smaller than the
+// buffer and one several times larger; its slice is the response's size
+// when the response fits the buffer.
+func TestBodyPipeReadAll(t *testing.T) {
+	for _, size := range []int{0, 1234, 3*maxPipeBuffer + 12345} {
+		for _, whole := range []bool{false, true} {
+			src := make([]byte, size)
+			for i := range src {
+				src[i] = byte(rand.IntN(256))
+			}
+			p := newBodyPipe()
+			p.whole = whole
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := relay(p, iotest.HalfReader(bytes.NewReader(src)), int64(len(src)))
+				p.closeWriter()
+				done <- err
+			}()
+			got, err := p.ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, src) || got == nil {
+				t.Fatalf("size %d, whole %v: got %d bytes (nil %v), not the %d sent", size, whole, len(got), got == nil, len(src))
+			}
+			if size < maxPipeBuffer && whole && cap(got) != size {
+				t.Errorf("size %d: ReadAll's slice has capacity %d", size, cap(got))
+			}
+		}
+	}
+	// A reader that leaves ends ReadAll with the pipe's error.
+	p := newBodyPipe()
+	go p.Close()
+	if _, err := p.ReadAll(); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("ReadAll of a closed pipe: %v", err)
+	}
+}
+
 // A runtime may run at most maxPipeBuffer bytes ahead of its invoker:
 // then its side waits, having read from the runtime no more than it keeps.
 func TestBodyPipeBackpressure(t *testing.T) {
