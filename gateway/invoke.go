@@ -131,7 +131,7 @@ func (s *Server) readInvoke(r *http.Request, types []string) (*invokeRequest, er
 	if req.clientContext, err = decodeClientContext(r.Header.Get("X-Amz-Client-Context")); err != nil {
 		return nil, err
 	}
-	payload, err := readPayload(r.Body, req.invocationType == "Event")
+	payload, err := readPayload(r.Body, r.ContentLength, req.invocationType == "Event")
 	if err != nil {
 		return nil, err
 	}
@@ -166,12 +166,12 @@ func (req *invokeRequest) invocation(s *Server, r *http.Request) *runtimeapi.Inv
 // or 1 MB for an Event. An Event's payload is held in memory only up to
 // its limit; the rest of a larger one is counted, for AWS's message, and
 // dropped.
-func readPayload(body io.Reader, event bool) ([]byte, error) {
+func readPayload(body io.Reader, declared int64, event bool) ([]byte, error) {
 	limit := maxInvokePayload
 	if event {
 		limit = maxEventPayload
 	}
-	payload, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
+	payload, err := readBody(body, declared, int64(limit))
 	if err != nil {
 		return nil, newError(urlconfig.ErrInvalidRequest, "Could not read the request body: "+err.Error())
 	}

@@ -124,3 +124,31 @@ func startError(ver *urlconfig.Version, err error) error {
 	}
 	return fmt.Errorf("invoke %s: %w", ver.FunctionName, err)
 }
+
+// readBody reads a request's body to its end, or to one byte past limit,
+// as io.ReadAll(io.LimitReader(body, limit+1)) would; but when the request
+// declares its length (within limit) it reads into one buffer of that
+// size, where io.ReadAll would grow one from 512 bytes.
+func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
+	if declared < 0 || declared > limit {
+		return io.ReadAll(io.LimitReader(body, limit+1))
+	}
+	// One byte more than declared: the read that meets the end needs room,
+	// and a body longer than it said (which net/http does not let through)
+	// would still be read to its end, growing the buffer.
+	buf := make([]byte, 0, declared+1)
+	src := io.LimitReader(body, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}

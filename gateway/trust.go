@@ -144,6 +144,38 @@ var payloadOperations = map[string]bool{
 	"POST /2014-11-13/functions/{FunctionName}/invoke-async":                   true,
 }
 
+// isPayloadOperation says whether a request is for one of
+// payloadOperations. An invocation's path is recognised as it is; any
+// other is looked up as the mux will find it, after the final slash is
+// trimmed (the request itself keeps it until its signature is checked).
+func (s *Server) isPayloadOperation(r *http.Request) bool {
+	if r.Method == http.MethodPost && r.URL.RawPath == "" && isInvocationPath(r.URL.Path) {
+		return true
+	}
+	probe := *r
+	probeURL := *r.URL
+	probe.URL = &probeURL
+	trimTrailingSlash(&probe)
+	_, pattern := s.mux.Handler(&probe)
+	return payloadOperations[pattern]
+}
+
+// isInvocationPath matches the paths of payloadOperations whose function
+// name is one plain segment, which the mux routes to them unchanged.
+func isInvocationPath(path string) bool {
+	for _, op := range [...]struct{ prefix, suffix string }{
+		{"/2015-03-31/functions/", "/invocations"},
+		{"/2021-11-15/functions/", "/response-streaming-invocations"},
+		{"/2014-11-13/functions/", "/invoke-async"},
+	} {
+		if name, ok := strings.CutPrefix(path, op.prefix); ok {
+			name, ok = strings.CutSuffix(name, op.suffix)
+			return ok && name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+		}
+	}
+	return false
+}
+
 // corsSafelisted are the Content-Types a page may send across origins
 // without a CORS preflight (which the Lambda API never grants): what an
 // HTML form or a no-cors fetch sends.
@@ -158,16 +190,8 @@ var corsSafelisted = map[string]bool{
 // other operation takes JSON, and the SDKs and CLIs label it
 // application/json.
 func (s *Server) contentTypeRefusal(r *http.Request) *refusal {
-	// The operation is found as the mux will find it, after the final
-	// slash is trimmed; the request itself keeps it until its signature
-	// is checked.
-	probe := *r
-	probeURL := *r.URL
-	probe.URL = &probeURL
-	trimTrailingSlash(&probe)
-	_, pattern := s.mux.Handler(&probe)
 	types := r.Header.Values("Content-Type")
-	if payloadOperations[pattern] {
+	if s.isPayloadOperation(r) {
 		for _, t := range types {
 			if corsSafelisted[mediaType(t)] {
 				return &refusal{

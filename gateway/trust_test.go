@@ -308,3 +308,40 @@ func TestServesName(t *testing.T) {
 		}
 	}
 }
+
+// The invocation paths recognised without the mux are exactly those the
+// mux routes to a payload operation: for each path below, both ways agree.
+func TestPayloadOperationsRecognisedAsTheMuxRoutesThem(t *testing.T) {
+	s := newTestServer(t)
+	s.invoker = refusingInvoker{}
+	s.mux = http.NewServeMux()
+	s.routes()
+	for _, path := range []string{
+		"/2015-03-31/functions/f/invocations",
+		"/2015-03-31/functions/f/invocations/",
+		"/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:f/invocations",
+		"/2015-03-31/functions/f/configuration",
+		"/2015-03-31/functions//invocations",
+		"/2015-03-31/functions/./invocations",
+		"/2015-03-31/functions/../invocations",
+		"/2015-03-31/functions/a/b/invocations",
+		"/2015-03-31/functions/a%2Fb/invocations",
+		"/2021-11-15/functions/f/response-streaming-invocations",
+		"/2021-11-15/functions/f/invocations",
+		"/2014-11-13/functions/f/invoke-async",
+		"/2014-11-13/functions/f/invoke-async/",
+		"/2015-03-31/functions",
+	} {
+		for _, method := range []string{"POST", "GET", "PUT"} {
+			r := httptest.NewRequest(method, "http://127.0.0.1:4580"+path, nil)
+			probe := *r
+			u := *r.URL
+			probe.URL = &u
+			trimTrailingSlash(&probe)
+			_, pattern := s.mux.Handler(&probe)
+			if got, want := s.isPayloadOperation(r), payloadOperations[pattern]; got != want {
+				t.Errorf("%s %s: isPayloadOperation %v, the mux routes it to %q", method, path, got, pattern)
+			}
+		}
+	}
+}

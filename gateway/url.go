@@ -180,7 +180,7 @@ func (s *Server) serveURL(w http.ResponseWriter, r *http.Request, id, rawPath st
 		c.addHeaders(w, r)
 	}
 	// The event, not the body, has the limit; a larger body cannot fit.
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxURLEvent+1))
+	body, err := readBody(r.Body, r.ContentLength, maxURLEvent)
 	if err != nil {
 		log().Info("reading a URL request's body failed", "err", err)
 		writeURLError(w, http.StatusBadRequest, "InvalidRequestContentException", `{"Message":"Could not read the request body."}`)

@@ -676,9 +676,7 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 			status = "timeout"
 		}
 		if quiet {
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			e.proc.Quiet(ctx)
-			cancel()
+			e.proc.Quiet(100 * time.Millisecond)
 		}
 		e.out.flushPartial()
 		c.responded.Store(true)
@@ -719,18 +717,31 @@ func reportLine(requestID string, d time.Duration, memoryMB, maxUsedMB int, with
 		billed += initD
 	}
 	billedUnits := (billed + time.Millisecond - 1) / time.Millisecond
-	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		requestID, ms(d), billedUnits, memoryMB, maxUsedMB)
+	// Appended rather than formatted: one is written per invocation.
+	b := make([]byte, 0, 192+len(requestID))
+	b = append(b, "REPORT RequestId: "...)
+	b = append(b, requestID...)
+	b = append(b, "\tDuration: "...)
+	b = strconv.AppendFloat(b, ms(d), 'f', 2, 64)
+	b = append(b, " ms\tBilled Duration: "...)
+	b = strconv.AppendInt(b, int64(billedUnits), 10)
+	b = append(b, " ms\tMemory Size: "...)
+	b = strconv.AppendInt(b, int64(memoryMB), 10)
+	b = append(b, " MB\tMax Memory Used: "...)
+	b = strconv.AppendInt(b, int64(maxUsedMB), 10)
+	b = append(b, " MB\t"...)
 	if withInit {
-		s += fmt.Sprintf("Init Duration: %.2f ms\t", ms(initD))
+		b = append(b, "Init Duration: "...)
+		b = strconv.AppendFloat(b, ms(initD), 'f', 2, 64)
+		b = append(b, " ms\t"...)
 	}
 	if status != "" {
-		s += "Status: " + status + "\t"
+		b = append(b, "Status: "+status+"\t"...)
 		if status == "error" && fe != nil {
-			s += "Error Type: " + fe.Type + "\t"
+			b = append(b, "Error Type: "+fe.Type+"\t"...)
 		}
 	}
-	return s
+	return string(b)
 }
 
 // platformLine writes Lambda's own log lines for a call, after its START.

@@ -241,9 +241,7 @@ func (m *Manager) failedInit(inv *Invocation, e *env, fail *initFailure) *Result
 		}
 		e.mu.Unlock()
 		// Whatever init printed before it failed belongs in this log.
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		e.proc.Quiet(ctx)
-		cancel()
+		e.proc.Quiet(100 * time.Millisecond)
 		e.out.flushPartial()
 		c.log.addRaw(e.initLog.tail(maxInvocationLog))
 		initD = time.Since(e.initStart)
@@ -404,11 +402,11 @@ func (deadProcess) Done() <-chan struct{} {
 	close(c)
 	return c
 }
-func (deadProcess) Err() error                { return nil }
-func (deadProcess) Kill()                     {}
-func (deadProcess) MaxMemoryMB() int          { return 0 }
-func (deadProcess) Quiet(ctx context.Context) {}
-func (deadProcess) Peer(net.Conn) error       { return errors.New("the runtime never started") }
+func (deadProcess) Err() error          { return nil }
+func (deadProcess) Kill()               {}
+func (deadProcess) MaxMemoryMB() int    { return 0 }
+func (deadProcess) Quiet(time.Duration) {}
+func (deadProcess) Peer(net.Conn) error { return errors.New("the runtime never started") }
 
 // Retire ends the environments of every version of a function: idle ones
 // at once, busy ones when their invocation is over. Call it when the

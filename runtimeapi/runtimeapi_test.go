@@ -27,7 +27,7 @@ type fakeSandbox struct {
 	startE error
 	net    *memNet
 	// quiet, if set, is what its processes' Quiet does.
-	quiet func(context.Context)
+	quiet func(time.Duration)
 	// extensions are the external extensions its processes say they
 	// started (the test plays them).
 	extensions []string
@@ -57,7 +57,7 @@ type fakeProcess struct {
 	err  error
 	// stranger makes Peer refuse every connection.
 	stranger   bool
-	quiet      func(context.Context)
+	quiet      func(time.Duration)
 	extensions []string
 }
 
@@ -67,9 +67,9 @@ func (p *fakeProcess) Done() <-chan struct{} { return p.done }
 func (p *fakeProcess) Err() error            { return p.err }
 func (p *fakeProcess) Kill()                 { p.exit(fmt.Errorf("signal: killed")) }
 func (p *fakeProcess) MaxMemoryMB() int      { return 17 }
-func (p *fakeProcess) Quiet(ctx context.Context) {
+func (p *fakeProcess) Quiet(within time.Duration) {
 	if p.quiet != nil {
-		p.quiet(ctx)
+		p.quiet(within)
 	}
 }
 func (p *fakeProcess) Peer(net.Conn) error {

@@ -110,8 +110,9 @@ type Process interface {
 	// MaxMemoryMB is the most memory the process has used, or 0 if unknown.
 	MaxMemoryMB() int
 	// Quiet waits until everything the process wrote so far has reached
-	// Output, or until ctx ends.
-	Quiet(ctx context.Context)
+	// Output, but no longer than within. It asks for no timer when
+	// nothing is left to read, as at the end of most invocations.
+	Quiet(within time.Duration)
 	// Peer says whether a connection to the environment's Runtime API
 	// comes from the environment: its runtime or a process the runtime
 	// started. The error says why not. The Runtime API answers nothing else.

@@ -14,7 +14,7 @@ import (
 func TestOutcomeDoesNotWaitForTheClosingLog(t *testing.T) {
 	quieting, quietDone := make(chan struct{}), make(chan struct{})
 	sb := newFakeSandbox()
-	sb.quiet = func(ctx context.Context) {
+	sb.quiet = func(time.Duration) {
 		close(quieting)
 		<-quietDone // the function's output is still being read
 	}

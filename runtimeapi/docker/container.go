@@ -88,12 +88,12 @@ func (c *container) MaxMemoryMB() int { return c.mem.MaxMB() }
 // Quiet waits until what the runtime wrote so far has reached Output:
 // exactly, through the FIFO; through the attach stream, until it has been
 // idle a little while.
-func (c *container) Quiet(ctx context.Context) {
+func (c *container) Quiet(within time.Duration) {
 	switch {
 	case c.pump != nil:
-		c.pump.Quiet(ctx)
+		c.pump.Quiet(within)
 	case c.attached != nil:
-		c.attached.quiet(ctx)
+		c.attached.quiet(within)
 	}
 }
 
@@ -338,8 +338,9 @@ func (s *stampWriter) Write(p []byte) (int, error) {
 // Quiet to take it that the runtime's output has all come.
 const attachIdle = 20 * time.Millisecond
 
-func (a *attachLog) quiet(ctx context.Context) {
+func (a *attachLog) quiet(within time.Duration) {
 	start := time.Now()
+	deadline := start.Add(within)
 	for {
 		a.mu.Lock()
 		last := a.last
@@ -348,15 +349,12 @@ func (a *attachLog) quiet(ctx context.Context) {
 			last = start
 		}
 		wait := attachIdle - time.Since(last)
-		if wait <= 0 {
+		if wait <= 0 || !time.Now().Before(deadline) {
 			return
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(min(wait, time.Until(deadline)))
 		select {
 		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return
 		case <-a.done:
 			t.Stop()
 			return

@@ -67,7 +67,7 @@ func (nopProcess) Done() <-chan struct{} { return nil }
 func (nopProcess) Err() error            { return nil }
 func (nopProcess) Kill()                 {}
 func (nopProcess) MaxMemoryMB() int      { return 0 }
-func (nopProcess) Quiet(context.Context) {}
+func (nopProcess) Quiet(time.Duration)   {}
 func (nopProcess) Peer(net.Conn) error   { return nil }
 
 // extProcess started external extensions; watchedProcess also tells when

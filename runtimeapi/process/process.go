@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/furl-dev/furl/runtimeapi"
 	"github.com/furl-dev/furl/runtimeapi/bootstrap/node"
@@ -376,7 +377,7 @@ func (p *proc) Err() error {
 }
 
 // Quiet waits until everything the runtime wrote so far has been passed on.
-func (p *proc) Quiet(ctx context.Context) { p.out.Quiet(ctx) }
+func (p *proc) Quiet(within time.Duration) { p.out.Quiet(within) }
 
 // MaxMemoryMB is the most resident memory the runtime has been seen to
 // use, at the end of each invocation, and never less than before.

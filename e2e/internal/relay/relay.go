@@ -197,10 +197,7 @@ func event(req *http.Request, body []byte, trace string) []byte {
 	for k, v := range req.Header {
 		headers[strings.ToLower(k)] = strings.Join(v, ",")
 	}
-	host, port, _ := net.SplitHostPort(req.Host)
-	if host == "" {
-		host = req.Host
-	}
+	_, port, _ := net.SplitHostPort(req.Host)
 	source, _, _ := net.SplitHostPort(req.RemoteAddr)
 	headers["host"] = req.Host
 	headers["x-amzn-trace-id"], _, _ = strings.Cut(trace, ";")

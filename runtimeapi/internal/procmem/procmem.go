@@ -8,18 +8,26 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Meter samples one process' resident size from /proc/<pid>/statm, kept
-// open: rereading it is one pread per invocation. A peak inside an
-// invocation that is gone by its end is not seen. The zero Meter reports
-// nothing; so does one whose process has no /proc entry here.
+// open: rereading it is one pread, at the end of an invocation, at most
+// once per sampleEvery. A peak inside an invocation that is gone by its end
+// is not seen. The zero Meter reports nothing; so does one whose process
+// has no /proc entry here.
 type Meter struct {
-	mu     sync.Mutex
-	statm  *os.File
-	buf    []byte
-	peakMB int
+	mu      sync.Mutex
+	statm   *os.File
+	buf     []byte
+	peakMB  int
+	sampled time.Time
 }
+
+// sampleEvery spaces the samples of a busy environment: warm invocations
+// back to back (thousands a second) share one, and any invocation that
+// ends a millisecond or more after the last sample gets its own.
+const sampleEvery = time.Millisecond
 
 // Open starts metering a process.
 func (m *Meter) Open(pid int) {
@@ -50,6 +58,11 @@ func (m *Meter) MaxMB() int {
 	if m.statm == nil {
 		return m.peakMB
 	}
+	now := time.Now()
+	if now.Sub(m.sampled) < sampleEvery {
+		return m.peakMB
+	}
+	m.sampled = now
 	if m.buf == nil {
 		m.buf = make([]byte, 128)
 	}

@@ -2,7 +2,10 @@ package procmem
 
 import (
 	"os"
+	"runtime"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 func TestResidentPages(t *testing.T) {
@@ -53,5 +56,29 @@ func FuzzResidentPages(f *testing.F) {
 		if pages < 0 {
 			t.Fatalf("residentPages(%q) = %d", statm, pages)
 		}
+	})
+}
+
+// Invocations ending within sampleEvery of the last sample share it; the
+// next one after that reads the process again and sees it grown. The
+// bubble's clock moves only when the test sleeps.
+func TestMeterSamplesAtMostOncePerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var m Meter
+		m.Open(os.Getpid())
+		defer m.Close()
+		before := m.MaxMB()
+		grown := make([]byte, 96<<20)
+		for i := range grown {
+			grown[i] = 1
+		}
+		if got := m.MaxMB(); got != before {
+			t.Fatalf("MaxMB within the interval read again: %d, was %d", got, before)
+		}
+		time.Sleep(sampleEvery)
+		if got := m.MaxMB(); got < before+90 {
+			t.Fatalf("MaxMB after the interval = %d, want at least %d with 96 MB more resident", got, before+90)
+		}
+		runtime.KeepAlive(grown)
 	})
 }

@@ -5,12 +5,12 @@
 package pump
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Pump reads one pipe until its end and writes what it reads to a writer.
@@ -80,9 +80,11 @@ func (p *Pump) run(dst io.Writer) {
 }
 
 // Quiet waits until everything written to the pipe so far has been passed
-// on, or ctx ends: with emitMu held no chunk is half done, so an empty
-// pipe means all of it has gone through.
-func (p *Pump) Quiet(ctx context.Context) {
+// on, but no longer than within: with emitMu held no chunk is half done,
+// so an empty pipe means all of it has gone through. Its timer is made
+// only if the pipe is not empty at once.
+func (p *Pump) Quiet(within time.Duration) {
+	var timeout <-chan time.Time
 	for {
 		p.wakeMu.Lock()
 		wake := p.wake
@@ -93,9 +95,14 @@ func (p *Pump) Quiet(ctx context.Context) {
 		if n == 0 {
 			return
 		}
+		if timeout == nil {
+			t := time.NewTimer(within)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-wake:
-		case <-ctx.Done():
+		case <-timeout:
 			return
 		case <-p.done:
 			return
