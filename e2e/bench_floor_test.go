@@ -337,6 +337,13 @@ func BenchmarkFloorURL(b *testing.B) {
 func BenchmarkFloorInvoke(b *testing.B) {
 	f := startFurlForBench(b, "--log-level", "info")
 	createGo(b, f.client(), "floorinvoke", 30, nil)
+	// FURL_BENCH_FURL_B names a second build of furl, measured in the same
+	// rounds as furl-b.
+	var fb *furl
+	if other := os.Getenv("FURL_BENCH_FURL_B"); other != "" {
+		fb = startFurlBinForBench(b, other, "--log-level", "info")
+		createGo(b, fb.client(), "floorinvoke", 30, nil)
+	}
 	bin := functionBinary(b, goFunction(b))
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e struct{ Action, Value string }
@@ -353,12 +360,16 @@ func BenchmarkFloorInvoke(b *testing.B) {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			rl := startRelay(b, bin, conc, relay.Invoke)
 			inproc := startRelayInProcess(b, bin, conc, relay.Invoke)
-			floorCompare(b, conc, []floorTarget{
+			targets := []floorTarget{
 				{"furl", postCheck(f.url("/2015-03-31/functions/floorinvoke/invocations"), payload, `"value":"hello"`)},
 				{"relay", postCheck(rl.URL, payload, `"value":"hello"`)},
 				{"relay-inproc", postCheck(inproc.URL, payload, `"value":"hello"`)},
 				{"plain", postCheck(plain.URL, payload, `"value":"hello"`)},
-			}, false)
+			}
+			if fb != nil {
+				targets = append(targets, floorTarget{"furl-b", postCheck(fb.url("/2015-03-31/functions/floorinvoke/invocations"), payload, `"value":"hello"`)})
+			}
+			floorCompare(b, conc, targets, false)
 		})
 	}
 }

@@ -885,6 +885,13 @@ func (e *env) setProc(p Process) {
 // stopped polling for as long as the function's timeout: the call was
 // never delivered and may go to another environment.
 func (e *env) assign(c *call) bool {
+	// A warm environment is picked because its runtime is polling: the
+	// hand-off is then immediate, and needs no timer.
+	select {
+	case e.deliver <- c:
+		return true
+	default:
+	}
 	t := time.NewTimer(c.inv.Function.Timeout)
 	defer t.Stop()
 	select {
