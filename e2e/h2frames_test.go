@@ -701,12 +701,24 @@ func TestH2FramesFlowControl(t *testing.T) {
 				t.Fatalf("%d bytes in the first window of %d", received, window)
 			}
 			// The backpressure reaches the function: furl stops reading its
-			// stream, whose bytes then wait in the kernel.
+			// stream, whose bytes then wait in the kernel, not one of them
+			// read for a quarter of a second while the function has far more
+			// to send. (How many wait is the kernel's choice: loopback's
+			// receive window, under a full test run's load, held 29 KiB.)
 			deadline := time.Now().Add(30 * time.Second)
-			for q := runtimeRecvQueue(t, f); q < 32<<10; q = runtimeRecvQueue(t, f) {
+			for q, last, still := runtimeRecvQueue(t, f), -1, 0; ; q = runtimeRecvQueue(t, f) {
+				if q >= 8<<10 && q == last {
+					still++
+				} else {
+					still = 0
+				}
+				if still >= 25 {
+					break
+				}
 				if time.Now().After(deadline) {
 					t.Fatalf("furl keeps reading the function's stream (%d bytes unread) while the client holds %d bytes", q, received)
 				}
+				last = q
 				time.Sleep(10 * time.Millisecond)
 			}
 			if strings.Count(f.out.String(), "REPORT RequestId") != reports {
