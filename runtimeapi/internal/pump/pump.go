@@ -19,8 +19,11 @@ type Pump struct {
 	raw syscall.RawConn
 
 	// emitMu is held while a chunk is read from the pipe and passed on, so
-	// that what has left the pipe has always been passed on when it is free.
+	// that what has left the pipe has always been passed on when it is free;
+	// buf, which the chunk is read into, and dst are used under it.
 	emitMu sync.Mutex
+	buf    []byte
+	dst    io.Writer
 	// wake is closed (and replaced) after each chunk.
 	wakeMu sync.Mutex
 	wake   chan struct{}
@@ -37,8 +40,8 @@ func Start(r *os.File, dst io.Writer) (*Pump, error) {
 		r.Close()
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	p := &Pump{r: r, raw: raw, wake: make(chan struct{}), done: make(chan struct{})}
-	go p.run(dst)
+	p := &Pump{r: r, raw: raw, wake: make(chan struct{}), done: make(chan struct{}), buf: make([]byte, 64<<10), dst: dst}
+	go p.run()
 	return p, nil
 }
 
@@ -48,10 +51,9 @@ func (p *Pump) Done() <-chan struct{} { return p.done }
 // Close ends the pump without waiting for the pipe's writers.
 func (p *Pump) Close() { p.r.Close() }
 
-func (p *Pump) run(dst io.Writer) {
+func (p *Pump) run() {
 	defer close(p.done)
 	defer p.r.Close()
-	buf := make([]byte, 64<<10)
 	for {
 		var n int
 		var rerr error
@@ -60,19 +62,16 @@ func (p *Pump) run(dst io.Writer) {
 		err := p.raw.Read(func(fd uintptr) bool {
 			p.emitMu.Lock()
 			defer p.emitMu.Unlock()
-			n, rerr = syscall.Read(int(fd), buf)
+			n, rerr = syscall.Read(int(fd), p.buf)
 			if rerr == syscall.EAGAIN {
 				return false
 			}
 			if n > 0 {
-				dst.Write(buf[:n])
+				p.dst.Write(p.buf[:n])
 			}
 			return true
 		})
-		p.wakeMu.Lock()
-		close(p.wake)
-		p.wake = make(chan struct{})
-		p.wakeMu.Unlock()
+		p.woke()
 		if err != nil || rerr != nil || n <= 0 {
 			return
 		}
@@ -91,7 +90,15 @@ func (p *Pump) Quiet(within time.Duration) {
 		p.wakeMu.Unlock()
 		p.emitMu.Lock()
 		n := p.unread()
-		p.emitMu.Unlock()
+		if n > 0 && p.passOnLocked(n) {
+			// What waited was passed on here rather than by run: the
+			// caller need not wait for run's goroutine to wake and do it.
+			n = p.unread()
+			p.emitMu.Unlock()
+			p.woke()
+		} else {
+			p.emitMu.Unlock()
+		}
 		if n == 0 {
 			return
 		}
@@ -108,6 +115,34 @@ func (p *Pump) Quiet(within time.Duration) {
 			return
 		}
 	}
+}
+
+// woke tells Quiet's waiters that a chunk was passed on.
+func (p *Pump) woke() {
+	p.wakeMu.Lock()
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.wakeMu.Unlock()
+}
+
+// passOnLocked reads up to n bytes waiting in the pipe and passes them on,
+// as run would, with emitMu held; it reports whether it read any. Reading
+// here is safe beside run's parked read: both read only under emitMu, and
+// run, woken for bytes already gone, finds the pipe empty and waits again.
+func (p *Pump) passOnLocked(n int) bool {
+	read := false
+	p.raw.Control(func(fd uintptr) {
+		for n > 0 {
+			m, err := syscall.Read(int(fd), p.buf[:min(n, len(p.buf))])
+			if m <= 0 || err != nil {
+				return // empty (EAGAIN) or ended: run sees the end
+			}
+			p.dst.Write(p.buf[:m])
+			read = true
+			n -= m
+		}
+	})
+	return read
 }
 
 // unread is how many bytes wait in the pipe; none once it is closed.

@@ -3,9 +3,11 @@ package pump
 import (
 	"bytes"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type syncBuffer struct {
@@ -52,5 +54,42 @@ func TestQuietMeansPassedOn(t *testing.T) {
 		if got := dst.String(); got != want.String() {
 			t.Fatalf("after line %d, %d bytes passed on, want %d", i, len(got), want.Len())
 		}
+	}
+}
+
+// While a writer keeps writing and Quiet keeps passing on what waits (as
+// run does too), every byte comes out once, in order.
+func TestQuietAndRunPassOnInOrder(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &syncBuffer{}
+	p, err := Start(r, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := range 3000 {
+			line := strconv.Itoa(i) + strings.Repeat(".", i%300) + "\n"
+			w.WriteString(line)
+			want.WriteString(line)
+		}
+	}()
+	for quiet := true; quiet; {
+		select {
+		case <-written:
+			quiet = false
+		default:
+		}
+		p.Quiet(time.Second)
+	}
+	w.Close()
+	<-p.Done()
+	if got := dst.String(); got != want.String() {
+		t.Fatalf("passed on %d bytes, want %d, or out of order", len(got), want.Len())
 	}
 }
