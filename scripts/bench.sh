@@ -17,6 +17,13 @@
 #   scripts/bench.sh
 #   REQUESTS=3000 STREAMS=3 scripts/bench.sh
 #
+# To compare two builds of furl, FURL_BENCH_FURL names the one measured as
+# furl and FURL_BENCH_FURL_B adds another to the same rounds of the
+# buffered benchmarks (furl-b; furl/furl-b is their paired ratio):
+#
+#   FURL_BENCH_FURL=/tmp/furl-old FURL_BENCH_FURL_B=/tmp/furl-new \
+#     go test ./e2e -run XXX -bench '^BenchmarkFloor(URL|Invoke)$' -benchtime 3000x
+#
 # AWS's emulator is built from its source outside this repository and
 # named by FURL_BENCH_RIE; without it that part is skipped. For example,
 # with its source in /tmp/rie/src (a checkout of
