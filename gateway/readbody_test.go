@@ -40,6 +40,16 @@ func TestReadBody(t *testing.T) {
 			}
 		})
 	}
+	// A declared length is trusted only up to maxBodyPrealloc before the
+	// bytes arrive: a 6 MB claim followed by 5 bytes sets aside 64 KiB.
+	got, err := readBody(bytes.NewReader([]byte("hello")), 6<<20, 6<<20)
+	if err != nil || string(got) != "hello" || cap(got) > maxBodyPrealloc {
+		t.Fatalf("a 6 MB claim: %q, %v, capacity %d", got, err, cap(got))
+	}
+	big := bytes.Repeat([]byte("x"), 3*maxBodyPrealloc+7)
+	if got, err := readBody(iotest.HalfReader(bytes.NewReader(big)), int64(len(big)), 6<<20); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("a body past the preallocation: %d bytes, %v", len(got), err)
+	}
 	boom := errors.New("connection reset")
 	if _, err := readBody(iotest.ErrReader(boom), 5, 10); !errors.Is(err, boom) {
 		t.Fatalf("a failed read gave %v", err)

@@ -125,10 +125,16 @@ func startError(ver *urlconfig.Version, err error) error {
 	return fmt.Errorf("invoke %s: %w", ver.FunctionName, err)
 }
 
+// maxBodyPrealloc is the most of a request body set aside before it
+// arrives.
+const maxBodyPrealloc = 64 << 10
+
 // readBody reads a request's body to its end, or to one byte past limit,
 // as io.ReadAll(io.LimitReader(body, limit+1)) would; but when the request
 // declares its length (within limit) it reads into one buffer of that
-// size, where io.ReadAll would grow one from 512 bytes.
+// size, where io.ReadAll would grow one from 512 bytes. Only the first
+// maxBodyPrealloc bytes are set aside before they arrive: a client that
+// declares 6 MB and sends nothing holds no more than that.
 func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
 	if declared < 0 || declared > limit {
 		return io.ReadAll(io.LimitReader(body, limit+1))
@@ -136,7 +142,7 @@ func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
 	// One byte more than declared: the read that meets the end needs room,
 	// and a body longer than it said (which net/http does not let through)
 	// would still be read to its end, growing the buffer.
-	buf := make([]byte, 0, declared+1)
+	buf := make([]byte, 0, min(declared+1, maxBodyPrealloc))
 	src := io.LimitReader(body, limit+1)
 	for {
 		if len(buf) == cap(buf) {

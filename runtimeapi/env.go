@@ -118,8 +118,13 @@ func (e *env) routes() http.Handler {
 	})
 	// A warm invocation is a /next and a /response: those two go straight
 	// to their handlers, matched as the mux would match them (a path the
-	// mux would clean first, with an empty, "." or ".." id, goes to it).
+	// mux would clean first, with an empty, "." or ".." id, or one with an
+	// escape, which the mux matches segment by segment, goes to it).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawPath != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
 		switch p := r.URL.Path; r.Method {
 		case http.MethodGet:
 			if p == pathNext {

@@ -270,6 +270,11 @@ func testRuntimeAPIHappyPathAndStatusCodes(t *testing.T) {
 	assertAPIError(t, resp, body, 404, "NotFound")
 	resp, body = rt.do("POST", "/runtime/invocation/next", nil, nil)
 	assertAPIError(t, resp, body, 404, "NotFound")
+	// An escaped slash is no separator to the mux: these name no route.
+	resp, body = rt.do("POST", "/runtime%2Finvocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader("x"), nil)
+	assertAPIError(t, resp, body, 404, "NotFound")
+	resp, body = rt.do("GET", "/runtime%2Finvocation/next", nil, nil)
+	assertAPIError(t, resp, body, 404, "NotFound")
 }
 
 func assertAPIError(t *testing.T, resp *http.Response, body string, status int, typ string) {
