@@ -345,7 +345,6 @@ func (e *env) start(c *call) {
 	c.deadline = began.Add(c.inv.Function.Timeout)
 	c.timer = time.AfterFunc(time.Until(c.deadline), func() { e.timeout(c) })
 	c.mu.Unlock()
-	e.deliverInvoke(c)
 	e.mu.Lock()
 	// What init printed (INIT_START first) went to the log stream; as on
 	// Lambda, it is no part of the invocation's tail, which starts at
@@ -355,6 +354,10 @@ func (e *env) start(c *call) {
 	e.responding = false
 	c.cold = e.reportInit
 	e.mu.Unlock()
+	// Only now do the extensions hear of it: a line one prints at once
+	// belongs to this call, and would go to the init log, then be dropped
+	// with it, were the call not yet current.
+	e.deliverInvoke(c)
 }
 
 // open writes the call's START line and reports its start, once, before
