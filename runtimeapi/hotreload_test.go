@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -101,61 +102,57 @@ func TestHotFolderGenerations(t *testing.T) {
 // starts after all of them arrived: a save made before they arrived is
 // seen by each, and a crowd costs two walks, not one each.
 func TestHotFolderCallersShareAWalk(t *testing.T) {
-	first, release := make(chan struct{}), make(chan struct{})
-	var mu sync.Mutex
-	walks, content := 0, "v1"
-	h := hotFolder{walk: func(string, time.Time) (string, bool) {
+	synctest.Test(t, func(t *testing.T) {
+		first, release := make(chan struct{}), make(chan struct{})
+		var mu sync.Mutex
+		walks, content := 0, "v1"
+		h := hotFolder{walk: func(string, time.Time) (string, bool) {
+			mu.Lock()
+			walks++
+			n, fp := walks, content
+			mu.Unlock()
+			if n == 1 {
+				close(first)
+				<-release
+			}
+			return fp, false
+		}}
+		gens := make(chan uint64, 6)
+		go func() { g, _ := h.observe("dir"); gens <- g }()
+		<-first
+		// The folder changes while the first walk runs; five callers arrive.
 		mu.Lock()
-		walks++
-		n, fp := walks, content
+		content = "v2"
 		mu.Unlock()
-		if n == 1 {
-			close(first)
-			<-release
+		var joined sync.WaitGroup
+		for range 5 {
+			joined.Add(1)
+			go func() {
+				joined.Done()
+				g, _ := h.observe("dir")
+				gens <- g
+			}()
 		}
-		return fp, false
-	}}
-	gens := make(chan uint64, 6)
-	go func() { g, _ := h.observe("dir"); gens <- g }()
-	<-first
-	// The folder changes while the first walk runs; five callers arrive.
-	mu.Lock()
-	content = "v2"
-	mu.Unlock()
-	var joined sync.WaitGroup
-	for range 5 {
-		joined.Add(1)
-		go func() {
-			joined.Done()
-			g, _ := h.observe("dir")
-			gens <- g
-		}()
-	}
-	joined.Wait()
-	// Wait until all five wait for the next walk, then let the first end.
-	for {
-		h.mu.Lock()
-		ok := h.pending != nil
-		h.mu.Unlock()
-		if ok {
-			break
+		joined.Wait()
+		// Wait until all five wait for the next walk (in the bubble, until
+		// every goroutine is blocked), then let the first end. Waiting only for
+		// a pending round let a late caller start a third walk.
+		synctest.Wait()
+		close(release)
+		got := map[uint64]int{}
+		for range 6 {
+			got[<-gens]++
 		}
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
-	got := map[uint64]int{}
-	for range 6 {
-		got[<-gens]++
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	// The first caller saw v1 (generation 1); the five saw v2.
-	if got[1] != 1 || got[2] != 5 {
-		t.Errorf("generations seen %v, want one caller at 1 and five at 2", got)
-	}
-	if walks > 2 {
-		t.Errorf("%d walks for 6 callers, want 2", walks)
-	}
+		mu.Lock()
+		defer mu.Unlock()
+		// The first caller saw v1 (generation 1); the five saw v2.
+		if got[1] != 1 || got[2] != 5 {
+			t.Errorf("generations seen %v, want one caller at 1 and five at 2", got)
+		}
+		if walks > 2 {
+			t.Errorf("%d walks for 6 callers, want 2", walks)
+		}
+	})
 }
 
 func must(t testing.TB, err error) {
