@@ -81,6 +81,13 @@ type env struct {
 
 	// ext are the extensions registered through the Extensions API.
 	ext extensions
+
+	// held, while holding, collects the environment's log lines instead
+	// of writing them: a call's last lines of output, its END and its
+	// REPORT then reach furl's output in one write (holdOutput).
+	heldMu  sync.Mutex
+	holding bool
+	held    []byte
 }
 
 // initFailure is why an environment never became ready.
@@ -584,7 +591,7 @@ func (e *env) initError(w http.ResponseWriter, r *http.Request) {
 			body = withHint(body, h)
 			line := []byte("furl:" + strings.TrimSuffix(strings.TrimPrefix(h, " (furl:"), ")"))
 			e.initLog.add(line)
-			e.m.emit(e.fn, "", line)
+			e.emit("", line)
 			e.m.log.Warn("function init failed", "function", e.fn.Name, "version", e.fn.Version, "error_type", typ, "hint", strings.TrimSpace(h))
 		}
 		e.mu.Lock()
@@ -683,6 +690,9 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		if status != "timeout" && !e.waitExtensions(c) {
 			status = "timeout"
 		}
+		// What the function printed before it answered, its END and its
+		// REPORT go out together.
+		e.holdOutput()
 		if quiet {
 			e.proc.Quiet(100 * time.Millisecond)
 		}
@@ -701,6 +711,7 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		e.mu.Unlock()
 		e.platformLine(c, "END RequestId: "+c.inv.RequestID,
 			reportLine(c.inv.RequestID, d, c.inv.Function.MemoryMB, e.proc.MaxMemoryMB(), withInit, initD, status, fe))
+		e.releaseOutput()
 		ev := Event{Kind: EventEnd, Time: time.Now(), Function: c.inv.Function.Name, Version: c.inv.Function.Version,
 			RequestID: c.inv.RequestID, Environment: e.id, Cold: withInit, Streaming: c.inv.Streaming,
 			Duration: d, ResponseBytes: c.sent.Load(), Status: status}
@@ -765,8 +776,51 @@ func (e *env) emitLines(c *call, lines ...string) {
 		raw[i] = []byte(l)
 		c.log.add(raw[i])
 	}
-	e.m.emit(e.fn, c.inv.RequestID, raw...)
+	e.emit(c.inv.RequestID, raw...)
 }
+
+// emit writes the environment's log lines to furl's output, or, while
+// its output is held, adds them to what will be.
+func (e *env) emit(requestID string, lines ...[]byte) {
+	e.heldMu.Lock()
+	if e.holding {
+		e.held = appendLogLines(e.held, e.fn, requestID, lines)
+		e.heldMu.Unlock()
+		e.m.observeLines(e.fn, requestID, lines)
+		return
+	}
+	e.heldMu.Unlock()
+	e.m.emit(e.fn, requestID, lines...)
+}
+
+// holdOutput holds the environment's log lines back until releaseOutput
+// writes them all at once; lines from any goroutine wait, in order.
+func (e *env) holdOutput() {
+	e.heldMu.Lock()
+	e.holding = true
+	e.heldMu.Unlock()
+}
+
+// releaseOutput writes what holdOutput held back, in one write, and lets
+// lines through again. Lines emitted meanwhile wait for the write, so
+// that none overtakes the held ones.
+func (e *env) releaseOutput() {
+	e.heldMu.Lock()
+	defer e.heldMu.Unlock()
+	e.holding = false
+	if len(e.held) > 0 {
+		e.m.write(e.held)
+	}
+	if cap(e.held) > maxHeldReuse {
+		e.held = nil
+	} else {
+		e.held = e.held[:0]
+	}
+}
+
+// maxHeldReuse is the most held-output buffer an environment keeps for
+// its next call; a call that printed more gets a fresh one.
+const maxHeldReuse = 16 << 10
 
 // line takes one line the function printed.
 func (e *env) line(b []byte) {
@@ -783,10 +837,10 @@ func (e *env) line(b []byte) {
 	if c != nil {
 		e.open(c)
 		c.log.add(b)
-		e.m.emit(e.fn, c.inv.RequestID, b)
+		e.emit(c.inv.RequestID, b)
 		return
 	}
-	e.m.emit(e.fn, "", b)
+	e.emit("", b)
 }
 
 // watch tears the environment down when its process exits.

@@ -336,7 +336,7 @@ func (e *env) logExtensionsReady() {
 		e.initLog.add(l)
 	}
 	e.mu.Unlock()
-	e.m.emit(e.fn, "", lines...)
+	e.emit("", lines...)
 }
 
 // extensionRoutes adds the Extensions API to mux.
@@ -527,12 +527,12 @@ func (e *env) extError(w http.ResponseWriter, r *http.Request, atInit bool) {
 			renderInvalidState(w, "State transition from Ready to InitError failed: init has already finished")
 			return
 		}
-		e.m.emit(e.fn, "", line)
+		e.emit("", line)
 		renderAccepted(w)
 		close(e.initDone)
 		return
 	}
-	e.m.emit(e.fn, "", line)
+	e.emit("", line)
 	e.m.log.Warn("an extension reported an exit error", "function", e.fn.Name, "env", e.id, "extension", ext.name, "error_type", typ)
 	renderAccepted(w)
 }

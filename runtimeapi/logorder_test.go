@@ -93,3 +93,81 @@ func inOrder(s string, parts []string) bool {
 	}
 	return true
 }
+
+// writeRecorder keeps each Write furl's output gets, apart.
+type writeRecorder struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+func (w *writeRecorder) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.writes...)
+}
+
+// What the function printed that is still being passed on when it
+// answers (here, lines its process' Quiet passes on), its END and its
+// REPORT reach furl's output in one write, in that order; a line printed
+// while the call runs goes out at once, after START.
+func TestClosingLinesGoOutInOneWrite(t *testing.T) {
+	sb := newFakeSandbox()
+	var spec Spec
+	sb.quiet = func(time.Duration) {
+		fmt.Fprintf(spec.Output, "last words\nand more\n")
+	}
+	var output writeRecorder
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler), FunctionOutput: &output})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	fn := testFunction(t, 5*time.Second)
+	id := "11111111-2222-3333-4444-555555555555"
+	done := make(chan error, 1)
+	go func() {
+		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: id, Payload: []byte(`{}`)})
+		if err == nil {
+			_, err = io.Copy(io.Discard, res.Body)
+		}
+		done <- err
+	}()
+	spec = <-sb.specs
+	rt := &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
+	if resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("/next: %d", resp.StatusCode)
+	}
+	fmt.Fprintf(spec.Output, "while running\n")
+	if resp, _ := rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil); resp.StatusCode != 202 {
+		t.Fatalf("/response: %d", resp.StatusCode)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var writes []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if writes = output.all(); len(writes) > 0 && strings.Contains(writes[len(writes)-1], "REPORT RequestId: "+id) {
+			break
+		}
+	}
+	prefix := "[" + fn.Name + ":" + fn.Version + " " + id + "] "
+	last := writes[len(writes)-1]
+	want := prefix + "last words\n" + prefix + "and more\n" + prefix + "END RequestId: " + id + "\n" + prefix + "REPORT RequestId: " + id
+	if !strings.HasPrefix(last, want) {
+		t.Fatalf("the closing write is\n%q\nwant it to start\n%q\nall writes: %q", last, want, writes)
+	}
+	all := strings.Join(writes, "")
+	if !inOrder(all, []string{"START RequestId: " + id, "while running", "last words"}) || strings.Count(all, "while running") != 1 {
+		t.Fatalf("furl's output is out of order: %q", writes)
+	}
+	if got := writes[len(writes)-2]; got != prefix+"while running\n" {
+		t.Fatalf("the line printed while the call ran went out as %q, want a write of its own", got)
+	}
+}

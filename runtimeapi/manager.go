@@ -373,7 +373,7 @@ func (e *env) writeInitStart(note string) {
 		e.mu.Lock()
 		e.initLog.add(line)
 		e.mu.Unlock()
-		e.m.emit(e.fn, "", line)
+		e.emit("", line)
 	})
 }
 
@@ -589,34 +589,55 @@ func (m *Manager) Close() error {
 
 // emit writes function log lines to furl's output, in one write.
 func (m *Manager) emit(fn Function, requestID string, lines ...[]byte) {
+	b := appendLogLines(make([]byte, 0, logLinesSize(fn, requestID, lines)), fn, requestID, lines)
+	m.write(b)
+	m.observeLines(fn, requestID, lines)
+}
+
+// write puts formatted log lines on furl's output.
+func (m *Manager) write(b []byte) {
+	m.outMu.Lock()
+	m.out.Write(b)
+	m.outMu.Unlock()
+}
+
+// observeLines reports log lines to the observer.
+func (m *Manager) observeLines(fn Function, requestID string, lines [][]byte) {
+	if m.observer == nil {
+		return
+	}
+	now := time.Now()
+	for _, line := range lines {
+		m.observer(Event{Kind: EventLog, Time: now, Function: fn.Name, Version: fn.Version, RequestID: requestID, Line: string(line)})
+	}
+}
+
+// logLinesSize is how many bytes appendLogLines adds for lines.
+func logLinesSize(fn Function, requestID string, lines [][]byte) int {
 	size := 0
 	for _, line := range lines {
 		size += len(fn.Name) + len(fn.Version) + len(requestID) + len(line) + 6
 	}
-	var b bytes.Buffer
-	b.Grow(size)
+	return size
+}
+
+// appendLogLines appends lines to b as furl's output shows them: each
+// after the function, its version and the request it belongs to.
+func appendLogLines(b []byte, fn Function, requestID string, lines [][]byte) []byte {
 	for _, line := range lines {
-		b.WriteByte('[')
-		b.WriteString(fn.Name)
-		b.WriteByte(':')
-		b.WriteString(fn.Version)
+		b = append(b, '[')
+		b = append(b, fn.Name...)
+		b = append(b, ':')
+		b = append(b, fn.Version...)
 		if requestID != "" {
-			b.WriteByte(' ')
-			b.WriteString(requestID)
+			b = append(b, ' ')
+			b = append(b, requestID...)
 		}
-		b.WriteString("] ")
-		b.Write(line)
-		b.WriteByte('\n')
+		b = append(b, "] "...)
+		b = append(b, line...)
+		b = append(b, '\n')
 	}
-	m.outMu.Lock()
-	m.out.Write(b.Bytes())
-	m.outMu.Unlock()
-	if m.observer != nil {
-		now := time.Now()
-		for _, line := range lines {
-			m.observer(Event{Kind: EventLog, Time: now, Function: fn.Name, Version: fn.Version, RequestID: requestID, Line: string(line)})
-		}
-	}
+	return b
 }
 
 // lineWriter splits a process' output into lines.

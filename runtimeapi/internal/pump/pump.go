@@ -24,9 +24,10 @@ type Pump struct {
 	emitMu sync.Mutex
 	buf    []byte
 	dst    io.Writer
-	// wake is closed (and replaced) after each chunk.
-	wakeMu sync.Mutex
-	wake   chan struct{}
+	// drain is drainOnce, made once: a method value passed to Control
+	// would be allocated on every call.
+	drain  func(fd uintptr)
+	drainN int
 	done   chan struct{}
 }
 
@@ -40,7 +41,8 @@ func Start(r *os.File, dst io.Writer) (*Pump, error) {
 		r.Close()
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	p := &Pump{r: r, raw: raw, wake: make(chan struct{}), done: make(chan struct{}), buf: make([]byte, 64<<10), dst: dst}
+	p := &Pump{r: r, raw: raw, done: make(chan struct{}), buf: make([]byte, 64<<10), dst: dst}
+	p.drain = p.drainOnce
 	go p.run()
 	return p, nil
 }
@@ -71,83 +73,47 @@ func (p *Pump) run() {
 			}
 			return true
 		})
-		p.woke()
 		if err != nil || rerr != nil || n <= 0 {
 			return
 		}
 	}
 }
 
-// Quiet waits until everything written to the pipe so far has been passed
-// on, but no longer than within: with emitMu held no chunk is half done,
-// so an empty pipe means all of it has gone through. Its timer is made
-// only if the pipe is not empty at once.
+// Quiet returns once everything written to the pipe before it was
+// called has been passed on. It drains the pipe itself, with emitMu held
+// so that no chunk of run's is half done: a read that comes back short
+// (or empty) has emptied the pipe, and what was in it before the call is
+// then all through, with one read in the usual case and no wait for run's
+// goroutine. Only a writer that keeps the pipe full could hold it, and
+// that no longer than within.
 func (p *Pump) Quiet(within time.Duration) {
-	var timeout <-chan time.Time
+	var started time.Time
+	p.emitMu.Lock()
+	defer p.emitMu.Unlock()
 	for {
-		p.wakeMu.Lock()
-		wake := p.wake
-		p.wakeMu.Unlock()
-		p.emitMu.Lock()
-		n := p.unread()
-		if n > 0 && p.passOnLocked(n) {
-			// What waited was passed on here rather than by run: the
-			// caller need not wait for run's goroutine to wake and do it.
-			n = p.unread()
-			p.emitMu.Unlock()
-			p.woke()
-		} else {
-			p.emitMu.Unlock()
+		full := false
+		p.drainN = 0
+		p.raw.Control(p.drain)
+		if p.drainN > 0 {
+			p.dst.Write(p.buf[:p.drainN])
+			full = p.drainN == len(p.buf)
 		}
-		if n == 0 {
-			return
+		if !full {
+			break
 		}
-		if timeout == nil {
-			t := time.NewTimer(within)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-wake:
-		case <-timeout:
-			return
-		case <-p.done:
-			return
+		if started.IsZero() {
+			started = time.Now()
+		} else if time.Since(started) >= within {
+			break
 		}
 	}
 }
 
-// woke tells Quiet's waiters that a chunk was passed on.
-func (p *Pump) woke() {
-	p.wakeMu.Lock()
-	close(p.wake)
-	p.wake = make(chan struct{})
-	p.wakeMu.Unlock()
-}
-
-// passOnLocked reads up to n bytes waiting in the pipe and passes them on,
-// as run would, with emitMu held; it reports whether it read any. Reading
-// here is safe beside run's parked read: both read only under emitMu, and
-// run, woken for bytes already gone, finds the pipe empty and waits again.
-func (p *Pump) passOnLocked(n int) bool {
-	read := false
-	p.raw.Control(func(fd uintptr) {
-		for n > 0 {
-			m, err := syscall.Read(int(fd), p.buf[:min(n, len(p.buf))])
-			if m <= 0 || err != nil {
-				return // empty (EAGAIN) or ended: run sees the end
-			}
-			p.dst.Write(p.buf[:m])
-			read = true
-			n -= m
-		}
-	})
-	return read
-}
-
-// unread is how many bytes wait in the pipe; none once it is closed.
-func (p *Pump) unread() int {
-	n := 0
-	p.raw.Control(func(fd uintptr) { n = pending(fd) })
-	return n
+// drainOnce is Quiet's read into buf, which never waits (the pipe is
+// non-blocking), with emitMu held; it leaves what it read in drainN, which
+// stays 0 when the pipe is empty or ended (run sees the end).
+func (p *Pump) drainOnce(fd uintptr) {
+	if n, err := syscall.Read(int(fd), p.buf); err == nil && n > 0 {
+		p.drainN = n
+	}
 }

@@ -93,3 +93,43 @@ func TestQuietAndRunPassOnInOrder(t *testing.T) {
 		t.Fatalf("passed on %d bytes, want %d, or out of order", len(got), want.Len())
 	}
 }
+
+// A writer that keeps the pipe full cannot hold Quiet past its bound, and
+// what Quiet passed on meanwhile is still whole and in order.
+func TestQuietBoundedByAWriterThatNeverStops(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &syncBuffer{}
+	p, err := Start(r, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	written := make(chan int)
+	go func() {
+		chunk := bytes.Repeat([]byte("y"), 32<<10)
+		n := 0
+		for {
+			select {
+			case <-stop:
+				w.Close()
+				written <- n
+				return
+			default:
+			}
+			m, _ := w.Write(chunk)
+			n += m
+		}
+	}()
+	for range 5 {
+		p.Quiet(10 * time.Millisecond)
+	}
+	close(stop)
+	n := <-written
+	<-p.Done()
+	if got := dst.String(); len(got) != n || strings.Trim(got, "y") != "" {
+		t.Fatalf("passed on %d bytes, want the %d written", len(got), n)
+	}
+}
