@@ -98,8 +98,9 @@ func runRound(client *http.Client, conc, n int, one func(*http.Client) error) (r
 // conc, b.N requests each, and reports each target's median req/s and p50
 // and the ratio of the first target's req/s to the second's. When
 // tolerateErrors is false, a failed request fails the benchmark; else
-// failures are counted and reported as <name>-errors.
-func floorCompare(b *testing.B, conc int, targets []floorTarget, tolerateErrors bool) {
+// failures are counted and reported as <name>-errors. It returns each
+// target's req/s by round, for further paired ratios.
+func floorCompare(b *testing.B, conc int, targets []floorTarget, tolerateErrors bool) map[string][]float64 {
 	clients := map[string]*http.Client{}
 	for _, t := range targets {
 		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
@@ -164,6 +165,7 @@ func floorCompare(b *testing.B, conc int, targets []floorTarget, tolerateErrors 
 		}
 	}
 	b.ReportMetric(0, "ns/op")
+	return rps
 }
 
 // pairedRatio is the median of the round-by-round ratios a[i]/b[i]: pairs
@@ -375,7 +377,9 @@ func BenchmarkFloorInvoke(b *testing.B) {
 }
 
 // BenchmarkFloorRIE: furl's Invoke API against AWS's Runtime Interface
-// Emulator running the same gofn bootstrap, alternating round by round.
+// Emulator running the same gofn bootstrap, alternating round by round,
+// with the relay's Invoke beside them: relay/rie is how far above the
+// emulator the architecture's floor itself lies.
 // FURL_BENCH_RIE names the emulator's executable (built from its source
 // outside this repository: scripts/bench.sh says how); without it the
 // benchmark is skipped. RIE's failed requests are counted, not fatal.
@@ -393,10 +397,13 @@ func BenchmarkFloorRIE(b *testing.B) {
 	for _, conc := range []int{1, 8} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			r := startRIE(b, rie, bin)
-			floorCompare(b, conc, []floorTarget{
+			rl := startRelay(b, bin, conc, relay.Invoke)
+			rps := floorCompare(b, conc, []floorTarget{
 				{"furl", postCheck(f.url("/2015-03-31/functions/floorrie/invocations"), payload, `"value":"hello"`)},
 				{"rie", postCheck("http://"+r.addr+"/2015-03-31/functions/function/invocations", payload, `"value":"hello"`)},
+				{"relay", postCheck(rl.URL, payload, `"value":"hello"`)},
 			}, true)
+			b.ReportMetric(pairedRatio(rps["relay"], rps["rie"]), "relay/rie")
 			select {
 			case <-r.exited:
 				b.ReportMetric(1, "rie-exited")

@@ -11,7 +11,9 @@
 # alternates its targets round by round
 # (7 rounds) and reports medians; furl/relay is the median of the rounds'
 # ratios. Then AWS's Runtime Interface Emulator against furl's Invoke API
-# on the same bootstrap, and the load figures. The raw `go test` output
+# on the same bootstrap, with the relay's Invoke in the same rounds
+# (relay/RIE is as far above the emulator as a gateway of this architecture
+# can get), and the load figures. The raw `go test` output
 # comes first, each run after the command that made it; the table last.
 #
 #   scripts/bench.sh
@@ -92,8 +94,9 @@ awk '
       v("StreamFirstByte|furl-p50-ttfb-ms"), v("StreamFirstByte|relay-p50-ttfb-ms"), v("StreamFirstByte|plain-p50-ttfb-ms"), v("StreamFirstByte|furl-relay-ms")
     if (("RIE/c1|furl/rie") in m) {
       for (c = 1; c <= 8; c += 7)
-        printf "Invoke API c=%d: furl %s (errors %s), RIE %s (errors %s), furl/RIE %s\n", c, \
-          rq("RIE/c" c, "furl"), v("RIE/c" c "|furl-errors"), rq("RIE/c" c, "rie"), v("RIE/c" c "|rie-errors"), v("RIE/c" c "|furl/rie")
+        printf "Invoke API c=%d: furl %s (errors %s), RIE %s (errors %s), relay %s; furl/RIE %s, relay/RIE %s\n", c, \
+          rq("RIE/c" c, "furl"), v("RIE/c" c "|furl-errors"), rq("RIE/c" c, "rie"), v("RIE/c" c "|rie-errors"), \
+          rq("RIE/c" c, "relay"), v("RIE/c" c "|furl/rie"), v("RIE/c" c "|relay/rie")
     } else print "RIE: not measured (FURL_BENCH_RIE unset)"
     printf "\nload: %s of 500 streams open at once, %s stream errors; 20 000 buffered in a row: %s errors (%s req/s)\n", \
       v("Load|streams-open"), v("Load|stream-errors"), v("Load|buffered-errors"), v("Load|buffered-req/s")
