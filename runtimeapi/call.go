@@ -34,9 +34,12 @@ type call struct {
 	cold bool
 	// openOnce writes the START line once (env.open).
 	openOnce sync.Once
-	// timer ends the call at the function's timeout, and its environment
-	// if the runtime has not asked for its next event by then.
+	// timer first writes the call's START line if nothing else has by
+	// startLineWait, then ends the call at the function's timeout, and its
+	// environment if the runtime has not asked for its next event by then
+	// (env.tick). disarmed, under mu, keeps it from being set again.
 	timer     *time.Timer
+	disarmed  bool
 	started   chan struct{} // closed when the response begins, or at the end
 	startOnce sync.Once
 	// settled is closed when the outcome is known: the response has ended
@@ -113,6 +116,7 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 // to a call already answered, to a runtime that never comes back.
 func (c *call) disarm() {
 	c.mu.Lock()
+	c.disarmed = true
 	if c.timer != nil {
 		c.timer.Stop()
 	}

@@ -282,7 +282,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		w.Write(inv.Payload)
 		// The event goes out now; the START line follows it.
 		flush(w)
-		e.open(c)
+		e.openDeferred(c)
 	case <-r.Context().Done():
 		// The runtime stopped waiting: no event for it until it polls again.
 		e.p.withdraw(e)
@@ -350,7 +350,7 @@ func (e *env) start(c *call) {
 	c.env = e
 	c.deliveredAt = began
 	c.deadline = began.Add(c.inv.Function.Timeout)
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { e.timeout(c) })
+	c.timer = time.AfterFunc(min(startLineWait, time.Until(c.deadline)), func() { e.tick(c) })
 	c.mu.Unlock()
 	e.mu.Lock()
 	// What init printed (INIT_START first) went to the log stream; as on
@@ -368,15 +368,49 @@ func (e *env) start(c *call) {
 }
 
 // open writes the call's START line and reports its start, once, before
-// any other line of the call: next does so once the event is on its way
-// to the runtime, so that the write is not in the event's path; a line
-// the function prints, or a closing line, that comes first opens it.
-func (e *env) open(c *call) {
+// any other line of the call: a line the function prints, or a closing
+// line, that comes first opens it.
+func (e *env) open(c *call) { e.openCall(c, false) }
+
+// openDeferred is open, for next once the event is on its way to the
+// runtime (so that the work is not in the event's path), except that the
+// START line waits to go out with the call's next line, which comes at
+// the latest with its END and REPORT: a quick call's lines then reach
+// furl's output in one write, not two. A call that runs for startLineWait
+// without printing gets its START line on its own (tick).
+func (e *env) openDeferred(c *call) { e.openCall(c, true) }
+
+// startLineWait is how long a START line may wait for company.
+const startLineWait = 10 * time.Millisecond
+
+func (e *env) openCall(c *call, deferred bool) {
 	c.openOnce.Do(func() {
 		e.m.observe(Event{Kind: EventStart, Time: c.deliveredAt, Function: c.inv.Function.Name, Version: c.inv.Function.Version,
 			RequestID: c.inv.RequestID, Environment: e.id, Cold: c.cold, Streaming: c.inv.Streaming})
-		e.emitLines(c, "START RequestId: "+c.inv.RequestID+" Version: "+c.inv.Function.Version)
+		line := []byte("START RequestId: " + c.inv.RequestID + " Version: " + c.inv.Function.Version)
+		c.log.add(line)
+		if deferred {
+			e.deferLine(c.inv.RequestID, line)
+		} else {
+			e.emit(c.inv.RequestID, line)
+		}
 	})
+}
+
+// tick is the call's timer: at startLineWait it writes a START line still
+// waiting and sets itself for the function's timeout, which it then
+// enforces.
+func (e *env) tick(c *call) {
+	if remaining := time.Until(c.deadline); remaining > 0 {
+		e.flushDeferred()
+		c.mu.Lock()
+		if !c.disarmed {
+			c.timer.Reset(remaining)
+		}
+		c.mu.Unlock()
+		return
+	}
+	e.timeout(c)
 }
 
 // current returns the call a Runtime API request names, refusing requests
@@ -779,18 +813,49 @@ func (e *env) emitLines(c *call, lines ...string) {
 	e.emit(c.inv.RequestID, raw...)
 }
 
-// emit writes the environment's log lines to furl's output, or, while
-// its output is held, adds them to what will be.
+// emit writes the environment's log lines to furl's output, after a
+// START line waiting for them and in the same write, or, while its output
+// is held, adds them to what will be written.
 func (e *env) emit(requestID string, lines ...[]byte) {
 	e.heldMu.Lock()
-	if e.holding {
-		e.held = appendLogLines(e.held, e.fn, requestID, lines)
-		e.heldMu.Unlock()
-		e.m.observeLines(e.fn, requestID, lines)
-		return
+	e.held = appendLogLines(e.held, e.fn, requestID, lines)
+	if !e.holding {
+		e.writeHeldLocked()
 	}
 	e.heldMu.Unlock()
-	e.m.emit(e.fn, requestID, lines...)
+	e.m.observeLines(e.fn, requestID, lines)
+}
+
+// deferLine adds a line to what the environment's next write carries,
+// without writing it yet (openDeferred).
+func (e *env) deferLine(requestID string, line []byte) {
+	lines := [][]byte{line}
+	e.heldMu.Lock()
+	e.held = appendLogLines(e.held, e.fn, requestID, lines)
+	e.heldMu.Unlock()
+	e.m.observeLines(e.fn, requestID, lines)
+}
+
+// flushDeferred writes a line left waiting by deferLine, unless the
+// output is held (its release writes it).
+func (e *env) flushDeferred() {
+	e.heldMu.Lock()
+	if !e.holding {
+		e.writeHeldLocked()
+	}
+	e.heldMu.Unlock()
+}
+
+// writeHeldLocked writes what held has, in one write, with heldMu held.
+func (e *env) writeHeldLocked() {
+	if len(e.held) > 0 {
+		e.m.write(e.held)
+	}
+	if cap(e.held) > maxHeldReuse {
+		e.held = nil
+	} else {
+		e.held = e.held[:0]
+	}
 }
 
 // holdOutput holds the environment's log lines back until releaseOutput
@@ -806,16 +871,9 @@ func (e *env) holdOutput() {
 // that none overtakes the held ones.
 func (e *env) releaseOutput() {
 	e.heldMu.Lock()
-	defer e.heldMu.Unlock()
 	e.holding = false
-	if len(e.held) > 0 {
-		e.m.write(e.held)
-	}
-	if cap(e.held) > maxHeldReuse {
-		e.held = nil
-	} else {
-		e.held = e.held[:0]
-	}
+	e.writeHeldLocked()
+	e.heldMu.Unlock()
 }
 
 // maxHeldReuse is the most held-output buffer an environment keeps for

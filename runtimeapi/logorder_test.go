@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -116,7 +117,8 @@ func (w *writeRecorder) all() []string {
 // What the function printed that is still being passed on when it
 // answers (here, lines its process' Quiet passes on), its END and its
 // REPORT reach furl's output in one write, in that order; a line printed
-// while the call runs goes out at once, after START.
+// while the call runs goes out at once, in one write with the START line
+// that waited for it.
 func TestClosingLinesGoOutInOneWrite(t *testing.T) {
 	sb := newFakeSandbox()
 	var spec Spec
@@ -167,7 +169,62 @@ func TestClosingLinesGoOutInOneWrite(t *testing.T) {
 	if !inOrder(all, []string{"START RequestId: " + id, "while running", "last words"}) || strings.Count(all, "while running") != 1 {
 		t.Fatalf("furl's output is out of order: %q", writes)
 	}
-	if got := writes[len(writes)-2]; got != prefix+"while running\n" {
-		t.Fatalf("the line printed while the call ran went out as %q, want a write of its own", got)
+	if got, want := writes[len(writes)-2], prefix+"START RequestId: "+id+" Version: $LATEST\n"+prefix+"while running\n"; got != want {
+		t.Fatalf("the line printed while the call ran went out as %q, want %q", got, want)
 	}
+}
+
+// A quick call that prints nothing reaches furl's output in one write,
+// START to REPORT; one that runs on silent gets its START line on its
+// own once it has waited startLineWait, long before its END; and the
+// call's timeout still ends it after that.
+func TestStartLineWaitsForCompanyBriefly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		var output writeRecorder
+		m.out = &output
+		fn := testFunction(t, 3*time.Second)
+		out, rt, _ := startInvokeSpec(t, m, sb, fn, `{}`)
+		id := "11111111-2222-3333-4444-555555555555"
+		prefix := "[" + fn.Name + ":" + fn.Version + " " + id + "] "
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader(`{}`), nil)
+		wait(t, out)
+		synctest.Wait()
+		writes := output.all()
+		last := writes[len(writes)-1]
+		if want := prefix + "START RequestId: " + id + " Version: $LATEST\n" + prefix + "END RequestId: " + id + "\n" + prefix + "REPORT RequestId: " + id; !strings.HasPrefix(last, want) {
+			t.Fatalf("the quick call's write is %q, want it to start %q (all: %q)", last, want, writes)
+		}
+
+		// A second call, on the same environment, that stays silent.
+		id2 := "21111111-2222-3333-4444-555555555555"
+		res := make(chan error, 1)
+		go func() {
+			_, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: id2, Payload: []byte(`{}`)})
+			res <- err
+		}()
+		before := len(output.all())
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		synctest.Wait()
+		if got := output.all(); len(got) != before {
+			t.Fatalf("the START line went out before it waited: %q", got[before:])
+		}
+		time.Sleep(startLineWait)
+		synctest.Wait()
+		got := output.all()
+		if len(got) != before+1 || got[before] != "["+fn.Name+":"+fn.Version+" "+id2+"] START RequestId: "+id2+" Version: $LATEST\n" {
+			t.Fatalf("after %v of silence, furl's output has %q, want the START line alone", startLineWait, got[before:])
+		}
+		// The timer that wrote it still ends the call at its timeout.
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if err := <-res; err != nil {
+			t.Fatal(err)
+		}
+		if all := strings.Join(output.all(), ""); !strings.Contains(all, id2+" Task timed out after 3.00 seconds") {
+			t.Fatalf("the silent call did not time out: %q", output.all())
+		}
+	})
 }
