@@ -282,7 +282,7 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		w.Write(inv.Payload)
 		// The event goes out now; the START line follows it.
 		flush(w)
-		e.openDeferred(c)
+		e.open(c)
 	case <-r.Context().Done():
 		// The runtime stopped waiting: no event for it until it polls again.
 		e.p.withdraw(e)
@@ -367,35 +367,27 @@ func (e *env) start(c *call) {
 	e.deliverInvoke(c)
 }
 
-// open writes the call's START line and reports its start, once, before
-// any other line of the call: a line the function prints, or a closing
-// line, that comes first opens it.
-func (e *env) open(c *call) { e.openCall(c, false) }
-
-// openDeferred is open, for next once the event is on its way to the
-// runtime (so that the work is not in the event's path), except that the
-// START line waits to go out with the call's next line, which comes at
-// the latest with its END and REPORT: a quick call's lines then reach
-// furl's output in one write, not two. A call that runs for startLineWait
-// without printing gets its START line on its own (tick).
-func (e *env) openDeferred(c *call) { e.openCall(c, true) }
-
-// startLineWait is how long a START line may wait for company.
-const startLineWait = 10 * time.Millisecond
-
-func (e *env) openCall(c *call, deferred bool) {
+// open reports the call's start and gives it its START line, once,
+// before any other line of the call. next opens the call once the event
+// is on its way to the runtime (so that the work is not in the event's
+// path); a line the function prints, or a closing line, that comes first
+// opens it. The START line does not go out at once: it waits for the
+// call's next line, which comes at the latest with its END and REPORT,
+// and goes out in the same write, so that a quick call's lines reach
+// furl's output in one write. A call that runs for startLineWait without
+// printing gets its START line on its own (tick).
+func (e *env) open(c *call) {
 	c.openOnce.Do(func() {
 		e.m.observe(Event{Kind: EventStart, Time: c.deliveredAt, Function: c.inv.Function.Name, Version: c.inv.Function.Version,
 			RequestID: c.inv.RequestID, Environment: e.id, Cold: c.cold, Streaming: c.inv.Streaming})
 		line := []byte("START RequestId: " + c.inv.RequestID + " Version: " + c.inv.Function.Version)
 		c.log.add(line)
-		if deferred {
-			e.deferLine(c.inv.RequestID, line)
-		} else {
-			e.emit(c.inv.RequestID, line)
-		}
+		e.deferLine(c.inv.RequestID, line)
 	})
 }
+
+// startLineWait is how long a START line may wait for company.
+const startLineWait = 10 * time.Millisecond
 
 // tick is the call's timer: at startLineWait it writes a START line still
 // waiting and sets itself for the function's timeout, which it then
@@ -827,7 +819,7 @@ func (e *env) emit(requestID string, lines ...[]byte) {
 }
 
 // deferLine adds a line to what the environment's next write carries,
-// without writing it yet (openDeferred).
+// without writing it yet (open).
 func (e *env) deferLine(requestID string, line []byte) {
 	lines := [][]byte{line}
 	e.heldMu.Lock()
