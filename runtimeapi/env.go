@@ -383,6 +383,14 @@ func (e *env) open(c *call) {
 		line := []byte("START RequestId: " + c.inv.RequestID + " Version: " + c.inv.Function.Version)
 		c.log.add(line)
 		e.deferLine(c.inv.RequestID, line)
+		// The event took long to write (a big one, a slow reader): the
+		// timer's look at START may have come before it was here.
+		c.mu.Lock()
+		waited := time.Since(c.deliveredAt)
+		c.mu.Unlock()
+		if waited >= startLineWait {
+			e.flushDeferred()
+		}
 	})
 }
 
@@ -393,8 +401,8 @@ const startLineWait = 10 * time.Millisecond
 // waiting and sets itself for the function's timeout, which it then
 // enforces.
 func (e *env) tick(c *call) {
+	e.flushDeferred()
 	if remaining := time.Until(c.deadline); remaining > 0 {
-		e.flushDeferred()
 		c.mu.Lock()
 		if !c.disarmed {
 			c.timer.Reset(remaining)
@@ -719,6 +727,7 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		// What the function printed before it answered, its END and its
 		// REPORT go out together.
 		e.holdOutput()
+		defer e.releaseOutput()
 		if quiet {
 			e.proc.Quiet(100 * time.Millisecond)
 		}
@@ -737,7 +746,6 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		e.mu.Unlock()
 		e.platformLine(c, "END RequestId: "+c.inv.RequestID,
 			reportLine(c.inv.RequestID, d, c.inv.Function.MemoryMB, e.proc.MaxMemoryMB(), withInit, initD, status, fe))
-		e.releaseOutput()
 		ev := Event{Kind: EventEnd, Time: time.Now(), Function: c.inv.Function.Name, Version: c.inv.Function.Version,
 			RequestID: c.inv.RequestID, Environment: e.id, Cold: withInit, Streaming: c.inv.Streaming,
 			Duration: d, ResponseBytes: c.sent.Load(), Status: status}

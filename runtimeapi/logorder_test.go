@@ -1,10 +1,12 @@
 package runtimeapi
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -120,64 +122,47 @@ func (w *writeRecorder) all() []string {
 // while the call runs goes out at once, in one write with the START line
 // that waited for it.
 func TestClosingLinesGoOutInOneWrite(t *testing.T) {
-	sb := newFakeSandbox()
-	var spec Spec
-	sb.quiet = func(time.Duration) {
-		fmt.Fprintf(spec.Output, "last words\nand more\n")
-	}
-	var output writeRecorder
-	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler), FunctionOutput: &output})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	fn := testFunction(t, 5*time.Second)
-	id := "11111111-2222-3333-4444-555555555555"
-	done := make(chan error, 1)
-	go func() {
-		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: id, Payload: []byte(`{}`)})
-		if err == nil {
-			_, err = io.Copy(io.Discard, res.Body)
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		var spec Spec
+		sb.quiet = func(time.Duration) {
+			fmt.Fprintf(spec.Output, "last words\nand more\n")
 		}
-		done <- err
-	}()
-	spec = <-sb.specs
-	rt := &runtime{t: t, base: "http://" + spec.RuntimeAPI + "/2018-06-01", c: sb.net.client(10 * time.Second)}
-	if resp, _ := rt.do("GET", "/runtime/invocation/next", nil, nil); resp.StatusCode != 200 {
-		t.Fatalf("/next: %d", resp.StatusCode)
-	}
-	fmt.Fprintf(spec.Output, "while running\n")
-	if resp, _ := rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil); resp.StatusCode != 202 {
-		t.Fatalf("/response: %d", resp.StatusCode)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	var writes []string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if writes = output.all(); len(writes) > 0 && strings.Contains(writes[len(writes)-1], "REPORT RequestId: "+id) {
-			break
+		m := newTestManager(t, sb)
+		var output writeRecorder
+		m.out = &output
+		fn := testFunction(t, 5*time.Second)
+		id := "11111111-2222-3333-4444-555555555555"
+		var out <-chan invokeOutcome
+		var rt *runtime
+		out, rt, spec = startInvokeSpec(t, m, sb, fn, `{}`)
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		fmt.Fprintf(spec.Output, "while running\n")
+		rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil)
+		wait(t, out)
+		synctest.Wait()
+		prefix := "[" + fn.Name + ":" + fn.Version + " " + id + "] "
+		want := []string{
+			prefix + "START RequestId: " + id + " Version: $LATEST\n" + prefix + "while running\n",
+			prefix + "last words\n" + prefix + "and more\n" + prefix + "END RequestId: " + id + "\n" + prefix + "REPORT RequestId: " + id,
 		}
-	}
-	prefix := "[" + fn.Name + ":" + fn.Version + " " + id + "] "
-	last := writes[len(writes)-1]
-	want := prefix + "last words\n" + prefix + "and more\n" + prefix + "END RequestId: " + id + "\n" + prefix + "REPORT RequestId: " + id
-	if !strings.HasPrefix(last, want) {
-		t.Fatalf("the closing write is\n%q\nwant it to start\n%q\nall writes: %q", last, want, writes)
-	}
-	all := strings.Join(writes, "")
-	if !inOrder(all, []string{"START RequestId: " + id, "while running", "last words"}) || strings.Count(all, "while running") != 1 {
-		t.Fatalf("furl's output is out of order: %q", writes)
-	}
-	if got, want := writes[len(writes)-2], prefix+"START RequestId: "+id+" Version: $LATEST\n"+prefix+"while running\n"; got != want {
-		t.Fatalf("the line printed while the call ran went out as %q, want %q", got, want)
-	}
+		writes := output.all()
+		if len(writes) < len(want) {
+			t.Fatalf("furl's output got %d writes, want at least %d: %q", len(writes), len(want), writes)
+		}
+		writes = writes[len(writes)-len(want):]
+		for i := range want {
+			if !strings.HasPrefix(writes[i], want[i]) {
+				t.Errorf("write %d of the call is\n%q\nwant it to start\n%q", i, writes[i], want[i])
+			}
+		}
+	})
 }
 
 // A quick call that prints nothing reaches furl's output in one write,
 // START to REPORT; one that runs on silent gets its START line on its
 // own once it has waited startLineWait, long before its END; and the
-// call's timeout still ends it after that.
+// call's timeout still ends it then, not later.
 func TestStartLineWaitsForCompanyBriefly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sb := newFakeSandbox()
@@ -207,6 +192,7 @@ func TestStartLineWaitsForCompanyBriefly(t *testing.T) {
 		}()
 		before := len(output.all())
 		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		delivered := time.Now()
 		synctest.Wait()
 		if got := output.all(); len(got) != before {
 			t.Fatalf("the START line went out before it waited: %q", got[before:])
@@ -217,14 +203,64 @@ func TestStartLineWaitsForCompanyBriefly(t *testing.T) {
 		if len(got) != before+1 || got[before] != "["+fn.Name+":"+fn.Version+" "+id2+"] START RequestId: "+id2+" Version: $LATEST\n" {
 			t.Fatalf("after %v of silence, furl's output has %q, want the START line alone", startLineWait, got[before:])
 		}
-		// The timer that wrote it still ends the call at its timeout.
-		time.Sleep(3 * time.Second)
+		// The timer that wrote it ends the call at its timeout: not before,
+		// and not a startLineWait after.
+		time.Sleep(time.Until(delivered.Add(3*time.Second)) - time.Millisecond)
 		synctest.Wait()
-		if err := <-res; err != nil {
-			t.Fatal(err)
+		select {
+		case err := <-res:
+			t.Fatalf("the call ended before its timeout (%v)", err)
+		default:
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		select {
+		case err := <-res:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal("the call did not end at its timeout")
 		}
 		if all := strings.Join(output.all(), ""); !strings.Contains(all, id2+" Task timed out after 3.00 seconds") {
 			t.Fatalf("the silent call did not time out: %q", output.all())
+		}
+	})
+}
+
+// A START line whose event took long to reach the runtime (a big event,
+// a runtime slow to read it) goes out as soon as the event has, alone:
+// its wait is over.
+func TestStartLineOfASlowEventGoesOutAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		m := newTestManager(t, sb)
+		var output writeRecorder
+		m.out = &output
+		fn := testFunction(t, 30*time.Second)
+		_, _, spec := startInvokeSpec(t, m, sb, fn, `{}`)
+		id := "11111111-2222-3333-4444-555555555555"
+		conn, err := sb.net.dial(context.Background(), "tcp", spec.RuntimeAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: runtime\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		// The runtime reads nothing for a while: furl's write of the event
+		// waits, past startLineWait.
+		time.Sleep(5 * startLineWait)
+		synctest.Wait()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		synctest.Wait()
+		want := "[" + fn.Name + ":" + fn.Version + " " + id + "] START RequestId: " + id + " Version: $LATEST\n"
+		if writes := output.all(); len(writes) == 0 || writes[len(writes)-1] != want {
+			t.Fatalf("furl's output once the event was read: %q, want START last, alone", writes)
 		}
 	})
 }
