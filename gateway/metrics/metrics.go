@@ -9,6 +9,7 @@ package metrics
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,7 +33,23 @@ type Metrics struct {
 	url4xx      *prometheus.CounterVec
 	url5xx      *prometheus.CounterVec
 	urlLatency  *prometheus.HistogramVec
+
+	// seriesMu guards bySeries, and is held for writing while a deleted
+	// function's series go, so that none of theirs is cached after.
+	seriesMu sync.RWMutex
+	bySeries map[seriesKey]*series
 }
+
+// series are one function version's metrics that every invocation
+// touches, looked up once: WithLabelValues hashes and matches the labels
+// on every call.
+type series struct {
+	concurrent  prometheus.Gauge
+	invocations prometheus.Counter
+	duration    prometheus.Observer
+}
+
+type seriesKey struct{ function, version string }
 
 // Label names: CloudWatch's dimensions. Invocations are counted by the
 // version that ran; URL requests by the resource the URL names (the
@@ -49,7 +66,8 @@ var millisecondBuckets = []float64{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 10
 // New makes a set of metrics, with Go's and the process' own alongside.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg:      prometheus.NewRegistry(),
+		bySeries: map[seriesKey]*series{},
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "Invocations",
 			Help: "Invocations that ran, successful or not (throttled ones are not counted), as CloudWatch's Lambda Invocations."}, invocationLabels),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "Errors",
@@ -81,20 +99,20 @@ func New() *Metrics {
 func (m *Metrics) Observe(ev runtimeapi.Event) {
 	switch ev.Kind {
 	case runtimeapi.EventStart:
-		m.concurrent.WithLabelValues(ev.Function, ev.Version).Inc()
+		m.seriesOf(ev.Function, ev.Version).concurrent.Inc()
 	case runtimeapi.EventEnd:
-		l := []string{ev.Function, ev.Version}
-		m.concurrent.WithLabelValues(l...).Dec()
-		m.invocations.WithLabelValues(l...).Inc()
+		se := m.seriesOf(ev.Function, ev.Version)
+		se.concurrent.Dec()
+		se.invocations.Inc()
 		if ev.ErrorType != "" {
-			m.errors.WithLabelValues(l...).Inc()
+			m.errors.WithLabelValues(ev.Function, ev.Version).Inc()
 		}
 		// An environment that never started ran no function code.
 		if ev.Duration > 0 {
-			m.duration.WithLabelValues(l...).Observe(milliseconds(ev.Duration.Nanoseconds()))
+			se.duration.Observe(milliseconds(ev.Duration.Nanoseconds()))
 		}
 		if ev.Streaming {
-			m.streamed.WithLabelValues(l...).Add(float64(ev.ResponseBytes))
+			m.streamed.WithLabelValues(ev.Function, ev.Version).Add(float64(ev.ResponseBytes))
 		}
 	case runtimeapi.EventThrottle:
 		m.throttles.WithLabelValues(ev.Function, ev.Version).Inc()
@@ -103,11 +121,18 @@ func (m *Metrics) Observe(ev runtimeapi.Event) {
 		// functions come and go. ConcurrentExecutions stays: invocations
 		// still under way count down on it.
 		match := prometheus.Labels{"FunctionName": ev.Function}
+		m.seriesMu.Lock()
+		for k := range m.bySeries {
+			if k.function == ev.Function {
+				delete(m.bySeries, k)
+			}
+		}
 		for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.throttles, m.streamed, m.urlRequests, m.url4xx, m.url5xx} {
 			v.DeletePartialMatch(match)
 		}
 		m.duration.DeletePartialMatch(match)
 		m.urlLatency.DeletePartialMatch(match)
+		m.seriesMu.Unlock()
 	case runtimeapi.EventURL:
 		resource := ev.Function
 		if ev.Version != "" {
@@ -123,6 +148,30 @@ func (m *Metrics) Observe(ev runtimeapi.Event) {
 		}
 		m.urlLatency.WithLabelValues(l...).Observe(milliseconds(ev.Duration.Nanoseconds()))
 	}
+}
+
+// seriesOf is a function version's series, made on first use. There are
+// as many as the vectors hold: one per version that ran, until its
+// function is deleted.
+func (m *Metrics) seriesOf(function, version string) *series {
+	k := seriesKey{function, version}
+	m.seriesMu.RLock()
+	se := m.bySeries[k]
+	m.seriesMu.RUnlock()
+	if se != nil {
+		return se
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	if se = m.bySeries[k]; se == nil {
+		se = &series{
+			concurrent:  m.concurrent.WithLabelValues(function, version),
+			invocations: m.invocations.WithLabelValues(function, version),
+			duration:    m.duration.WithLabelValues(function, version),
+		}
+		m.bySeries[k] = se
+	}
+	return se
 }
 
 // Handler serves the metrics in Prometheus' exposition formats.

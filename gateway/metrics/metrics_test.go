@@ -149,4 +149,17 @@ func TestDeletedFunctionsSeriesGo(t *testing.T) {
 	if v := value(t, got, "Invocations", map[string]string{"FunctionName": "kept", "ExecutedVersion": "$LATEST"}); v != 1 {
 		t.Errorf("the other function's Invocations = %v", v)
 	}
+	// A function made again under the name counts from zero, in series
+	// that are exported: none of the deleted one's lingers.
+	// ConcurrentExecutions stays (invocations under way count down on it).
+	running := value(t, got, "ConcurrentExecutions", map[string]string{"FunctionName": "gone", "ExecutedVersion": "$LATEST"})
+	m.Observe(runtimeapi.Event{Kind: runtimeapi.EventStart, Function: "gone", Version: "$LATEST"})
+	m.Observe(runtimeapi.Event{Kind: runtimeapi.EventEnd, Function: "gone", Version: "$LATEST", Duration: 3 * time.Millisecond})
+	got = scrape(t, m)
+	if v := value(t, got, "Invocations", map[string]string{"FunctionName": "gone", "ExecutedVersion": "$LATEST"}); v != 1 {
+		t.Errorf("the new function's Invocations = %v, want 1", v)
+	}
+	if v := value(t, got, "ConcurrentExecutions", map[string]string{"FunctionName": "gone", "ExecutedVersion": "$LATEST"}); v != running {
+		t.Errorf("ConcurrentExecutions after a call started and ended = %v, want %v as before", v, running)
+	}
 }
