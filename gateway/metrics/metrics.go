@@ -9,7 +9,6 @@ package metrics
 import (
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -33,23 +32,7 @@ type Metrics struct {
 	url4xx      *prometheus.CounterVec
 	url5xx      *prometheus.CounterVec
 	urlLatency  *prometheus.HistogramVec
-
-	// seriesMu guards bySeries, and is held for writing while a deleted
-	// function's series go, so that none of theirs is cached after.
-	seriesMu sync.RWMutex
-	bySeries map[seriesKey]*series
 }
-
-// series are one function version's metrics that every invocation
-// touches, looked up once: WithLabelValues hashes and matches the labels
-// on every call.
-type series struct {
-	concurrent  prometheus.Gauge
-	invocations prometheus.Counter
-	duration    prometheus.Observer
-}
-
-type seriesKey struct{ function, version string }
 
 // Label names: CloudWatch's dimensions. Invocations are counted by the
 // version that ran; URL requests by the resource the URL names (the
@@ -66,8 +49,7 @@ var millisecondBuckets = []float64{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 10
 // New makes a set of metrics, with Go's and the process' own alongside.
 func New() *Metrics {
 	m := &Metrics{
-		reg:      prometheus.NewRegistry(),
-		bySeries: map[seriesKey]*series{},
+		reg: prometheus.NewRegistry(),
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "Invocations",
 			Help: "Invocations that ran, successful or not (throttled ones are not counted), as CloudWatch's Lambda Invocations."}, invocationLabels),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "Errors",
@@ -99,20 +81,20 @@ func New() *Metrics {
 func (m *Metrics) Observe(ev runtimeapi.Event) {
 	switch ev.Kind {
 	case runtimeapi.EventStart:
-		m.seriesOf(ev.Function, ev.Version).concurrent.Inc()
+		m.concurrent.WithLabelValues(ev.Function, ev.Version).Inc()
 	case runtimeapi.EventEnd:
-		se := m.seriesOf(ev.Function, ev.Version)
-		se.concurrent.Dec()
-		se.invocations.Inc()
+		l := []string{ev.Function, ev.Version}
+		m.concurrent.WithLabelValues(l...).Dec()
+		m.invocations.WithLabelValues(l...).Inc()
 		if ev.ErrorType != "" {
-			m.errors.WithLabelValues(ev.Function, ev.Version).Inc()
+			m.errors.WithLabelValues(l...).Inc()
 		}
 		// An environment that never started ran no function code.
 		if ev.Duration > 0 {
-			se.duration.Observe(milliseconds(ev.Duration.Nanoseconds()))
+			m.duration.WithLabelValues(l...).Observe(milliseconds(ev.Duration.Nanoseconds()))
 		}
 		if ev.Streaming {
-			m.streamed.WithLabelValues(ev.Function, ev.Version).Add(float64(ev.ResponseBytes))
+			m.streamed.WithLabelValues(l...).Add(float64(ev.ResponseBytes))
 		}
 	case runtimeapi.EventThrottle:
 		m.throttles.WithLabelValues(ev.Function, ev.Version).Inc()
@@ -121,18 +103,11 @@ func (m *Metrics) Observe(ev runtimeapi.Event) {
 		// functions come and go. ConcurrentExecutions stays: invocations
 		// still under way count down on it.
 		match := prometheus.Labels{"FunctionName": ev.Function}
-		m.seriesMu.Lock()
-		for k := range m.bySeries {
-			if k.function == ev.Function {
-				delete(m.bySeries, k)
-			}
-		}
 		for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.throttles, m.streamed, m.urlRequests, m.url4xx, m.url5xx} {
 			v.DeletePartialMatch(match)
 		}
 		m.duration.DeletePartialMatch(match)
 		m.urlLatency.DeletePartialMatch(match)
-		m.seriesMu.Unlock()
 	case runtimeapi.EventURL:
 		resource := ev.Function
 		if ev.Version != "" {
@@ -148,30 +123,6 @@ func (m *Metrics) Observe(ev runtimeapi.Event) {
 		}
 		m.urlLatency.WithLabelValues(l...).Observe(milliseconds(ev.Duration.Nanoseconds()))
 	}
-}
-
-// seriesOf is a function version's series, made on first use. There are
-// as many as the vectors hold: one per version that ran, until its
-// function is deleted.
-func (m *Metrics) seriesOf(function, version string) *series {
-	k := seriesKey{function, version}
-	m.seriesMu.RLock()
-	se := m.bySeries[k]
-	m.seriesMu.RUnlock()
-	if se != nil {
-		return se
-	}
-	m.seriesMu.Lock()
-	defer m.seriesMu.Unlock()
-	if se = m.bySeries[k]; se == nil {
-		se = &series{
-			concurrent:  m.concurrent.WithLabelValues(function, version),
-			invocations: m.invocations.WithLabelValues(function, version),
-			duration:    m.duration.WithLabelValues(function, version),
-		}
-		m.bySeries[k] = se
-	}
-	return se
 }
 
 // Handler serves the metrics in Prometheus' exposition formats.
