@@ -819,7 +819,9 @@ func (e *env) emitLines(c *call, lines ...string) {
 func (e *env) emit(requestID string, lines ...[]byte) {
 	e.heldMu.Lock()
 	e.held = appendLogLines(e.held, e.fn, requestID, lines)
-	if !e.holding {
+	// Held output is bounded: a function that prints fast while its call
+	// closes has it written in pieces, in order, as it comes.
+	if !e.holding || len(e.held) >= maxHeld {
 		e.writeHeldLocked()
 	}
 	e.heldMu.Unlock()
@@ -875,6 +877,10 @@ func (e *env) releaseOutput() {
 	e.writeHeldLocked()
 	e.heldMu.Unlock()
 }
+
+// maxHeld is the most output an environment holds back before it writes
+// it anyway.
+const maxHeld = 256 << 10
 
 // maxHeldReuse is the most held-output buffer an environment keeps for
 // its next call; a call that printed more gets a fresh one.

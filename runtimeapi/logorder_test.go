@@ -264,3 +264,51 @@ func TestStartLineOfASlowEventGoesOutAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// What a call prints while it closes is held back to go out with its END
+// and REPORT, but no more than maxHeld of it: a function printing fast
+// then has its output written in pieces of about that size, whole lines,
+// in order.
+func TestHeldOutputIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := newFakeSandbox()
+		var spec Spec
+		var printed int
+		sb.quiet = func(time.Duration) {
+			line := strings.Repeat("z", 999) + "\n"
+			for range 4 * maxHeld / len(line) {
+				io.WriteString(spec.Output, line)
+				printed++
+			}
+		}
+		m := newTestManager(t, sb)
+		var output writeRecorder
+		m.out = &output
+		fn := testFunction(t, 5*time.Second)
+		id := "11111111-2222-3333-4444-555555555555"
+		var out <-chan invokeOutcome
+		var rt *runtime
+		out, rt, spec = startInvokeSpec(t, m, sb, fn, `{}`)
+		rt.do("GET", "/runtime/invocation/next", nil, nil)
+		rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil)
+		wait(t, out)
+		synctest.Wait()
+		lines := 0
+		for i, w := range output.all() {
+			if len(w) > maxHeld+2<<10 {
+				t.Errorf("write %d is %d bytes, over the bound of %d and a line", i, len(w), maxHeld)
+			}
+			if !strings.HasSuffix(w, "\n") {
+				t.Errorf("write %d does not end a line", i)
+			}
+			lines += strings.Count(w, strings.Repeat("z", 999))
+		}
+		all := strings.Join(output.all(), "")
+		if lines != printed || !inOrder(all, []string{"START RequestId: " + id, "zzz", "END RequestId: " + id, "REPORT RequestId: " + id}) {
+			t.Fatalf("%d of %d lines came out, or out of order", lines, printed)
+		}
+		if tail := all[strings.LastIndex(all, "zzz"):]; strings.Count(tail, "\n") != 3 {
+			t.Fatalf("END and REPORT do not follow the last line: %q", tail)
+		}
+	})
+}
