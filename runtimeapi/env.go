@@ -816,24 +816,21 @@ func (e *env) emitLines(c *call, lines ...string) {
 // emit writes the environment's log lines to furl's output, after a
 // START line waiting for them and in the same write, or, while its output
 // is held, adds them to what will be written.
-func (e *env) emit(requestID string, lines ...[]byte) {
-	e.heldMu.Lock()
-	e.held = appendLogLines(e.held, e.fn, requestID, lines)
-	// Held output is bounded: a function that prints fast while its call
-	// closes has it written in pieces, in order, as it comes.
-	if !e.holding || len(e.held) >= maxHeld {
-		e.writeHeldLocked()
-	}
-	e.heldMu.Unlock()
-	e.m.observeLines(e.fn, requestID, lines)
-}
+func (e *env) emit(requestID string, lines ...[]byte) { e.add(requestID, lines, true) }
 
 // deferLine adds a line to what the environment's next write carries,
 // without writing it yet (open).
-func (e *env) deferLine(requestID string, line []byte) {
-	lines := [][]byte{line}
+func (e *env) deferLine(requestID string, line []byte) { e.add(requestID, [][]byte{line}, false) }
+
+// add appends lines to the held output and, if write, writes it unless
+// it is held. Held output is bounded: a function that prints fast while
+// its call closes has it written in pieces, in order, as it comes.
+func (e *env) add(requestID string, lines [][]byte, write bool) {
 	e.heldMu.Lock()
 	e.held = appendLogLines(e.held, e.fn, requestID, lines)
+	if (write && !e.holding) || len(e.held) >= maxHeld {
+		e.writeHeldLocked()
+	}
 	e.heldMu.Unlock()
 	e.m.observeLines(e.fn, requestID, lines)
 }

@@ -116,6 +116,32 @@ func (w *writeRecorder) all() []string {
 	return append([]string(nil), w.writes...)
 }
 
+// recordedManager is a manager on sb whose writes to furl's output are
+// kept apart, one by one.
+func recordedManager(t *testing.T, sb *fakeSandbox) (*Manager, *writeRecorder) {
+	m := newTestManager(t, sb)
+	output := &writeRecorder{}
+	m.out = output
+	return m, output
+}
+
+// startedRequestID is the request id of the call startInvokeSpec starts.
+const startedRequestID = "11111111-2222-3333-4444-555555555555"
+
+// answerOnce plays the runtime for the call startInvokeSpec started: it
+// takes the event, runs during (if any), answers, and waits, in a
+// synctest bubble, until the call and its closing lines are done.
+func answerOnce(t *testing.T, out <-chan invokeOutcome, rt *runtime, during func()) {
+	t.Helper()
+	rt.do("GET", "/runtime/invocation/next", nil, nil)
+	if during != nil {
+		during()
+	}
+	rt.do("POST", "/runtime/invocation/"+startedRequestID+"/response", strings.NewReader("ok"), nil)
+	wait(t, out)
+	synctest.Wait()
+}
+
 // What the function printed that is still being passed on when it
 // answers (here, lines its process' Quiet passes on), its END and its
 // REPORT reach furl's output in one write, in that order; a line printed
@@ -128,19 +154,13 @@ func TestClosingLinesGoOutInOneWrite(t *testing.T) {
 		sb.quiet = func(time.Duration) {
 			fmt.Fprintf(spec.Output, "last words\nand more\n")
 		}
-		m := newTestManager(t, sb)
-		var output writeRecorder
-		m.out = &output
+		m, output := recordedManager(t, sb)
 		fn := testFunction(t, 5*time.Second)
-		id := "11111111-2222-3333-4444-555555555555"
+		id := startedRequestID
 		var out <-chan invokeOutcome
 		var rt *runtime
 		out, rt, spec = startInvokeSpec(t, m, sb, fn, `{}`)
-		rt.do("GET", "/runtime/invocation/next", nil, nil)
-		fmt.Fprintf(spec.Output, "while running\n")
-		rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil)
-		wait(t, out)
-		synctest.Wait()
+		answerOnce(t, out, rt, func() { fmt.Fprintf(spec.Output, "while running\n") })
 		prefix := "[" + fn.Name + ":" + fn.Version + " " + id + "] "
 		want := []string{
 			prefix + "START RequestId: " + id + " Version: $LATEST\n" + prefix + "while running\n",
@@ -166,17 +186,12 @@ func TestClosingLinesGoOutInOneWrite(t *testing.T) {
 func TestStartLineWaitsForCompanyBriefly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sb := newFakeSandbox()
-		m := newTestManager(t, sb)
-		var output writeRecorder
-		m.out = &output
+		m, output := recordedManager(t, sb)
 		fn := testFunction(t, 3*time.Second)
 		out, rt, _ := startInvokeSpec(t, m, sb, fn, `{}`)
-		id := "11111111-2222-3333-4444-555555555555"
+		id := startedRequestID
 		prefix := "[" + fn.Name + ":" + fn.Version + " " + id + "] "
-		rt.do("GET", "/runtime/invocation/next", nil, nil)
-		rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader(`{}`), nil)
-		wait(t, out)
-		synctest.Wait()
+		answerOnce(t, out, rt, nil)
 		writes := output.all()
 		last := writes[len(writes)-1]
 		if want := prefix + "START RequestId: " + id + " Version: $LATEST\n" + prefix + "END RequestId: " + id + "\n" + prefix + "REPORT RequestId: " + id; !strings.HasPrefix(last, want) {
@@ -234,12 +249,10 @@ func TestStartLineWaitsForCompanyBriefly(t *testing.T) {
 func TestStartLineOfASlowEventGoesOutAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sb := newFakeSandbox()
-		m := newTestManager(t, sb)
-		var output writeRecorder
-		m.out = &output
+		m, output := recordedManager(t, sb)
 		fn := testFunction(t, 30*time.Second)
 		_, _, spec := startInvokeSpec(t, m, sb, fn, `{}`)
-		id := "11111111-2222-3333-4444-555555555555"
+		id := startedRequestID
 		conn, err := sb.net.dial(context.Background(), "tcp", spec.RuntimeAPI)
 		if err != nil {
 			t.Fatal(err)
@@ -281,18 +294,13 @@ func TestHeldOutputIsBounded(t *testing.T) {
 				printed++
 			}
 		}
-		m := newTestManager(t, sb)
-		var output writeRecorder
-		m.out = &output
+		m, output := recordedManager(t, sb)
 		fn := testFunction(t, 5*time.Second)
-		id := "11111111-2222-3333-4444-555555555555"
+		id := startedRequestID
 		var out <-chan invokeOutcome
 		var rt *runtime
 		out, rt, spec = startInvokeSpec(t, m, sb, fn, `{}`)
-		rt.do("GET", "/runtime/invocation/next", nil, nil)
-		rt.do("POST", "/runtime/invocation/"+id+"/response", strings.NewReader("ok"), nil)
-		wait(t, out)
-		synctest.Wait()
+		answerOnce(t, out, rt, nil)
 		lines := 0
 		for i, w := range output.all() {
 			if len(w) > maxHeld+2<<10 {

@@ -2,6 +2,7 @@ package pump
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -27,19 +28,27 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// Once Quiet returns, everything written to the pipe before it was called
-// has been passed on, however long it may wait; with nothing written it
-// returns at once.
-func TestQuietMeansPassedOn(t *testing.T) {
+// startPump starts a pump from a fresh pipe to dst and returns the
+// pipe's write end.
+func startPump(t *testing.T, dst io.Writer) (*os.File, *Pump) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := &syncBuffer{}
 	p, err := Start(r, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, p
+}
+
+// Once Quiet returns, everything written to the pipe before it was called
+// has been passed on, however long it may wait; with nothing written it
+// returns at once.
+func TestQuietMeansPassedOn(t *testing.T) {
+	dst := &syncBuffer{}
+	w, p := startPump(t, dst)
 	defer func() {
 		w.Close()
 		<-p.Done()
@@ -60,15 +69,8 @@ func TestQuietMeansPassedOn(t *testing.T) {
 // While a writer keeps writing and Quiet keeps passing on what waits (as
 // run does too), every byte comes out once, in order.
 func TestQuietAndRunPassOnInOrder(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dst := &syncBuffer{}
-	p, err := Start(r, dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, p := startPump(t, dst)
 	var want strings.Builder
 	written := make(chan struct{})
 	go func() {
