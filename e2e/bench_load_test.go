@@ -60,7 +60,10 @@ func BenchmarkFloorLoad(b *testing.B) {
 		// streams are all held open at once (a gate after their first
 		// token), so that 500 environments start: streams that ran one
 		// after another could share one, and "before" would count fewer
-		// environments than "after".
+		// environments than "after". The first stream waits at its gate
+		// for the last environment to start, which takes a minute or more
+		// where process starts are slow, so the gates wait up to 110 s
+		// (the function's timeout is 120 s) instead of streamfn's 20.
 		var wg sync.WaitGroup
 		var warmErrs atomic.Int64
 		warmGate := newGate(b)
@@ -72,7 +75,7 @@ func BenchmarkFloorLoad(b *testing.B) {
 				var once sync.Once
 				report := func() { once.Do(func() { warmed <- struct{}{} }) }
 				defer report() // a failed stream reports too
-				resp, err := client.Get(streamBase + "sse?n=2&gate=" + warmGate.query())
+				resp, err := client.Get(streamBase + "sse?n=2&gatewait=110s&gate=" + warmGate.query())
 				if err != nil {
 					warmErrs.Add(1)
 					return
@@ -127,7 +130,7 @@ func BenchmarkFloorLoad(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp, err := client.Get(streamBase + "sse?n=2&gate=" + g.query())
+				resp, err := client.Get(streamBase + "sse?n=2&gatewait=110s&gate=" + g.query())
 				if err != nil {
 					opened <- false
 					fail(err)

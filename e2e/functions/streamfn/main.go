@@ -29,14 +29,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambdaurl"
 )
 
-// gateWait bounds a wait for a gate. It is a safety net that turns a
-// buffered relay into a visible failure, never a measurement.
+// gateWait bounds a wait for a gate, unless the request sets its own
+// (/sse's gatewait, for a test that holds hundreds of streams while their
+// environments start). It is a safety net that turns a buffered relay into
+// a visible failure, never a measurement.
 const gateWait = 20 * time.Second
 
 // waitGate waits for gate i to open: the file dir/i, or, where the gate
 // is an http:// URL (a function in a container cannot see the test's
 // files), a 200 from <url>/i. False if it never opened.
-func waitGate(dir string, i int) bool {
+func waitGate(dir string, i int, wait time.Duration) bool {
 	if dir == "" {
 		return true
 	}
@@ -58,7 +60,7 @@ func waitGate(dir string, i int) bool {
 	// is seen at once, and hundreds of functions held at their gates (the
 	// TLS concurrency benchmark) do not keep a small machine's CPUs busy
 	// polling.
-	deadline := time.Now().Add(gateWait)
+	deadline := time.Now().Add(wait)
 	for pause := 2 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 32*time.Millisecond) {
 		if opened() {
 			return true
@@ -69,9 +71,9 @@ func waitGate(dir string, i int) bool {
 }
 
 // tokens writes n SSE events, each after the gate of the one before.
-func tokens(w io.Writer, gate string, n int) error {
+func tokens(w io.Writer, gate string, n int, wait time.Duration) error {
 	for i := 1; i <= n; i++ {
-		if i > 1 && !waitGate(gate, i-1) {
+		if i > 1 && !waitGate(gate, i-1, wait) {
 			fmt.Fprintf(w, "data: gate timeout before token %d\n\n", i)
 			return errors.New("gate timeout")
 		}
@@ -94,7 +96,11 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Set-Cookie", "tokens="+strconv.Itoa(n))
 		w.Header().Set("Content-Length", "12345")
 		w.WriteHeader(http.StatusCreated)
-		err := tokens(w, q.Get("gate"), n)
+		wait, err := time.ParseDuration(q.Get("gatewait"))
+		if err != nil {
+			wait = gateWait
+		}
+		err = tokens(w, q.Get("gate"), n, wait)
 		fmt.Printf("streamfn finished %d tokens: %v\n", n, err)
 	case "/gzip":
 		w.Header().Set("Content-Type", "text/plain")
@@ -183,7 +189,7 @@ func handleReader(ctx context.Context, ev event) (io.Reader, error) {
 			return
 		}
 		for i := 1; i <= ev.Tokens; i++ {
-			if i > 1 && !waitGate(ev.Gate, i-1) {
+			if i > 1 && !waitGate(ev.Gate, i-1, gateWait) {
 				pw.CloseWithError(fmt.Errorf("gate %d never opened", i-1))
 				return
 			}
@@ -191,7 +197,7 @@ func handleReader(ctx context.Context, ev event) (io.Reader, error) {
 			if i == ev.FailAfter {
 				// Fail only once the test holds the token, so that what it
 				// sees of the failure does not depend on timing.
-				waitGate(ev.Gate, i)
+				waitGate(ev.Gate, i, gateWait)
 				switch {
 				case ev.Exit:
 					os.Exit(3)
