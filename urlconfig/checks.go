@@ -3,7 +3,6 @@ package urlconfig
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -42,8 +41,8 @@ var (
 	appLogLevels   = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 	sysLogLevels   = []string{"DEBUG", "INFO", "WARN"}
 	snapStartApply = []string{"PublishedVersions", "None"}
-	envKeyPattern  = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
-	tagKeyPattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	envKeyPattern  = lazyRegexp(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
+	tagKeyPattern  = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 // reservedEnvKeys are the variables Lambda sets itself and refuses to let a
@@ -207,7 +206,7 @@ func checkEnvironment(env *Environment) error {
 	sort.Strings(keys)
 	var reserved []string
 	for _, k := range keys {
-		if !envKeyPattern.MatchString(k) {
+		if !envKeyPattern().MatchString(k) {
 			var v violations
 			v.add("'[SENSITIVE]'", "environment.variables", "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
 			return v.err()
@@ -264,7 +263,7 @@ func checkTags(existing, add map[string]string) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if n := len([]rune(k)); n < 1 || n > 128 || !tagKeyPattern.MatchString(k) {
+		if n := len([]rune(k)); n < 1 || n > 128 || !tagKeyPattern().MatchString(k) {
 			v.add(quote(k), "tags.key", "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: ^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$]")
 		}
 		if n := len([]rune(add[k])); n > 256 {

@@ -39,7 +39,7 @@ const (
 var (
 	refComponent = `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
 	refDomain    = `(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?`
-	imageRef     = regexp.MustCompile(`^((?:` + refDomain + `/)?` + refComponent + `(?:/` + refComponent + `)*)` +
+	imageRef     = lazyRegexp(`^((?:` + refDomain + `/)?` + refComponent + `(?:/` + refComponent + `)*)` +
 		`(?::([\w][\w.-]{0,127}))?` +
 		`(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$`)
 	sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -49,7 +49,7 @@ var (
 // reference without its tag and digest. ok is false when ref is not a
 // valid reference.
 func imageRepository(ref string) (repo string, ok bool) {
-	m := imageRef.FindStringSubmatch(ref)
+	m := imageRef().FindStringSubmatch(ref)
 	if m == nil || len(m[1]) > maxImageNameLength {
 		return "", false
 	}

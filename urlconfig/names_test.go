@@ -136,3 +136,21 @@ func FuzzParseFunctionName(f *testing.F) {
 		}
 	})
 }
+
+// Every pattern compiles: they compile on first use, so a bad one would
+// otherwise surface only when a request reached it.
+func TestLazyPatternsCompile(t *testing.T) {
+	if len(lazyRegexps) < 25 {
+		t.Fatalf("%d lazily compiled patterns registered, want the model's 25 and more", len(lazyRegexps))
+	}
+	for i, re := range lazyRegexps {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("pattern %d does not compile: %v", i, r)
+				}
+			}()
+			re()
+		}()
+	}
+}

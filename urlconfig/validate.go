@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -18,16 +19,30 @@ type pattern struct {
 }
 
 func rePattern(text string) pattern {
-	re := regexp.MustCompile(`^(?:` + text + `)$`)
-	return pattern{Text: text, match: re.MatchString}
+	re := lazyRegexp(`^(?:` + text + `)$`)
+	return pattern{Text: text, match: func(s string) bool { return re().MatchString(s) }}
+}
+
+// lazyRegexps are the expressions lazyRegexp has made, for the test that
+// compiles them all.
+var lazyRegexps []func() *regexp.Regexp
+
+// lazyRegexp compiles expr when it is first used. Every execution
+// environment's supervisor is this binary too, and compiling the model's
+// patterns at its start (which never uses them) cost each cold start
+// about 10 ms.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	re := sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	lazyRegexps = append(lazyRegexps, re)
+	return re
 }
 
 var allDigits = regexp.MustCompile(`^[0-9]+$`)
 
 // notAllDigits builds the model's "(?!^[0-9]+$)(base)" patterns.
 func notAllDigits(text, base string) pattern {
-	re := regexp.MustCompile(`^(?:` + base + `)$`)
-	return pattern{Text: text, match: func(s string) bool { return re.MatchString(s) && !allDigits.MatchString(s) }}
+	re := lazyRegexp(`^(?:` + base + `)$`)
+	return pattern{Text: text, match: func(s string) bool { return re().MatchString(s) && !allDigits.MatchString(s) }}
 }
 
 // Patterns of the Lambda API model (botocore lambda/2015-03-31).
@@ -60,8 +75,8 @@ var (
 // notDotEnded builds the model's S3 bucket pattern, whose look-behind
 // forbids a final dot.
 func notDotEnded(text, base string) pattern {
-	re := regexp.MustCompile(`^(?:` + base + `)$`)
-	return pattern{Text: text, match: func(s string) bool { return re.MatchString(s) && !strings.HasSuffix(s, ".") }}
+	re := lazyRegexp(`^(?:` + base + `)$`)
+	return pattern{Text: text, match: func(s string) bool { return re().MatchString(s) && !strings.HasSuffix(s, ".") }}
 }
 
 // violations collects model-constraint failures in the order AWS reports
