@@ -42,10 +42,13 @@ firstbyte=${FIRSTBYTE:-300}  # first-byte requests per target per round
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# A benchmark that fails is named at the end, and the table still shows
+# what the others measured ("-" where a figure is missing).
+failed=()
 run() {
   local cmd=(go test ./e2e -run XXX -count 1 -timeout 60m -bench "$1" -benchtime "$2")
   echo "\$ ${3:-}${cmd[*]}" | tee -a "$out"
-  "${cmd[@]}" 2>&1 | tee -a "$out"
+  "${cmd[@]}" 2>&1 | tee -a "$out" || failed+=("$1")
 }
 run '^BenchmarkFloorURL$' "${requests}x"
 run '^BenchmarkFloorInvoke$' "${requests}x"
@@ -107,3 +110,7 @@ awk '
       v("Load|rss-idle-MiB"), v("Load|rss-open-MiB"), v("Load|KiB/stream")
   }
 ' "$out"
+if ((${#failed[@]} > 0)); then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi
