@@ -752,7 +752,11 @@ func TestNeverPollingRuntimeStartsOneEnvironmentPerCaller(t *testing.T) {
 	f := startFurl(t, t.TempDir(), "127.0.0.1:0")
 	c := f.client()
 	marks := t.TempDir()
-	createBad(t, c, "mute", "neverpoll", marks, 1)
+	// The retried init has the function's timeout: 5 s, so that each
+	// retried runtime gets to mark its start even where 20 processes
+	// starting at once take seconds (with 1 s, 16 of 20 were ended before
+	// they ran a line on a slow day, and went uncounted).
+	createBad(t, c, "mute", "neverpoll", marks, 5)
 	const callers = 20
 	var wg sync.WaitGroup
 	answers := make(chan string, callers)

@@ -42,4 +42,6 @@ export FURL_E2E_REQUIRE_AWS_CLI=1 FURL_E2E_REQUIRE_CHROMIUM=1 FURL_E2E_REQUIRE_C
 if command -v terraform >/dev/null; then
   export FURL_E2E_REQUIRE_TERRAFORM=1
 fi
-exec go test -race -count=1 -timeout 30m ./... "$@"
+# The e2e package takes 12-22 minutes under -race on a 2-core machine,
+# depending on the day; 45 minutes leaves room and stays within CI's 90.
+exec go test -race -count=1 -timeout 45m ./... "$@"
