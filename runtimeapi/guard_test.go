@@ -255,3 +255,75 @@ func testMemoryWaitEndsWithTheLastWaiter(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A burst of cold starts is let through a few at a time: the others wait
+// their turn, and every one is served.
+func TestConcurrentStartsAreBounded(t *testing.T) {
+	synctest.Test(t, testConcurrentStartsAreBounded)
+}
+
+func testConcurrentStartsAreBounded(t *testing.T) {
+	sb := &gatedSandbox{fakeSandbox: newFakeSandbox(), gate: make(chan struct{})}
+	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, MaxConcurrentStarts: 2, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	serveRuntimes(t, sb.fakeSandbox, 0)
+	const functions = 6
+	var wg sync.WaitGroup
+	for i := range functions {
+		fn := testFunction(t, 5*time.Second)
+		fn.Name = fmt.Sprint("f", i)
+		wg.Go(func() {
+			if got := invokeOnce(t, m, fn, "x"); got != "f1:x" {
+				t.Errorf("%s: %q", fn.Name, got)
+			}
+		})
+	}
+	synctest.Wait()
+	if n, _ := sb.counts(); n != 2 {
+		t.Fatalf("%d starts under way at once, want the bound's 2", n)
+	}
+	close(sb.gate)
+	wg.Wait()
+	if _, peak := sb.counts(); peak != 2 {
+		t.Fatalf("%d starts were under way at once, want 2", peak)
+	}
+	if started := len(sb.fakeSandbox.procs); started != functions {
+		t.Fatalf("%d environments started for %d functions", started, functions)
+	}
+}
+
+// gatedSandbox holds every start until gate closes, counting the starts
+// under way.
+type gatedSandbox struct {
+	*fakeSandbox
+	gate           chan struct{}
+	mu             sync.Mutex
+	inFlight, peak int
+}
+
+func (s *gatedSandbox) Start(ctx context.Context, spec Spec) (Process, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.peak = max(s.peak, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.fakeSandbox.Start(ctx, spec)
+}
+
+func (s *gatedSandbox) counts() (inFlight, peak int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight, s.peak
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,6 +40,11 @@ type Config struct {
 	// are ended to make room) instead of starting more. One environment
 	// may always run, however large. Zero means no bound.
 	MaxMemoryMB int
+	// MaxConcurrentStarts bounds how many environments have their sandbox
+	// start a runtime at once (for a container, that includes finding or
+	// pulling its image); the others queue, and their init clock starts
+	// when their turn comes. Zero means four per CPU.
+	MaxConcurrentStarts int
 	// Logger receives furl's own logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// CodeReferenced says whether some version still references the code
@@ -68,8 +74,14 @@ type Manager struct {
 	// starting is given to every Sandbox.Start; Close cancels it, so that
 	// a start stuck on its sandbox (an engine that stopped answering)
 	// does not hold Close.
-	starting    context.Context
-	stopStarts  context.CancelFunc
+	starting   context.Context
+	stopStarts context.CancelFunc
+	// starts holds a token for each environment whose sandbox is starting
+	// its runtime (boot): a burst of cold starts queues here instead of
+	// having hundreds of processes start at once, which on a small machine
+	// makes every start slow enough to run past the init limit and be
+	// tried again, and the machine slower still.
+	starts      chan struct{}
 	code        *codeCache
 	opt         *codeCache // functions' layers, merged
 	idleTimeout time.Duration
@@ -108,6 +120,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxStreamedResponse == 0 {
 		cfg.MaxStreamedResponse = DefaultMaxStreamedResponse
 	}
+	if cfg.MaxConcurrentStarts == 0 {
+		cfg.MaxConcurrentStarts = 4 * goruntime.NumCPU()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -127,6 +142,7 @@ func New(cfg Config) (*Manager, error) {
 		opt:         opt,
 		starting:    starting,
 		stopStarts:  stopStarts,
+		starts:      make(chan struct{}, cfg.MaxConcurrentStarts),
 		sandbox:     cfg.Sandbox,
 		endpoint:    cfg.Endpoint,
 		code:        code,
@@ -291,6 +307,13 @@ func (m *Manager) newEnv(p *pool, fn Function) *env {
 // A runtime that cannot start is an init failure, not an error.
 func (m *Manager) boot(e *env) error {
 	fn := e.fn
+	// The wait for a start is not init: the init clock starts below.
+	select {
+	case m.starts <- struct{}{}:
+	case <-m.starting.Done():
+		return fmt.Errorf("start %s: the runtime manager is closed", fn.Name)
+	}
+	defer func() { <-m.starts }()
 	codeDir, releaseCode := "", func() {}
 	switch {
 	case fn.CodeDir != "":
