@@ -43,7 +43,7 @@ type Config struct {
 	// MaxConcurrentStarts bounds how many environments have their sandbox
 	// start a runtime at once (for a container, that includes finding or
 	// pulling its image); the others queue, and their init clock starts
-	// when their turn comes. Zero means four per CPU.
+	// when their turn comes. Zero (or less) means four per CPU.
 	MaxConcurrentStarts int
 	// Logger receives furl's own logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -120,7 +120,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxStreamedResponse == 0 {
 		cfg.MaxStreamedResponse = DefaultMaxStreamedResponse
 	}
-	if cfg.MaxConcurrentStarts == 0 {
+	if cfg.MaxConcurrentStarts <= 0 {
 		cfg.MaxConcurrentStarts = 4 * goruntime.NumCPU()
 	}
 	if cfg.Logger == nil {
