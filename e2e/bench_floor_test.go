@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
 	"github.com/furl-dev/furl/e2e/internal/relay"
 )
 
@@ -481,8 +483,10 @@ func startRIE(b *testing.B, rie, bootstrap string) *rieProcess {
 
 // floorStream is furl, the streaming relay and a plain server, each
 // serving streamfn's lambdaurl handler (MODE=url): /bytes?n= and /clock.
+// With FURL_BENCH_FURL_B set, a second build of furl is measured in the
+// same rounds as furl-b.
 type floorStream struct {
-	furl, relay, plain string // base URLs, ending in "/"
+	furl, relay, plain, furlB string // base URLs, ending in "/"
 }
 
 func newFloorStream(b *testing.B) *floorStream {
@@ -502,11 +506,22 @@ func newFloorStream(b *testing.B) *floorStream {
 		writePieces(w, n)
 	}))
 	b.Cleanup(plain.Close)
-	return &floorStream{furl: f.url("/lambda-url/" + id + "/"), relay: rl.URL + "/", plain: plain.URL + "/"}
+	fs := &floorStream{furl: f.url("/lambda-url/" + id + "/"), relay: rl.URL + "/", plain: plain.URL + "/"}
+	if other := os.Getenv("FURL_BENCH_FURL_B"); other != "" {
+		fb := startFurlBinForBench(b, other, "--log-level", "info")
+		createStreamFunction(b, fb.client(), "floorstream", "url", 60)
+		ub := streamingURL(b, fb.client(), "floorstream")
+		fs.furlB = fb.url("/lambda-url/" + ub[len("http://"):strings.Index(ub, ".")] + "/")
+	}
+	return fs
 }
 
 func (fs *floorStream) targets() [][2]string {
-	return [][2]string{{"furl", fs.furl}, {"relay", fs.relay}, {"plain", fs.plain}}
+	t := [][2]string{{"furl", fs.furl}, {"relay", fs.relay}, {"plain", fs.plain}}
+	if fs.furlB != "" {
+		t = append(t, [2]string{"furl-b", fs.furlB})
+	}
+	return t
 }
 
 // BenchmarkFloorStreamThroughput streams 64 MiB from streamfn's lambdaurl
@@ -562,7 +577,66 @@ func BenchmarkFloorStreamFirstByte(b *testing.B) {
 		io.Copy(io.Discard, resp.Body)
 		return time.Duration(got - written), nil
 	}
-	targets := fs.targets()
+	floorFirstByte(b, fs.targets(), one)
+}
+
+// BenchmarkFloorInvokeStreamFirstByte measures the time from streamfn's
+// reader handler writing the wall-clock time ({"clock":true}) to the
+// client decoding it from the first PayloadChunk, through furl's
+// InvokeWithResponseStream and through the relay's equivalent: b.N
+// requests per target per round, rounds alternating; medians of the
+// per-round p50s.
+//
+//	go test ./e2e -run XXX -bench FloorInvokeStreamFirstByte -benchtime 300x
+func BenchmarkFloorInvokeStreamFirstByte(b *testing.B) {
+	f := startFurlForBench(b, "--log-level", "info")
+	createStreamFunction(b, f.client(), "floorinvclock", "reader", 60)
+	rl := startRelay(b, functionBinary(b, streamFunction(b)), 1, relay.InvokeStream, "MODE=reader")
+	targets := [][2]string{
+		{"furl", f.url("/2021-11-15/functions/floorinvclock/response-streaming-invocations")},
+		{"relay", rl.URL + "/"},
+	}
+	if other := os.Getenv("FURL_BENCH_FURL_B"); other != "" {
+		fb := startFurlBinForBench(b, other, "--log-level", "info")
+		createStreamFunction(b, fb.client(), "floorinvclock", "reader", 60)
+		targets = append(targets, [2]string{"furl-b", fb.url("/2021-11-15/functions/floorinvclock/response-streaming-invocations")})
+	}
+	client := &http.Client{}
+	buf := make([]byte, 64<<10)
+	one := func(u string) (time.Duration, error) {
+		resp, err := client.Post(u, "", strings.NewReader(`{"clock":true}`))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return 0, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		msg, err := eventstream.NewDecoder().Decode(resp.Body, buf)
+		got := time.Now().UnixNano()
+		if err != nil {
+			return 0, err
+		}
+		if typ := msg.Headers.Get(":event-type").String(); typ != "PayloadChunk" {
+			return 0, fmt.Errorf("first event %s %q", typ, msg.Payload)
+		}
+		written, err := strconv.ParseInt(strings.TrimSpace(string(msg.Payload)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("first chunk %q: %w", msg.Payload, err)
+		}
+		if _, err := drain(resp.Body, true); err != nil {
+			return 0, err
+		}
+		return time.Duration(got - written), nil
+	}
+	floorFirstByte(b, targets, one)
+}
+
+// floorFirstByte warms each target with five requests, then runs b.N
+// requests per target per round, rounds alternating, and reports each
+// target's median of the rounds' p50 times to first byte and furl's
+// difference from the relay (and from furl-b, when measured).
+func floorFirstByte(b *testing.B, targets [][2]string, one func(url string) (time.Duration, error)) {
 	for _, t := range targets {
 		for range 5 {
 			if _, err := one(t[1]); err != nil {
@@ -589,6 +663,9 @@ func BenchmarkFloorStreamFirstByte(b *testing.B) {
 		b.ReportMetric(medianFloat(p50[t[0]]), t[0]+"-p50-ttfb-ms")
 	}
 	b.ReportMetric(medianFloat(p50["furl"])-medianFloat(p50["relay"]), "furl-relay-ms")
+	if _, ok := p50["furl-b"]; ok {
+		b.ReportMetric(medianFloat(p50["furl"])-medianFloat(p50["furl-b"]), "furl-furl_b-ms")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -655,6 +732,9 @@ func floorThroughput(b *testing.B, targets [][2]string, size int, one func(url s
 		b.Logf("%s MiB/s by round: %s", t[0], roundList(mibs[t[0]]))
 	}
 	b.ReportMetric(pairedRatio(mibs["furl"], mibs["relay"]), "furl/relay")
+	if _, ok := mibs["furl-b"]; ok {
+		b.ReportMetric(pairedRatio(mibs["furl"], mibs["furl-b"]), "furl/furl-b")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -89,16 +89,15 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, res streamR
 		h.Add("Set-Cookie", c)
 	}
 	w.WriteHeader(status)
-	if err := rc.Flush(); err != nil {
-		return // the client is gone
-	}
+	// The head goes out now, with the first bytes when they came with the
+	// prelude: one write to the client, not two.
 	if len(first) > 0 {
 		if _, err := out.Write(first); err != nil {
-			return
+			return // the client is gone
 		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+	}
+	if err := rc.Flush(); err != nil {
+		return
 	}
 	_, err := stream.Relay(out, rc.Flush, body)
 	if errors.Is(err, stream.ErrClientGone) || r.Context().Err() != nil {

@@ -29,6 +29,9 @@ type call struct {
 	mu          sync.Mutex
 	contentType string
 	deliveredAt time.Time
+	// answeredAt is when a streaming runtime sent its last byte, if it
+	// has: the call's duration ends there, not when its reader caught up.
+	answeredAt time.Time
 	// cold says the call is its environment's first: its REPORT and
 	// events carry the init duration.
 	cold bool

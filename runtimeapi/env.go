@@ -494,9 +494,31 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
 		return
 	}
+	if c.inv.Streaming {
+		// The stream's end reaches its reader before the call's closing
+		// work (END, REPORT, events) competes with it for the CPU: the
+		// last bytes go out first. The call's duration ends here all the
+		// same.
+		c.mu.Lock()
+		c.answeredAt = time.Now()
+		c.mu.Unlock()
+		c.body.closeWriter()
+		t := time.NewTimer(catchUpWait)
+		select {
+		case <-c.body.caughtUp:
+		case <-c.settled:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	// Trailers are complete once the body has been read to its end.
 	e.finishAccepted(w, c, trailerError(r.Trailer))
 }
+
+// catchUpWait bounds how long a stream's runtime waits for the reader to
+// take its last bytes before its call ends: a slow client delays the
+// runtime's next event by no more than this.
+const catchUpWait = 10 * time.Millisecond
 
 // trailerError is the mid-stream failure a runtime reports in its
 // response's trailers: the error type verbatim, and the error body
@@ -734,7 +756,11 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		e.out.flushPartial()
 		c.responded.Store(true)
 		c.mu.Lock()
-		d := time.Since(c.deliveredAt)
+		end := c.answeredAt
+		if end.IsZero() {
+			end = time.Now()
+		}
+		d := end.Sub(c.deliveredAt)
 		c.mu.Unlock()
 		if status == "timeout" {
 			e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds",

@@ -34,6 +34,10 @@ type bodyPipe struct {
 	// invocation), so a fill wakes it only when the buffer is full; the
 	// writer's end wakes it once for everything, sparing a hand-off.
 	whole bool
+	// caughtUp is closed once the reader has taken the end (its read
+	// returned EOF, so it has passed on all it read before) or has left.
+	caughtUp     chan struct{}
+	caughtUpDone bool
 }
 
 // pipeBuffers hold the minPipeBuffer-sized buffers of pipes that are
@@ -59,9 +63,17 @@ func (p *bodyPipe) recycleLocked() {
 }
 
 func newBodyPipe() *bodyPipe {
-	p := &bodyPipe{}
+	p := &bodyPipe{caughtUp: make(chan struct{})}
 	p.changed.L = &p.mu
 	return p
+}
+
+// catchUpLocked marks the reader as done with the response.
+func (p *bodyPipe) catchUpLocked() {
+	if !p.caughtUpDone {
+		p.caughtUpDone = true
+		close(p.caughtUp)
+	}
 }
 
 // fill reads once from r into the buffer, at most most bytes, and keeps
@@ -134,6 +146,7 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	}
 	if p.off == len(p.buf) {
 		p.recycleLocked()
+		p.catchUpLocked()
 		return 0, io.EOF
 	}
 	n := copy(b, p.buf[p.off:])
@@ -165,6 +178,7 @@ func (p *bodyPipe) ReadAll() ([]byte, error) {
 		p.recycleLocked()
 		p.changed.Broadcast()
 		if p.writerDone {
+			p.catchUpLocked()
 			return out, nil
 		}
 	}
@@ -192,6 +206,7 @@ func (p *bodyPipe) Close() error {
 	p.mu.Lock()
 	p.readerGone = true
 	p.recycleLocked()
+	p.catchUpLocked()
 	p.changed.Broadcast()
 	p.mu.Unlock()
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 )
@@ -18,8 +19,16 @@ import (
 // with the runtime's side of the Runtime API.
 func startStream(t *testing.T, limit int64) (<-chan *Result, *runtime) {
 	t.Helper()
+	return startStreamWith(t, Config{MaxStreamedResponse: limit})
+}
+
+// startStreamWith is startStream on a manager configured as cfg, with a
+// fake sandbox and no logs.
+func startStreamWith(t *testing.T, cfg Config) (<-chan *Result, *runtime) {
+	t.Helper()
 	sb := newFakeSandbox()
-	m, err := New(Config{DataDir: t.TempDir(), Sandbox: sb, Logger: slog.New(slog.DiscardHandler), MaxStreamedResponse: limit})
+	cfg.DataDir, cfg.Sandbox, cfg.Logger = t.TempDir(), sb, slog.New(slog.DiscardHandler)
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +182,100 @@ func TestStreamReaderGoneFunctionRunsOn(t *testing.T) {
 	if fe := res.Wait(); fe != nil {
 		t.Fatalf("invocation failed: %+v", fe)
 	}
+}
+
+// A stream's call ends (END, REPORT, the runtime's 202) once its reader
+// has taken the end: its closing work does not compete with the last bytes
+// for the CPU. A reader that never takes the end holds the runtime for
+// catchUpWait at most, and the call's duration ends with the runtime's last
+// byte, not with the wait.
+func TestStreamEndWaitsForItsReader(t *testing.T) {
+	t.Run("the reader takes the end", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			results, rt := startStream(t, 0)
+			pw, done := postStream(t, rt, nil)
+			pw.Write([]byte("last"))
+			res := <-results
+			if got := readN(t, res.Body, 4); got != "last" {
+				t.Fatalf("read %q", got)
+			}
+			pw.Close()
+			synctest.Wait()
+			select {
+			case <-done:
+				t.Fatal("the runtime's /response was answered before the reader took the end")
+			case <-res.call.settled:
+				t.Fatal("the call ended before the reader took the end")
+			default:
+			}
+			start := time.Now()
+			if n, err := res.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+				t.Fatalf("after the last bytes: %d, %v", n, err)
+			}
+			if fe := res.Wait(); fe != nil {
+				t.Fatalf("invocation failed: %+v", fe)
+			}
+			if resp := <-done; resp == nil || resp.StatusCode != 202 {
+				t.Fatalf("the runtime's /response was answered %v", resp)
+			}
+			if waited := time.Since(start); waited != 0 {
+				t.Fatalf("the call ended %s after its reader took the end, want at once", waited)
+			}
+		})
+	})
+	t.Run("the reader stalls", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ends := make(chan Event, 1)
+			results, rt := startStreamWith(t, Config{Observe: func(ev Event) {
+				if ev.Kind == EventEnd {
+					ends <- ev
+				}
+			}})
+			pw, done := postStream(t, rt, nil)
+			pw.Write([]byte("last"))
+			res := <-results
+			readN(t, res.Body, 4)
+			time.Sleep(50 * time.Millisecond) // the function's duration
+			pw.Close()
+			closed := time.Now()
+			if resp := <-done; resp == nil || resp.StatusCode != 202 {
+				t.Fatalf("the runtime's /response was answered %v", resp)
+			}
+			if held := time.Since(closed); held != catchUpWait {
+				t.Fatalf("a stalled reader held the runtime %s, want %s", held, catchUpWait)
+			}
+			if fe := res.Wait(); fe != nil {
+				t.Fatalf("invocation failed: %+v", fe)
+			}
+			if ev := <-ends; ev.Duration != 50*time.Millisecond || ev.ResponseBytes != 4 {
+				t.Fatalf("END event: duration %s, %d bytes; want 50ms, 4 bytes", ev.Duration, ev.ResponseBytes)
+			}
+			if n, err := res.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+				t.Fatalf("after the last bytes: %d, %v", n, err)
+			}
+		})
+	})
+	t.Run("the reader leaves", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			results, rt := startStream(t, 0)
+			pw, done := postStream(t, rt, nil)
+			pw.Write([]byte("last"))
+			res := <-results
+			pw.Close()
+			synctest.Wait()
+			start := time.Now()
+			res.Body.Close()
+			if resp := <-done; resp == nil || resp.StatusCode != 202 {
+				t.Fatalf("the runtime's /response was answered %v", resp)
+			}
+			if waited := time.Since(start); waited != 0 {
+				t.Fatalf("the call ended %s after its reader left, want at once", waited)
+			}
+			if fe := res.Wait(); fe != nil {
+				t.Fatalf("invocation failed: %+v", fe)
+			}
+		})
+	})
 }
 
 func TestTrailerError(t *testing.T) {

@@ -55,6 +55,7 @@ run '^BenchmarkFloorInvoke$' "${requests}x"
 run '^BenchmarkFloorStreamThroughput$' "${streams}x"
 run '^BenchmarkFloorInvokeStreamThroughput$' "${streams}x"
 run '^BenchmarkFloorStreamFirstByte$' "${firstbyte}x"
+run '^BenchmarkFloorInvokeStreamFirstByte$' "${firstbyte}x"
 if [[ -n ${FURL_BENCH_RIE:-} ]]; then
   export FURL_BENCH_RIE
   run '^BenchmarkFloorRIE$' "${requests}x" "FURL_BENCH_RIE=$FURL_BENCH_RIE "
@@ -93,8 +94,10 @@ awk '
       v("StreamThroughput|furl-MiB/s"), v("StreamThroughput|relay-MiB/s"), v("StreamThroughput|plain-MiB/s"), v("StreamThroughput|furl/relay")
     printf "InvokeWithResponseStream 64 MiB: furl %s MiB/s, relay %s MiB/s, furl/relay %s\n", \
       v("InvokeStreamThroughput|furl-MiB/s"), v("InvokeStreamThroughput|relay-MiB/s"), v("InvokeStreamThroughput|furl/relay")
-    printf "first byte p50: furl %s ms, relay %s ms, plain %s ms, furl - relay %s ms\n", \
+    printf "URL first byte p50: furl %s ms, relay %s ms, plain %s ms, furl - relay %s ms\n", \
       v("StreamFirstByte|furl-p50-ttfb-ms"), v("StreamFirstByte|relay-p50-ttfb-ms"), v("StreamFirstByte|plain-p50-ttfb-ms"), v("StreamFirstByte|furl-relay-ms")
+    printf "InvokeWithResponseStream first byte p50: furl %s ms, relay %s ms, furl - relay %s ms\n", \
+      v("InvokeStreamFirstByte|furl-p50-ttfb-ms"), v("InvokeStreamFirstByte|relay-p50-ttfb-ms"), v("InvokeStreamFirstByte|furl-relay-ms")
     if (("RIE/c1|furl/rie") in m) {
       for (c = 1; c <= 8; c += 7)
         printf "Invoke API c=%d: furl %s (errors %s), RIE %s (errors %s), relay %s; furl/RIE %s, relay/RIE %s\n", c, \
