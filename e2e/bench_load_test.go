@@ -63,10 +63,12 @@ func BenchmarkFloorLoad(b *testing.B) {
 		// environments than "after". The first stream waits at its gate
 		// for the last environment to start, which takes a minute or more
 		// where process starts are slow, so the gates wait up to 110 s
-		// (the function's timeout is 120 s) instead of streamfn's 20.
+		// (the function's timeout is 120 s) instead of streamfn's 20. The
+		// gates are held HTTP requests, not files the functions poll: 500
+		// functions polling files slowed the very starts they waited for.
 		var wg sync.WaitGroup
 		var warmErrs atomic.Int64
-		warmGate := newGate(b)
+		warmGate := newHeldGate(b)
 		warmed := make(chan struct{}, streams)
 		for range streams {
 			wg.Add(1)
@@ -117,7 +119,7 @@ func BenchmarkFloorLoad(b *testing.B) {
 		rssIdle, _ := procStatus(pid, "VmRSS")
 
 		// 500 streams open at once.
-		g := newGate(b)
+		g := newHeldGate(b)
 		var streamErrs atomic.Int64
 		var firstErr atomic.Value
 		fail := func(err error) {

@@ -531,7 +531,7 @@ type openMemory struct{ furl, tree int64 }
 // end.
 func fanOut(b *testing.B, client *benchClient, pid int, u string, n int) openMemory {
 	b.Helper()
-	g := newGate(b)
+	g := newHeldGate(b)
 	first := make(chan error, n)
 	done := make(chan error, n)
 	release := make(chan struct{})
