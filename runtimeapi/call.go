@@ -29,9 +29,11 @@ type call struct {
 	mu          sync.Mutex
 	contentType string
 	deliveredAt time.Time
-	// answeredAt is when a streaming runtime sent its last byte, if it
-	// has: the call's duration ends there, not when its reader caught up.
-	answeredAt time.Time
+	// catchingUp says the call waits for its reader (awaitReader), and
+	// heldFor is how long it has: the reader's time, not the function's,
+	// it counts neither in the call's duration nor against its timeout.
+	catchingUp bool
+	heldFor    time.Duration
 	// cold says the call is its environment's first: its REPORT and
 	// events carry the init duration.
 	cold bool
@@ -73,6 +75,26 @@ func (c *call) begin(contentType string) {
 	c.contentType = contentType
 	c.mu.Unlock()
 	c.startOnce.Do(func() { close(c.started) })
+}
+
+// awaitReader waits, at most catchUpWait, until the reader has taken the
+// end of the response (or left it) or the call has settled.
+func (c *call) awaitReader() {
+	c.mu.Lock()
+	c.catchingUp = true
+	c.mu.Unlock()
+	start := time.Now()
+	t := time.NewTimer(catchUpWait)
+	select {
+	case <-c.body.caughtUp:
+	case <-c.settled:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+	c.catchingUp = false
+	c.heldFor += time.Since(start)
+	c.mu.Unlock()
 }
 
 // finished reports whether the call is over.

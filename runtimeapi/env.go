@@ -402,14 +402,21 @@ const startLineWait = 10 * time.Millisecond
 // enforces.
 func (e *env) tick(c *call) {
 	e.flushDeferred()
-	if remaining := time.Until(c.deadline); remaining > 0 {
-		c.mu.Lock()
+	c.mu.Lock()
+	remaining := time.Until(c.deadline.Add(c.heldFor))
+	if c.catchingUp {
+		// The runtime has answered; its call ends once the reader has
+		// caught up, within catchUpWait.
+		remaining = max(remaining, catchUpWait)
+	}
+	if remaining > 0 {
 		if !c.disarmed {
 			c.timer.Reset(remaining)
 		}
 		c.mu.Unlock()
 		return
 	}
+	c.mu.Unlock()
 	e.timeout(c)
 }
 
@@ -497,19 +504,9 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 	if c.inv.Streaming {
 		// The stream's end reaches its reader before the call's closing
 		// work (END, REPORT, events) competes with it for the CPU: the
-		// last bytes go out first. The call's duration ends here all the
-		// same.
-		c.mu.Lock()
-		c.answeredAt = time.Now()
-		c.mu.Unlock()
+		// last bytes go out first.
 		c.body.closeWriter()
-		t := time.NewTimer(catchUpWait)
-		select {
-		case <-c.body.caughtUp:
-		case <-c.settled:
-		case <-t.C:
-		}
-		t.Stop()
+		c.awaitReader()
 	}
 	// Trailers are complete once the body has been read to its end.
 	e.finishAccepted(w, c, trailerError(r.Trailer))
@@ -756,11 +753,7 @@ func (e *env) finishCallStatus(c *call, fe *FunctionError, status string, quiet 
 		e.out.flushPartial()
 		c.responded.Store(true)
 		c.mu.Lock()
-		end := c.answeredAt
-		if end.IsZero() {
-			end = time.Now()
-		}
-		d := end.Sub(c.deliveredAt)
+		d := time.Since(c.deliveredAt) - c.heldFor
 		c.mu.Unlock()
 		if status == "timeout" {
 			e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds",

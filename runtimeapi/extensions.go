@@ -174,7 +174,7 @@ func (e *env) waitExtensions(c *call) bool {
 		return true
 	}
 	c.mu.Lock()
-	deadline := c.deadline
+	deadline := c.deadline.Add(c.heldFor)
 	c.mu.Unlock()
 	if e.settleUntil(deadline, nil) {
 		return true

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -187,8 +188,8 @@ func TestStreamReaderGoneFunctionRunsOn(t *testing.T) {
 // A stream's call ends (END, REPORT, the runtime's 202) once its reader
 // has taken the end: its closing work does not compete with the last bytes
 // for the CPU. A reader that never takes the end holds the runtime for
-// catchUpWait at most, and the call's duration ends with the runtime's last
-// byte, not with the wait.
+// catchUpWait at most, and the wait is not the function's time: it counts
+// neither in the call's duration nor against its timeout.
 func TestStreamEndWaitsForItsReader(t *testing.T) {
 	t.Run("the reader takes the end", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -252,6 +253,57 @@ func TestStreamEndWaitsForItsReader(t *testing.T) {
 			}
 			if n, err := res.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
 				t.Fatalf("after the last bytes: %d, %v", n, err)
+			}
+		})
+	})
+	t.Run("the runtime answers just before its timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var mu sync.Mutex
+			var lines []string
+			ends := make(chan Event, 1)
+			results, rt := startStreamWith(t, Config{Observe: func(ev Event) {
+				switch ev.Kind {
+				case EventEnd:
+					ends <- ev
+				case EventLog:
+					mu.Lock()
+					lines = append(lines, ev.Line)
+					mu.Unlock()
+				}
+			}})
+			pw, done := postStream(t, rt, nil)
+			pw.Write([]byte("last"))
+			res := <-results
+			readN(t, res.Body, 4)
+			// The last byte 5 ms before the function's 5 s timeout, to a
+			// reader that does not take the end: the timeout comes during
+			// the wait, which is not the function's time.
+			time.Sleep(5*time.Second - 5*time.Millisecond)
+			pw.Close()
+			if resp := <-done; resp == nil || resp.StatusCode != 202 {
+				t.Fatalf("the runtime's /response was answered %v", resp)
+			}
+			if fe := res.Wait(); fe != nil {
+				t.Fatalf("a runtime that answered 5 ms before its timeout failed: %s %s", fe.Type, fe.Payload)
+			}
+			if ev := <-ends; ev.Status != "" || ev.Duration != 5*time.Second-5*time.Millisecond {
+				t.Fatalf("END event: status %q, duration %s; want none, 4.995s", ev.Status, ev.Duration)
+			}
+			// The runtime asks for its next event at once, as runtimes do,
+			// and its environment lives on.
+			go func() {
+				req, _ := http.NewRequest("GET", rt.base+"/runtime/invocation/next", nil)
+				if resp, err := rt.c.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			time.Sleep(time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range lines {
+				if strings.Contains(l, "timed out") {
+					t.Fatalf("logged %q", l)
+				}
 			}
 		})
 	})
