@@ -29,11 +29,12 @@ type call struct {
 	mu          sync.Mutex
 	contentType string
 	deliveredAt time.Time
-	// catchingUp says the call waits for its reader (awaitReader), and
-	// heldFor is how long it has: the reader's time, not the function's,
-	// it counts neither in the call's duration nor against its timeout.
-	catchingUp bool
-	heldFor    time.Duration
+	// catchingUpSince is when the call began to wait for its reader
+	// (endStream), zero when it is not waiting, and heldFor is how long it
+	// has waited: the reader's time, not the function's, it counts neither
+	// in the call's duration nor against its timeout.
+	catchingUpSince time.Time
+	heldFor         time.Duration
 	// cold says the call is its environment's first: its REPORT and
 	// events carry the init duration.
 	cold bool
@@ -77,13 +78,15 @@ func (c *call) begin(contentType string) {
 	c.startOnce.Do(func() { close(c.started) })
 }
 
-// awaitReader waits, at most catchUpWait, until the reader has taken the
-// end of the response (or left it) or the call has settled.
-func (c *call) awaitReader() {
+// endStream ends a streamed response for its reader, then waits, at most
+// catchUpWait, until the reader has taken the end (or left it) or the call
+// has settled.
+func (c *call) endStream() {
 	c.mu.Lock()
-	c.catchingUp = true
-	c.mu.Unlock()
 	start := time.Now()
+	c.catchingUpSince = start
+	c.mu.Unlock()
+	c.body.closeWriter()
 	t := time.NewTimer(catchUpWait)
 	select {
 	case <-c.body.caughtUp:
@@ -92,7 +95,7 @@ func (c *call) awaitReader() {
 	}
 	t.Stop()
 	c.mu.Lock()
-	c.catchingUp = false
+	c.catchingUpSince = time.Time{}
 	c.heldFor += time.Since(start)
 	c.mu.Unlock()
 }

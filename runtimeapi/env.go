@@ -403,10 +403,11 @@ const startLineWait = 10 * time.Millisecond
 func (e *env) tick(c *call) {
 	e.flushDeferred()
 	c.mu.Lock()
-	remaining := time.Until(c.deadline.Add(c.heldFor))
-	if c.catchingUp {
-		// The runtime has answered; its call ends once the reader has
-		// caught up, within catchUpWait.
+	deadline := c.deadline.Add(c.heldFor)
+	remaining := time.Until(deadline)
+	if since := c.catchingUpSince; !since.IsZero() && since.Before(deadline) {
+		// The runtime answered in time; its call ends once the reader
+		// has caught up, within catchUpWait.
 		remaining = max(remaining, catchUpWait)
 	}
 	if remaining > 0 {
@@ -505,8 +506,7 @@ func (e *env) response(w http.ResponseWriter, r *http.Request) {
 		// The stream's end reaches its reader before the call's closing
 		// work (END, REPORT, events) competes with it for the CPU: the
 		// last bytes go out first.
-		c.body.closeWriter()
-		c.awaitReader()
+		c.endStream()
 	}
 	// Trailers are complete once the body has been read to its end.
 	e.finishAccepted(w, c, trailerError(r.Trailer))

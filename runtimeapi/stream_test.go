@@ -27,7 +27,12 @@ func startStream(t *testing.T, limit int64) (<-chan *Result, *runtime) {
 // fake sandbox and no logs.
 func startStreamWith(t *testing.T, cfg Config) (<-chan *Result, *runtime) {
 	t.Helper()
-	sb := newFakeSandbox()
+	return startStreamOn(t, cfg, newFakeSandbox())
+}
+
+// startStreamOn is startStreamWith on the sandbox sb.
+func startStreamOn(t *testing.T, cfg Config, sb *fakeSandbox) (<-chan *Result, *runtime) {
+	t.Helper()
 	cfg.DataDir, cfg.Sandbox, cfg.Logger = t.TempDir(), sb, slog.New(slog.DiscardHandler)
 	m, err := New(cfg)
 	if err != nil {
@@ -253,6 +258,33 @@ func TestStreamEndWaitsForItsReader(t *testing.T) {
 			}
 			if n, err := res.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
 				t.Fatalf("after the last bytes: %d, %v", n, err)
+			}
+		})
+	})
+	t.Run("closing work after the answer counts, the wait does not", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ends := make(chan Event, 1)
+			sb := newFakeSandbox()
+			// The function's output takes 30 ms to be read after its
+			// answer, as an extension's work after it would: Lambda counts
+			// that in the invocation's duration.
+			sb.quiet = func(time.Duration) { time.Sleep(30 * time.Millisecond) }
+			results, rt := startStreamOn(t, Config{Observe: func(ev Event) {
+				if ev.Kind == EventEnd {
+					ends <- ev
+				}
+			}}, sb)
+			pw, done := postStream(t, rt, nil)
+			pw.Write([]byte("last"))
+			res := <-results
+			readN(t, res.Body, 4)
+			time.Sleep(50 * time.Millisecond)
+			pw.Close() // and the reader stalls: 10 ms held
+			if resp := <-done; resp == nil || resp.StatusCode != 202 {
+				t.Fatalf("the runtime's /response was answered %v", resp)
+			}
+			if ev := <-ends; ev.Duration != 80*time.Millisecond {
+				t.Fatalf("END event: duration %s, want 80ms (50ms to the answer, 30ms after it, not the 10ms wait)", ev.Duration)
 			}
 		})
 	})
