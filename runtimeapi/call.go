@@ -50,9 +50,11 @@ type call struct {
 	startOnce sync.Once
 	// settled is closed when the outcome is known: the response has ended
 	// and err is set. done follows once the closing log lines are out.
-	settled  chan struct{}
-	done     chan struct{} // closed when the invocation is over, its log complete
-	doneOnce sync.Once
+	settled chan struct{}
+	done    chan struct{} // closed when the invocation is over, its log complete
+	// claimed is set by the first outcome (finish); a later one waits on
+	// done, a channel, so that a bubble's fake clock sees it blocked.
+	claimed atomic.Bool
 	// onDone runs when the invocation is over: it gives back its
 	// execution.
 	onDone func()
@@ -115,28 +117,29 @@ func (c *call) finished() bool {
 // then the environment writes the call's closing log lines (waiting for
 // the function's output to be read, formatting REPORT, metering memory)
 // before done closes. The invoker does not wait for them unless it asks
-// for the log.
+// for the log. An outcome that loses returns false once the winner's
+// closing work is done.
 func (c *call) finish(fe *FunctionError, closing func()) bool {
-	won := false
-	c.doneOnce.Do(func() {
-		won = true
-		c.mu.Lock()
-		c.err = fe
-		c.mu.Unlock()
-		c.body.closeWriter()
-		c.startOnce.Do(func() { close(c.started) })
-		// The execution is given back before anyone learns the outcome,
-		// so that a caller's next request finds it free.
-		if c.onDone != nil {
-			c.onDone()
-		}
-		close(c.settled)
-		if closing != nil {
-			closing()
-		}
-		close(c.done)
-	})
-	return won
+	if !c.claimed.CompareAndSwap(false, true) {
+		<-c.done
+		return false
+	}
+	c.mu.Lock()
+	c.err = fe
+	c.mu.Unlock()
+	c.body.closeWriter()
+	c.startOnce.Do(func() { close(c.started) })
+	// The execution is given back before anyone learns the outcome, so
+	// that a caller's next request finds it free.
+	if c.onDone != nil {
+		c.onDone()
+	}
+	close(c.settled)
+	if closing != nil {
+		closing()
+	}
+	close(c.done)
+	return true
 }
 
 // disarm stops the call's timeout: its runtime has asked for its next

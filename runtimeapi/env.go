@@ -58,10 +58,13 @@ type env struct {
 	idleGen      uint64
 	idleTimer    *time.Timer
 
-	mu           sync.Mutex
-	cur          *call         // the call the runtime has, until its next /next
-	responding   bool          // a /response or /error for cur has begun
-	answering    chan struct{} // closed when that handler returns
+	mu         sync.Mutex
+	cur        *call         // the call the runtime has, until its next /next
+	responding bool          // a /response or /error for cur has begun
+	answering  chan struct{} // closed when that handler returns
+	// pollBegan, when a timeout waits for the runtime to come back
+	// (runtimeBack), is closed by its next /next.
+	pollBegan    chan struct{}
 	initStart    time.Time
 	initDuration time.Duration
 	initDone     chan struct{} // closed when init succeeded or failed
@@ -307,6 +310,10 @@ func (e *env) onePoll(ctx context.Context) (release func(), ok bool) {
 		if other == nil {
 			mine := make(chan struct{})
 			e.polled = mine
+			if e.pollBegan != nil {
+				close(e.pollBegan)
+				e.pollBegan = nil
+			}
 			e.mu.Unlock()
 			if timer != nil {
 				timer.Stop()
@@ -671,10 +678,7 @@ func (e *env) timeout(c *call) {
 		e.killFor("timeout")
 		return
 	}
-	e.mu.Lock()
-	stuck := e.cur == c
-	e.mu.Unlock()
-	if stuck {
+	if !e.runtimeBack(c) {
 		e.m.log.Warn("execution environment did not ask for its next event within the function's timeout after answering; ending it",
 			"function", e.fn.Name, "version", e.fn.Version, "env", e.id, "request_id", c.inv.RequestID, "timeout", c.inv.Function.Timeout)
 		e.platformLine(c, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
@@ -682,6 +686,59 @@ func (e *env) timeout(c *call) {
 		e.proc.Kill()
 	}
 }
+
+// runtimeBack reports whether the runtime of an answered call c is back
+// for its next event, or on its way. A runtime that has its 202 polls at
+// once, most often on the same connection, which the server reads only
+// once the /response handler has returned, and that handler may still be
+// writing the call's closing lines past the timeout: such a runtime must
+// not be taken for one that never came back. So the runtime is given
+// backGrace for its handler to return (a handler still under way then is
+// a runtime still sending, past its cap, say), and backGrace after that
+// to begin its poll.
+func (e *env) runtimeBack(c *call) bool {
+	e.mu.Lock()
+	back, answering := e.cur != c, e.answering
+	e.mu.Unlock()
+	if back {
+		return true
+	}
+	// A poll does not count while the runtime still sends its answer.
+	t := time.NewTimer(backGrace)
+	defer t.Stop()
+	if answering != nil {
+		select {
+		case <-answering:
+		case <-e.dying:
+			return true
+		case <-t.C:
+			return false
+		}
+		t.Reset(backGrace)
+	}
+	e.mu.Lock()
+	if e.cur != c || e.polled != nil {
+		e.mu.Unlock()
+		return true
+	}
+	if e.pollBegan == nil {
+		e.pollBegan = make(chan struct{})
+	}
+	began := e.pollBegan
+	e.mu.Unlock()
+	select {
+	case <-began:
+		return true
+	case <-e.dying:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// backGrace is how long a timeout waits for an answered call's runtime to
+// finish sending its answer, and then to ask for its next event.
+const backGrace = 250 * time.Millisecond
 
 // finishAccepted ends a call the runtime answered as the Runtime API
 // expects, and accepts the answer: the 202 goes out as soon as the

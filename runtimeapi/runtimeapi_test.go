@@ -415,6 +415,141 @@ func TestInitErrorReachesTheInvoker(t *testing.T) {
 func TestExitAndTimeout(t *testing.T) {
 	t.Run("exit during an invocation", func(t *testing.T) { synctest.Test(t, testExitDuringAnInvocation) })
 	t.Run("timeout", func(t *testing.T) { synctest.Test(t, testTimeout) })
+	t.Run("answered in time, closing lines past the timeout", func(t *testing.T) { synctest.Test(t, testClosingPastTheTimeout) })
+	t.Run("answered, never polls again", func(t *testing.T) { synctest.Test(t, testAnsweredNeverPolls) })
+	t.Run("streams past its cap while polling", func(t *testing.T) { synctest.Test(t, testStreamsPastCapWhilePolling) })
+}
+
+// A runtime that answers and never asks for its next event is ended once
+// the function's timeout and backGrace have passed.
+func testAnsweredNeverPolls(t *testing.T) {
+	sb := newFakeSandbox()
+	m := newTestManager(t, sb)
+	out, rt := startInvoke(t, m, sb, testFunction(t, time.Second), `{}`)
+	rt.do("GET", "/runtime/invocation/next", nil, nil)
+	delivered := time.Now()
+	rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader("hello"), nil)
+	if o := wait(t, out); o.fe != nil || o.body != "hello" {
+		t.Fatalf("invoker got %q %+v", o.body, o.fe)
+	}
+	<-sb.procs[0].done
+	if took := time.Since(delivered); took != time.Second+backGrace {
+		t.Fatalf("the environment was ended %s after its event, want %s", took, time.Second+backGrace)
+	}
+}
+
+// A streaming runtime that goes on sending past its cap is still busy
+// with its invocation even if it asks for its next event meanwhile: it is
+// ended once the function's timeout and backGrace have passed.
+func testStreamsPastCapWhilePolling(t *testing.T) {
+	sb := newFakeSandbox()
+	results, rt := startStreamOn(t, Config{MaxStreamedResponse: 10}, sb)
+	delivered := time.Now()
+	pr, pw := io.Pipe()
+	posted := make(chan struct{})
+	go func() {
+		defer close(posted)
+		// Cut off when its environment is ended: no outcome to check.
+		if resp, err := rt.c.Post(rt.base+reqPath+"/response", "text/plain", pr); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	pw.Write([]byte("0123456789abcdef"))
+	res := <-results
+	if fe := res.Wait(); fe == nil || fe.Type != "Function.ResponseSizeTooLarge" {
+		t.Fatalf("invoker got %+v", fe)
+	}
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		req, _ := http.NewRequest("GET", rt.base+"/runtime/invocation/next", nil)
+		if resp, err := rt.c.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	stop, sending := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sending)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				pw.Write([]byte("more"))
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		pw.CloseWithError(io.ErrClosedPipe)
+		<-sending
+		<-posted
+		<-polled
+	}()
+	select {
+	case <-sb.procs[0].done:
+	case <-time.After(time.Minute):
+		t.Fatal("the environment of a runtime sending past its cap and its timeout was not ended")
+	}
+	if took := time.Since(delivered); took != 5*time.Second+backGrace {
+		t.Fatalf("the environment was ended %s after its event, want %s", took, 5*time.Second+backGrace)
+	}
+}
+
+// A runtime that answers 10 ms before its timeout gets its 202 at once
+// and asks for its next event, but the call's closing lines take 30 ms
+// more (the function's output is still being read): its /next waits for
+// them past the timeout. The timeout must find that runtime back, not
+// kill its environment as one that never asked for its next event.
+func testClosingPastTheTimeout(t *testing.T) {
+	sb := newFakeSandbox()
+	sb.quiet = func(time.Duration) { time.Sleep(30 * time.Millisecond) }
+	m := newTestManager(t, sb)
+	fn := testFunction(t, time.Second)
+	out, rt := startInvoke(t, m, sb, fn, `{}`)
+	rt.do("GET", "/runtime/invocation/next", nil, nil)
+	time.Sleep(time.Second - 10*time.Millisecond)
+	if resp, _ := rt.do("POST", "/runtime/invocation/11111111-2222-3333-4444-555555555555/response", strings.NewReader("hello"), nil); resp.StatusCode != 202 {
+		t.Fatalf("/response: %d", resp.StatusCode)
+	}
+	next := make(chan string, 1)
+	go func() {
+		_, body := rt.do("GET", "/runtime/invocation/next", nil, nil)
+		next <- body
+	}()
+	if o := wait(t, out); o.fe != nil || o.body != "hello" || strings.Contains(o.log, "timeout") {
+		t.Fatalf("invoker got %q %+v, log:\n%s", o.body, o.fe, o.log)
+	}
+	time.Sleep(time.Second) // past the timeout and any grace
+	select {
+	case <-sb.procs[0].done:
+		t.Fatal("the environment of a runtime that answered in time and asked for its next event was killed")
+	default:
+	}
+	second := make(chan string, 1)
+	go func() {
+		res, err := m.Invoke(context.Background(), &Invocation{Function: fn, RequestID: "22222222-2222-3333-4444-555555555555", Payload: []byte(`{"n":2}`)})
+		if err != nil {
+			t.Error(err)
+			close(second)
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		if fe := res.Wait(); fe != nil {
+			t.Errorf("second invocation failed: %+v", fe)
+		}
+		second <- string(b)
+	}()
+	if body := <-next; body != `{"n":2}` {
+		t.Fatalf("the waiting /next got %q", body)
+	}
+	rt.do("POST", "/runtime/invocation/22222222-2222-3333-4444-555555555555/response", strings.NewReader("again"), nil)
+	if b := <-second; b != "again" {
+		t.Fatalf("second invocation answered %q", b)
+	}
+	if n := len(sb.procs); n != 1 {
+		t.Fatalf("%d environments started, want 1", n)
+	}
 }
 
 func testExitDuringAnInvocation(t *testing.T) {
