@@ -124,6 +124,9 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 		<-c.done
 		return false
 	}
+	// Even if the closing work panics (net/http recovers a handler's
+	// panic), the outcomes that lost and LogTail must not wait forever.
+	defer close(c.done)
 	c.mu.Lock()
 	c.err = fe
 	c.mu.Unlock()
@@ -138,7 +141,6 @@ func (c *call) finish(fe *FunctionError, closing func()) bool {
 	if closing != nil {
 		closing()
 	}
-	close(c.done)
 	return true
 }
 
