@@ -240,6 +240,15 @@ func (e *env) next(w http.ResponseWriter, r *http.Request) {
 		renderInvalidState(w, "State transition from InitError to Ready failed: init has failed")
 		return
 	}
+	if e.killed {
+		// Its process is being ended: no event for it.
+		e.mu.Unlock()
+		select {
+		case <-e.dying:
+		case <-r.Context().Done():
+		}
+		return
+	}
 	first := false
 	e.initOnce.Do(func() {
 		first = true
@@ -712,6 +721,9 @@ func (e *env) runtimeBack(c *call) bool {
 		case <-e.dying:
 			return true
 		case <-t.C:
+			e.mu.Lock()
+			e.killed = true
+			e.mu.Unlock()
 			return false
 		}
 		t.Reset(backGrace)
@@ -732,8 +744,16 @@ func (e *env) runtimeBack(c *call) bool {
 	case <-e.dying:
 		return true
 	case <-t.C:
-		return false
 	}
+	// A poll that begins now either is seen here or, once killed is set,
+	// takes no event (next).
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur != c || e.polled != nil {
+		return true
+	}
+	e.killed = true
+	return false
 }
 
 // backGrace is how long a timeout waits for an answered call's runtime to
